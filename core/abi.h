@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The records shared by the XDP program, the DPDK dataplane and the
+ * controller. One definition, included everywhere, never copied: fixed-width
+ * fields, explicit padding, sizes asserted. Addresses and ports are stored in
+ * network byte order; IPv4 addresses live in addr[0] with addr[1..3] zero. */
+#ifndef SLUICE_CORE_ABI_H
+#define SLUICE_CORE_ABI_H
+
+#include "types.h"
+
+/* Table limits; the connection table size is chosen at load time. */
+#define SL_MAX_VIPS 256
+#define SL_MAX_BACKENDS 16384        /* (VIP, backend) pairs, all VIPs together */
+#define SL_RING_SLOTS 16384          /* power of two: indices are masked */
+#define SL_RINGS (SL_MAX_VIPS * 2)   /* each VIP owns two: live and being built */
+#define SL_CONN_TABLE_DEFAULT 1048576
+#define SL_NO_BACKEND 0xffffu
+
+SL_STATIC_ASSERT((SL_RING_SLOTS & (SL_RING_SLOTS - 1)) == 0, "ring slots: power of two");
+SL_STATIC_ASSERT(SL_MAX_BACKENDS <= SL_NO_BACKEND, "backend index fits a ring slot");
+
+enum sl_family {
+	SL_AF_INET = 4,
+	SL_AF_INET6 = 6,
+};
+
+enum sl_mode {
+	SL_MODE_DSR = 0,  /* rewrite MACs, backend holds the VIP on lo */
+	SL_MODE_IPIP = 1, /* IPIP / IP6IP6 / 4in6 to the backend */
+};
+
+enum sl_role {
+	SL_ROLE_PASSIVE = 0, /* default: a fresh program steers nothing */
+	SL_ROLE_ACTIVE = 1,
+};
+
+/* Key of the VIP table: address, port and protocol as the client sends them. */
+struct sl_vip_key {
+	__u32 addr[4];
+	__u16 port;   /* network order */
+	__u8 proto;   /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family;  /* enum sl_family */
+};
+SL_STATIC_ASSERT(sizeof(struct sl_vip_key) == 20, "sl_vip_key size");
+
+struct sl_vip_meta {
+	__u32 vip_id;  /* index into per-VIP counters and cursors, < SL_MAX_VIPS */
+	__u32 ring_id; /* live schedule ring, < SL_RINGS; switched as one word */
+	__u8 mode;     /* enum sl_mode */
+	__u8 flags;    /* SL_VIP_F_* */
+	__u16 pad;
+	__u32 pad2;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_vip_meta) == 16, "sl_vip_meta size");
+
+/* Backend that holds a recorded flow: new flows never go to it, but its
+ * established ones stay (drain). Clearing LIVE removes it. */
+#define SL_BE_F_LIVE 0x1u
+
+struct sl_backend {
+	__u32 addr[4];  /* the backend (dsr: for bookkeeping; ipip: outer dst) */
+	__u8 mac[6];    /* dsr: the backend; ipip: the next hop toward it */
+	__u8 family;    /* enum sl_family */
+	__u8 flags;     /* SL_BE_F_* */
+	__u32 gen;      /* bumped when the slot is reused: stale conns miss */
+	__u32 vip_id;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_backend) == 32, "sl_backend size");
+
+/* Schedule ring: the smooth weighted round-robin order of a VIP's serving
+ * backends, built by the controller, read with a per-CPU cursor. */
+struct sl_ring {
+	__u32 len;  /* slots in use; 0: no serving backend */
+	__u32 pad;
+	__u16 slots[SL_RING_SLOTS];
+};
+SL_STATIC_ASSERT(sizeof(struct sl_ring) == 8 + 2 * SL_RING_SLOTS, "sl_ring size");
+
+/* Connection-table key: the 5-tuple as the client sent it. */
+struct sl_flow_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__u16 sport;  /* network order */
+	__u16 dport;  /* network order */
+	__u8 proto;
+	__u8 family;
+	__u16 pad;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_flow_key) == 40, "sl_flow_key size");
+
+struct sl_conn {
+	__u32 backend; /* index into the backend table */
+	__u32 gen;     /* the backend's gen when the flow was recorded */
+	__u32 vip_id;
+	__u32 pad;
+	__u64 created_ns; /* monotonic clock of the node that recorded it */
+};
+SL_STATIC_ASSERT(sizeof(struct sl_conn) == 24, "sl_conn size");
+
+/* Per-CPU counters; the controller sums the CPUs. */
+struct sl_counters {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_conns;
+	__u64 pad;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_counters) == 32, "sl_counters size");
+
+/* Node-wide settings, one entry. */
+struct sl_global {
+	__u32 role;       /* enum sl_role */
+	__u32 src_v4;     /* outer source of IPIP */
+	__u32 src_v6[4];  /* outer source of IP6IP6 / 4in6 */
+	__u8 lb_mac[6];   /* source MAC of everything we transmit */
+	__u16 pad;
+	__u32 pad2;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_global) == 36, "sl_global size");
+
+#endif
