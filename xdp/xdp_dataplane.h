@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+// The XDP dataplane: loads xdp/sluice.bpf.o through its libbpf skeleton,
+// pins its maps under a directory unique per network namespace and
+// interface, attaches it, and implements the controller's Dataplane.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "control/dataplane.h"
+#include "control/result.h"
+
+namespace sluice {
+
+struct XdpOptions {
+  std::string ifname;                     // interface to attach to
+  bool generic = false;                   // generic (skb) mode; native otherwise, no fallback
+  bool attach = true;                     // false: load and fill maps only (tests, bench)
+  bool pin = true;                        // false: nothing on bpffs (tests, bench)
+  uint32_t conn_table_size = SL_CONN_TABLE_DEFAULT;
+  std::string pin_root = "/sys/fs/bpf/sluice";
+};
+
+class XdpDataplane final : public Dataplane {
+ public:
+  // Loads the program (reusing maps already pinned for this netns+interface,
+  // so a restart keeps the connection table), pins and attaches as asked.
+  static Result<std::unique_ptr<XdpDataplane>> open(const XdpOptions& opts);
+  ~XdpDataplane() override;  // never detaches: the program outlives the controller
+
+  XdpDataplane(const XdpDataplane&) = delete;
+  XdpDataplane& operator=(const XdpDataplane&) = delete;
+
+  // Detach from the interface and remove the pins.
+  Result<void> detach();
+
+  // <pin_root>/<netns inode>-<ifname>
+  const std::string& pin_dir() const;
+  int ifindex() const;
+  int prog_fd() const;   // for BPF_PROG_TEST_RUN in tests and benchmarks
+  bool attached_generic() const;
+
+  Result<void> global_set(const sl_global& g) override;
+  Result<void> vip_put(const sl_vip_key& key, const sl_vip_meta& meta) override;
+  Result<void> vip_del(const sl_vip_key& key) override;
+  Result<void> backend_put(uint32_t index, const sl_backend& be) override;
+  Result<void> ring_put(uint32_t ring_id, const sl_ring& ring) override;
+  Result<sl_counters> vip_counters(uint32_t vip_id) override;
+  Result<sl_counters> backend_counters(uint32_t index) override;
+  Result<std::array<sl_counters, SL_R_MAX>> reason_counters() override;
+  Result<std::vector<ConnEntry>> conns(size_t limit) override;
+
+  struct Impl;
+
+ private:
+  explicit XdpDataplane(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Pin directory for an interface in the caller's network namespace.
+Result<std::string> xdp_pin_dir(const std::string& pin_root, const std::string& ifname);
+
+// Backend side: the IPIP / IP6IP6 decapsulator (xdp/decap.bpf.c).
+// Attach strips tunnels addressed to a local address and passes the inner
+// packet to the kernel; detach removes it (and only it).
+Result<void> decap_attach(const std::string& ifname, bool generic);
+Result<void> decap_detach(const std::string& ifname);
+
+}  // namespace sluice
