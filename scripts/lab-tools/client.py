@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Lab traffic driver: N HTTP GETs, each over a fresh TCP connection, and N
+UDP flows of several datagrams each, to a VIP (IPv4 or IPv6). Prints one JSON
+object:
+
+{
+  "target": "198.18.0.100", "family": 4,
+  "tcp": {"attempted": N, "ok": n, "failed": n, "errors": {"timeout": n, ...},
+          "backends": {"be1": n, ...}, "elapsed_s": f},
+  "udp": {"flows": N, "ok": n, "failed": n, "inconsistent": n, "lost": n,
+          "datagrams_per_flow": k, "errors": {...}, "backends": {...}, "elapsed_s": f}
+}
+
+A TCP request is ok when the connection completes and the body (the backend
+name) arrives before the server closes. A UDP flow is one socket (one source
+port) sending k datagrams; it is ok when every datagram is answered and every
+answer names the same backend; "inconsistent" counts flows answered by more
+than one backend, "lost" flows missing at least one answer.
+
+Safety: refuses any target outside 198.18.0.0/15 and 2001:2::/48.
+Python 3 stdlib only. Loops are bounded by count and by --deadline seconds.
+"""
+import argparse
+import collections
+import ipaddress
+import json
+import socket
+import sys
+import time
+
+ALLOWED = [ipaddress.ip_network("198.18.0.0/15"), ipaddress.ip_network("2001:2::/48")]
+
+
+def check_target(addr):
+    ip = ipaddress.ip_address(addr)
+    if not any(ip in n for n in ALLOWED):
+        sys.exit(f"client: refusing target {addr}: outside 198.18.0.0/15 and 2001:2::/48")
+    return ip
+
+
+def http_get(ip, port, timeout, host):
+    fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((str(ip), port))
+        s.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\nUser-Agent: sluice-lab\r\n\r\n".encode())
+        chunks = []
+        total = 0
+        while total < 65536:
+            b = s.recv(4096)
+            if not b:
+                break
+            chunks.append(b)
+            total += len(b)
+        data = b"".join(chunks)
+    finally:
+        s.close()
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        raise ValueError("no HTTP header end")
+    status = head.split(b"\r\n", 1)[0].split()
+    if len(status) < 2 or status[1] != b"200":
+        raise ValueError(f"HTTP status {status!r}")
+    name = body.decode(errors="replace").strip()
+    if not name:
+        raise ValueError("empty body")
+    return name
+
+
+def classify(e):
+    if isinstance(e, socket.timeout):
+        return "timeout"
+    if isinstance(e, ConnectionResetError):
+        return "reset"
+    if isinstance(e, ConnectionRefusedError):
+        return "refused"
+    if isinstance(e, OSError) and e.errno is not None:
+        return f"errno{e.errno}"
+    return type(e).__name__
+
+
+def run_tcp(ip, port, n, timeout, deadline, host):
+    backends = collections.Counter()
+    errors = collections.Counter()
+    ok = 0
+    attempted = 0
+    t0 = time.monotonic()
+    for _ in range(n):
+        if time.monotonic() > deadline:
+            errors["deadline"] += n - attempted
+            break
+        attempted += 1
+        try:
+            backends[http_get(ip, port, timeout, host)] += 1
+            ok += 1
+        except Exception as e:  # noqa: BLE001 - every failure is counted
+            errors[classify(e)] += 1
+    return {
+        "attempted": n, "ok": ok, "failed": n - ok, "errors": dict(errors),
+        "backends": dict(sorted(backends.items())),
+        "elapsed_s": round(time.monotonic() - t0, 3),
+    }
+
+
+def udp_flow(ip, port, k, timeout, flow_id):
+    fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    names = []
+    lost = 0
+    try:
+        s.connect((str(ip), port))  # fixed source port for the whole flow
+        for seq in range(k):
+            payload = f"flow={flow_id} seq={seq}".encode()
+            got = None
+            for _try in range(2):  # one retransmit per datagram, bounded
+                s.send(payload)
+                end = time.monotonic() + timeout
+                while time.monotonic() < end:
+                    try:
+                        r = s.recv(2048)
+                    except socket.timeout:
+                        break
+                    name, _, echo = r.decode(errors="replace").partition(" ")
+                    if echo == payload.decode():
+                        got = name
+                        break
+                if got is not None:
+                    break
+            if got is None:
+                lost += 1
+            else:
+                names.append(got)
+    finally:
+        s.close()
+    return names, lost
+
+
+def run_udp(ip, port, n, k, timeout, deadline):
+    backends = collections.Counter()
+    errors = collections.Counter()
+    ok = inconsistent = lost_flows = 0
+    t0 = time.monotonic()
+    for i in range(n):
+        if time.monotonic() > deadline:
+            errors["deadline"] += n - i
+            lost_flows += n - i
+            break
+        try:
+            names, lost = udp_flow(ip, port, k, timeout, i)
+        except Exception as e:  # noqa: BLE001
+            errors[classify(e)] += 1
+            lost_flows += 1
+            continue
+        distinct = set(names)
+        if len(distinct) > 1:
+            inconsistent += 1
+        if lost:
+            lost_flows += 1
+        if len(distinct) == 1 and not lost:
+            ok += 1
+            backends[names[0]] += 1
+    return {
+        "flows": n, "ok": ok, "failed": n - ok, "inconsistent": inconsistent,
+        "lost": lost_flows, "datagrams_per_flow": k, "errors": dict(errors),
+        "backends": dict(sorted(backends.items())),
+        "elapsed_s": round(time.monotonic() - t0, 3),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description="sluice lab traffic driver")
+    ap.add_argument("--vip", required=True, help="target address (v4 or v6)")
+    ap.add_argument("--port", type=int, default=80, help="HTTP port")
+    ap.add_argument("--udp-port", type=int, default=9000)
+    ap.add_argument("--tcp", type=int, default=300, help="HTTP GETs, one TCP connection each")
+    ap.add_argument("--udp", type=int, default=0, help="UDP flows")
+    ap.add_argument("--datagrams", type=int, default=5, help="datagrams per UDP flow")
+    ap.add_argument("--timeout", type=float, default=2.0, help="per-operation timeout (s)")
+    ap.add_argument("--deadline", type=float, default=120.0, help="whole-run limit (s)")
+    args = ap.parse_args()
+
+    ip = check_target(args.vip)
+    deadline = time.monotonic() + args.deadline
+    host = f"[{ip}]" if ip.version == 6 else str(ip)
+    out = {"target": str(ip), "family": ip.version}
+    if args.tcp > 0:
+        out["tcp"] = run_tcp(ip, args.port, args.tcp, args.timeout, deadline, host)
+    if args.udp > 0:
+        out["udp"] = run_udp(ip, args.udp_port, args.udp, args.datagrams, args.timeout, deadline)
+    json.dump(out, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
