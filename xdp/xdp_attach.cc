@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xdp/xdp_attach.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sluice {
+namespace {
+
+uint32_t mode_flag(bool generic) { return generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE; }
+
+// The program with this id if it is named `prog_name`, else an empty Fd.
+Result<Fd> prog_if_named(uint32_t id, const char* prog_name) {
+  if (id == 0) return Fd();
+  Fd fd(bpf_prog_get_fd_by_id(id));
+  if (!fd) return make_error("bpf_prog_get_fd_by_id", errno, std::to_string(id));
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0)
+    return make_error("bpf_obj_get_info_by_fd", errno, std::to_string(id));
+  if (std::strncmp(info.name, prog_name, sizeof(info.name)) != 0) return Fd();
+  return fd;
+}
+
+}  // namespace
+
+Result<int> xdp_ifindex(const std::string& ifname) {
+  unsigned idx = if_nametoindex(ifname.c_str());
+  if (idx == 0) return make_error("if_nametoindex", errno, ifname);
+  return static_cast<int>(idx);
+}
+
+Result<void> xdp_attach(int ifindex, int prog_fd, bool generic, const std::string& ifname) {
+  // No XDP_FLAGS_UPDATE_IF_NOEXIST: replacing our previous program (a
+  // restart) is the normal case.
+  int err = bpf_xdp_attach(ifindex, prog_fd, mode_flag(generic), nullptr);
+  if (err != 0)
+    return make_error(generic ? "bpf_xdp_attach generic" : "bpf_xdp_attach native", -err, ifname);
+  return {};
+}
+
+Result<Fd> xdp_attached_named(int ifindex, const char* prog_name, bool* generic) {
+  LIBBPF_OPTS(bpf_xdp_query_opts, q);
+  int err = bpf_xdp_query(ifindex, 0, &q);
+  if (err != 0) return make_error("bpf_xdp_query", -err, std::to_string(ifindex));
+  for (bool skb : {false, true}) {
+    auto fd = prog_if_named(skb ? q.skb_prog_id : q.drv_prog_id, prog_name);
+    if (!fd.ok() || *fd) {
+      if (fd.ok() && generic) *generic = skb;
+      return fd;
+    }
+  }
+  return Fd();
+}
+
+Result<void> xdp_detach_named(int ifindex, const char* prog_name, const std::string& ifname) {
+  LIBBPF_OPTS(bpf_xdp_query_opts, q);
+  int err = bpf_xdp_query(ifindex, 0, &q);
+  if (err != 0) return make_error("bpf_xdp_query", -err, ifname);
+  for (bool skb : {false, true}) {
+    uint32_t id = skb ? q.skb_prog_id : q.drv_prog_id;
+    if (id == 0) continue;
+    auto fd = prog_if_named(id, prog_name);
+    if (!fd.ok()) return fd.error();
+    if (!*fd)
+      return make_error(std::string("xdp detach: another XDP program is attached, not ") + prog_name,
+                        0, ifname);
+    // REPLACE with the expected program: if someone swapped it meanwhile,
+    // the kernel refuses instead of removing theirs.
+    LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = fd->get());
+    err = bpf_xdp_detach(ifindex, mode_flag(skb), &opts);
+    if (err != 0) return make_error("bpf_xdp_detach", -err, ifname);
+  }
+  return {};
+}
+
+}  // namespace sluice

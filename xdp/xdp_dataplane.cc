@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xdp/xdp_dataplane.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "sluice.skel.h"
+#include "xdp/fd.h"
+#include "xdp/xdp_attach.h"
+#include "xdp/xdp_pins.h"
+
+namespace sluice {
+namespace {
+
+struct SkelDeleter {
+  void operator()(sluice_bpf* s) const { sluice_bpf__destroy(s); }
+};
+using Skel = std::unique_ptr<sluice_bpf, SkelDeleter>;
+
+Result<void> map_put(bpf_map* map, const void* key, const void* value, const char* what) {
+  if (bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) != 0)
+    return make_error("bpf_map_update_elem", errno, what);
+  return {};
+}
+
+// Per-CPU values are laid out one per possible CPU, each rounded up to 8
+// bytes; sl_counters is already a multiple of 8.
+Result<sl_counters> percpu_sum(bpf_map* map, uint32_t key, const char* what) {
+  static_assert(sizeof(sl_counters) % 8 == 0);
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return make_error("libbpf_num_possible_cpus", -ncpu, what);
+  std::vector<sl_counters> per(static_cast<size_t>(ncpu));
+  if (bpf_map_lookup_elem(bpf_map__fd(map), &key, per.data()) != 0)
+    return make_error("bpf_map_lookup_elem", errno, std::string(what) + "[" + std::to_string(key) + "]");
+  sl_counters sum{};
+  for (const auto& c : per) {
+    sum.packets += c.packets;
+    sum.bytes += c.bytes;
+    sum.new_conns += c.new_conns;
+  }
+  return sum;
+}
+
+}  // namespace
+
+struct XdpDataplane::Impl {
+  XdpOptions opts;
+  Skel skel;
+  std::string pin_dir;
+  int ifindex = 0;
+};
+
+// Finds maps to adopt: the pins first, then (pins invisible, e.g. a fresh
+// bpffs under `ip netns exec`) the maps of the sluice program attached.
+static Result<void> adopt_state(XdpDataplane::Impl& im) {
+  bpf_object* obj = im.skel->obj;
+  int adopted = 0;
+  if (im.opts.pin) {
+    auto r = maps_adopt_pinned(obj, im.pin_dir);
+    if (!r.ok()) return r.error();
+    adopted = *r;
+  }
+  if (adopted == 0 && im.opts.attach) {
+    auto prog = xdp_attached_named(im.ifindex, "sluice_xdp", nullptr);
+    if (!prog.ok()) return prog.error();
+    if (*prog) {
+      auto r = maps_adopt_from_prog(obj, prog->get());
+      if (!r.ok()) return r.error();
+    }
+  }
+  return {};
+}
+
+static Result<void> load(XdpDataplane::Impl& im) {
+  sluice_bpf* raw = sluice_bpf__open();
+  if (raw == nullptr) return make_error("sluice_bpf__open", errno);
+  im.skel.reset(raw);
+  int err = bpf_map__set_max_entries(im.skel->maps.conns, im.opts.conn_table_size);
+  if (err != 0) return make_error("bpf_map__set_max_entries", -err, "conns");
+  auto a = adopt_state(im);
+  if (!a.ok()) return a;
+  err = sluice_bpf__load(im.skel.get());
+  if (err != 0) return make_error("sluice_bpf__load", -err, "sluice.bpf.o");
+  return {};
+}
+
+Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts) {
+  auto im = std::make_unique<Impl>();
+  im->opts = opts;
+  if (opts.attach || opts.pin) {
+    auto idx = xdp_ifindex(opts.ifname);
+    if (!idx.ok()) return idx.error();
+    im->ifindex = *idx;
+  }
+  if (opts.pin) {
+    auto dir = xdp_pin_dir(opts.pin_root, opts.ifname);
+    if (!dir.ok()) return dir.error();
+    im->pin_dir = *dir;
+    auto r = pin_dir_create(im->pin_dir);
+    if (!r.ok()) return r.error();
+  }
+  if (auto r = load(*im); !r.ok()) return r.error();
+  if (opts.pin) {
+    if (auto r = maps_pin(im->skel->obj, im->pin_dir); !r.ok()) return r.error();
+  }
+  if (opts.attach) {
+    int fd = bpf_program__fd(im->skel->progs.sluice_xdp);
+    if (auto r = xdp_attach(im->ifindex, fd, opts.generic, opts.ifname); !r.ok()) return r.error();
+  }
+  return std::unique_ptr<XdpDataplane>(new XdpDataplane(std::move(im)));
+}
+
+XdpDataplane::XdpDataplane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+// Closing our fds leaves the attached program (held by the interface) and
+// the pinned maps in place: the balancer keeps running without us.
+XdpDataplane::~XdpDataplane() = default;
+
+Result<void> XdpDataplane::detach() {
+  if (impl_->ifindex != 0) {
+    auto r = xdp_detach_named(impl_->ifindex, "sluice_xdp", impl_->opts.ifname);
+    if (!r.ok()) return r;
+  }
+  if (!impl_->pin_dir.empty()) return maps_unpin(impl_->pin_dir);
+  return {};
+}
+
+const std::string& XdpDataplane::pin_dir() const { return impl_->pin_dir; }
+int XdpDataplane::ifindex() const { return impl_->ifindex; }
+int XdpDataplane::prog_fd() const { return bpf_program__fd(impl_->skel->progs.sluice_xdp); }
+bool XdpDataplane::attached_generic() const { return impl_->opts.attach && impl_->opts.generic; }
+
+Result<void> XdpDataplane::global_set(const sl_global& g) {
+  uint32_t key = 0;
+  return map_put(impl_->skel->maps.global, &key, &g, "global");
+}
+
+Result<void> XdpDataplane::vip_put(const sl_vip_key& key, const sl_vip_meta& meta) {
+  return map_put(impl_->skel->maps.vips, &key, &meta, "vips");
+}
+
+Result<void> XdpDataplane::vip_del(const sl_vip_key& key) {
+  if (bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.vips), &key) != 0 && errno != ENOENT)
+    return make_error("bpf_map_delete_elem", errno, "vips");
+  return {};
+}
+
+Result<void> XdpDataplane::backend_put(uint32_t index, const sl_backend& be) {
+  return map_put(impl_->skel->maps.backends, &index, &be, "backends");
+}
+
+Result<void> XdpDataplane::ring_put(uint32_t ring_id, const sl_ring& ring) {
+  return map_put(impl_->skel->maps.rings, &ring_id, &ring, "rings");
+}
+
+Result<sl_counters> XdpDataplane::vip_counters(uint32_t vip_id) {
+  return percpu_sum(impl_->skel->maps.vip_stats, vip_id, "vip_stats");
+}
+
+Result<sl_counters> XdpDataplane::backend_counters(uint32_t index) {
+  return percpu_sum(impl_->skel->maps.backend_stats, index, "backend_stats");
+}
+
+Result<std::array<sl_counters, SL_R_MAX>> XdpDataplane::reason_counters() {
+  std::array<sl_counters, SL_R_MAX> out{};
+  for (uint32_t r = 0; r < SL_R_MAX; ++r) {
+    auto c = percpu_sum(impl_->skel->maps.reason_stats, r, "reason_stats");
+    if (!c.ok()) return c.error();
+    out[r] = *c;
+  }
+  return out;
+}
+
+Result<std::vector<ConnEntry>> XdpDataplane::conns(size_t limit) {
+  int fd = bpf_map__fd(impl_->skel->maps.conns);
+  std::vector<ConnEntry> out;
+  sl_flow_key key{};
+  const void* prev = nullptr;  // nullptr: start from the first key
+  while (limit == 0 || out.size() < limit) {
+    ConnEntry e{};
+    if (bpf_map_get_next_key(fd, prev, &e.key) != 0) {
+      if (errno == ENOENT) break;
+      return make_error("bpf_map_get_next_key", errno, "conns");
+    }
+    key = e.key;
+    prev = &key;
+    // An entry may be evicted between the two calls (LRU): skip it.
+    if (bpf_map_lookup_elem(fd, &e.key, &e.conn) == 0) out.push_back(e);
+    else if (errno != ENOENT) return make_error("bpf_map_lookup_elem", errno, "conns");
+  }
+  return out;
+}
+
+}  // namespace sluice
