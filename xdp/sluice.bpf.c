@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The XDP fast path: the core/ steering decisions over BPF maps.
+ * Per packet: a handful of map lookups, no allocation, no lock; the
+ * schedule cursor and all counters are per CPU. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "core/encap.h"
+#include "core/flow.h"
+#include "core/steer.h"
+#include "core/wrr.h"
+#include "xdp/sluice_maps.h"
+
+SL_INLINE void count(void *map, __u32 idx, __u64 bytes, int new_conn)
+{
+	struct sl_counters *c = bpf_map_lookup_elem(map, &idx);
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+		c->new_conns += new_conn;
+	}
+}
+
+SL_INLINE int xdp_action_of(enum sl_reason r)
+{
+	switch (sl_reason_verdict(r)) {
+	case SL_VERDICT_TX:
+		return XDP_TX;
+	case SL_VERDICT_DROP:
+		return XDP_DROP;
+	default:
+		return XDP_PASS;
+	}
+}
+
+/* Picks a backend for a flow without a usable record and records it. */
+SL_INLINE enum sl_reason schedule(struct sl_pkt *p, const struct sl_vip_meta *vip,
+				  enum sl_reason why, __u32 *idx, struct sl_backend *out)
+{
+	__u32 ring_id = vip->ring_id, vip_id = vip->vip_id;
+	struct sl_ring *ring = bpf_map_lookup_elem(&rings, &ring_id);
+	__u32 *cursor = bpf_map_lookup_elem(&cursors, &vip_id);
+	if (!ring || !cursor)
+		return SL_R_DROP_NO_BACKEND;
+	__u32 i = sl_ring_pick(ring, cursor);
+	struct sl_backend *be = bpf_map_lookup_elem(&backends, &i);
+	if (!sl_backend_schedulable(i, be) || !be)
+		return SL_R_DROP_NO_BACKEND;
+	struct sl_conn c;
+	sl_conn_init(&c, i, be, vip_id, bpf_ktime_get_ns());
+	bpf_map_update_elem(&conns, &p->flow, &c, BPF_ANY);
+	*idx = i;
+	*out = *be;
+	return why;
+}
+
+/* Finds the backend of the packet's flow: the recorded one, or a new pick. */
+SL_INLINE enum sl_reason choose(struct sl_pkt *p, const struct sl_vip_meta *vip, __u32 *idx,
+				struct sl_backend *out)
+{
+	struct sl_conn *c = bpf_map_lookup_elem(&conns, &p->flow);
+	struct sl_backend *be = NULL;
+	if (c) {
+		__u32 i = c->backend;
+		be = bpf_map_lookup_elem(&backends, &i);
+		if (sl_conn_usable(c, be) && be) {
+			*idx = i;
+			*out = *be;
+			return sl_hit_reason(p);
+		}
+	}
+	enum sl_reason why = sl_miss_reason(p, c != NULL);
+	if (sl_reason_verdict(why) != SL_VERDICT_TX)
+		return why;
+	return schedule(p, vip, why, idx, out);
+}
+
+SL_INLINE enum sl_reason forward(struct xdp_md *ctx, const struct sl_pkt *p, __u8 mode,
+				 const struct sl_backend *be, const struct sl_global *g)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	if (mode == SL_MODE_DSR) {
+		if (data + sizeof(struct sl_ethhdr) > end)
+			return SL_R_PASS_MALFORMED;
+		sl_dsr_rewrite(data, be, g);
+		return SL_R_NONE;
+	}
+	__u32 olen = sl_encap_len(be);
+	if (bpf_xdp_adjust_head(ctx, -(int)olen))
+		return SL_R_DROP_ENCAP;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	__u32 hash = be->family == SL_AF_INET6 ? sl_flow_hash(&p->flow, SL_FLOW_HASH_SEED) : 0;
+	if (sl_encap_write(data, end, p, be, g, hash))
+		return SL_R_DROP_ENCAP;
+	return SL_R_NONE;
+}
+
+SL_INLINE enum sl_reason steer(struct xdp_md *ctx, struct sl_pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	enum sl_reason r = sl_parse(data, end, p);
+	if (r != SL_R_NONE)
+		return r;
+
+	struct sl_vip_key vk;
+	sl_vip_key_of_flow(&p->flow, &vk);
+	struct sl_vip_meta *vip = bpf_map_lookup_elem(&vips, &vk);
+	__u32 zero = 0;
+	struct sl_global *g = bpf_map_lookup_elem(&global, &zero);
+	r = sl_steer_admit(vip, g);
+	if (r != SL_R_NONE || !vip || !g)
+		return r != SL_R_NONE ? r : SL_R_PASS_NOT_VIP;
+
+	__u64 bytes = (__u64)p->l3_off + p->l3_len;
+	__u32 idx = 0;
+	struct sl_backend be;
+	r = choose(p, vip, &idx, &be);
+	int is_new = sl_reason_is_new_conn(r);
+	count(&vip_stats, vip->vip_id, bytes, is_new);
+	if (sl_reason_verdict(r) != SL_VERDICT_TX)
+		return r;
+
+	enum sl_reason fr = forward(ctx, p, vip->mode, &be, g);
+	if (fr != SL_R_NONE)
+		return fr;
+	count(&backend_stats, idx, bytes, is_new);
+	return r;
+}
+
+SEC("xdp")
+int sluice_xdp(struct xdp_md *ctx)
+{
+	struct sl_pkt p;
+	enum sl_reason r = steer(ctx, &p);
+	count(&reason_stats, r, (__u64)p.l3_off + p.l3_len, 0);
+	return xdp_action_of(r);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The XDP program's maps, BTF style, in one place. Names are part of the
+ * loader's contract (xdp/xdp_dataplane.cc finds them by name). */
+#ifndef SLUICE_XDP_MAPS_H
+#define SLUICE_XDP_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "core/abi.h"
+#include "core/verdict.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_MAX_VIPS);
+	__type(key, struct sl_vip_key);
+	__type(value, struct sl_vip_meta);
+} vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct sl_backend);
+} backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_RINGS);
+	__type(key, __u32);
+	__type(value, struct sl_ring);
+} rings SEC(".maps");
+
+/* Sized at load time (conn_table_size); LRU: no expiry pass is needed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_CONN_TABLE_DEFAULT);
+	__type(key, struct sl_flow_key);
+	__type(value, struct sl_conn);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, __u32);
+} cursors SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct sl_counters);
+} vip_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct sl_counters);
+} backend_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_R_MAX);
+	__type(key, __u32);
+	__type(value, struct sl_counters);
+} reason_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_global);
+} global SEC(".maps");
+
+#endif
