@@ -1,0 +1,607 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""sluice end-to-end tests: real TCP (HTTP) and UDP through sluiced + the XDP
+program on lb1 of the namespace lab (scripts/lab).
+
+For each mode (dsr, ipip) and family (IPv4, IPv6):
+  * traffic  — 300 HTTP GETs over fresh TCP connections and 200 UDP flows of 5
+               datagrams to the VIP; backends weighted 1:2:1. Every connection
+               completes and names its backend; per-backend counts within +-10%
+               (relative) of the weights; every UDP flow answered by exactly one
+               backend; no backend sent a TCP RST (nstat TcpOutRsts delta = 0,
+               a packet of a connection steered to the wrong backend makes
+               that backend reset it), the client saw no reset / failed
+               attempt, and each backend's TcpPassiveOpens grew by at least
+               what the client saw it serve.
+  * remove   — sluiced serving 3 backends is stopped (no detach), the config is
+               edited to drop be2, sluiced restarts and adopts the program:
+               0 of the next 100 connections reach be2, all complete.
+Plus: lab sanity (client reaches every backend directly, v4 and v6) and the
+--detach-on-exit contract (program and VIPs gone after SIGTERM).
+
+Output: one PASS/FAIL/SKIP line per test, last line exactly `N passed, N failed`.
+Exit status non-zero if any test failed. Under CI=true a missing capability
+(not root, no `ip netns`, no bpffs, no build) is a failure, never a skip.
+
+Env: SLUICE_BUILD (default <repo>/build), SLUICE_E2E_XDP_MODE=native|generic
+(default native), SLUICE_E2E_KEEP_LAB=1 (leave the lab up afterwards),
+SLUICE_E2E_VERBOSE=1 (print diagnostics of passing tests too).
+Args: [-k SUBSTRING ...] run only tests whose name contains one of them.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+BUILD = os.environ.get("SLUICE_BUILD") or os.path.join(REPO, "build")
+LAB = os.path.join(REPO, "scripts", "lab")
+CLIENT = os.path.join(REPO, "scripts", "lab-tools", "client.py")
+SLUICED = os.path.join(BUILD, "control", "sluiced")
+SLUICECTL = os.path.join(BUILD, "control", "sluicectl")
+PASS_OBJ = os.path.join(BUILD, "xdp", "pass.bpf.o")
+CI = os.environ.get("CI", "").lower() == "true"
+XDP_MODE = os.environ.get("SLUICE_E2E_XDP_MODE", "native")
+VERBOSE = os.environ.get("SLUICE_E2E_VERBOSE") == "1"
+
+RUNDIR = "/run/sluice-lab"
+SOCK = f"{RUNDIR}/sluiced.sock"
+SLUICED_PID = f"{RUNDIR}/sluiced.pid"
+
+VIP = {4: "198.18.0.100", 6: "2001:2::100"}
+BE = {4: {"be1": "198.18.0.11", "be2": "198.18.0.12", "be3": "198.18.0.13"},
+      6: {"be1": "2001:2::11", "be2": "2001:2::12", "be3": "2001:2::13"}}
+WEIGHTS = {"be1": 1, "be2": 2, "be3": 1}
+HTTP_PORT, UDP_PORT = 80, 9000
+N_TCP, N_UDP, DGRAMS = 300, 200, 5
+N_AFTER_REMOVE = 100
+TOLERANCE = 0.10
+TEST_TIMEOUT = 240
+
+
+class Skip(Exception):
+    pass
+
+
+class TestTimeout(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- helpers
+
+def sh(args, timeout=30, check=True, **kw):
+    """Run a command (list), return CompletedProcess with text output."""
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"command failed (rc={p.returncode}): {' '.join(args)}\n"
+                             f"stdout: {p.stdout.strip()[-2000:]}\nstderr: {p.stderr.strip()[-2000:]}")
+    return p
+
+
+def in_ns(ns, args):
+    # nsenter keeps /sys (and the bpffs pins); `ip netns exec` would remount it.
+    return ["nsenter", f"--net=/run/netns/{ns}", "--"] + args
+
+
+def nstat(ns, names):
+    p = sh(["ip", "netns", "exec", ns, "nstat", "-asz"] + names, timeout=10)
+    out = {n: 0 for n in names}
+    for line in p.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in out:
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+def tcp_counters():
+    snap = {b: nstat(b, ["TcpOutRsts", "TcpPassiveOpens"]) for b in WEIGHTS}
+    snap["client"] = nstat("client", ["TcpAttemptFails", "TcpEstabResets", "TcpOutRsts"])
+    return snap
+
+
+def delta(before, after):
+    return {h: {k: after[h][k] - before[h][k] for k in before[h]} for h in before}
+
+
+def run_client(vip, tcp=0, udp=0, timeout=150):
+    args = ["ip", "netns", "exec", "client", sys.executable, CLIENT, "--vip", vip,
+            "--port", str(HTTP_PORT), "--udp-port", str(UDP_PORT), "--tcp", str(tcp),
+            "--udp", str(udp), "--datagrams", str(DGRAMS), "--timeout", "1.5",
+            "--deadline", str(timeout - 10)]
+    p = sh(args, timeout=timeout)
+    return json.loads(p.stdout)
+
+
+def expected_counts(total, weights):
+    s = sum(weights.values())
+    return {b: total * w / s for b, w in weights.items()}
+
+
+def check_distribution(what, got, total, weights, problems):
+    exp = expected_counts(total, weights)
+    for b, e in exp.items():
+        g = got.get(b, 0)
+        if abs(g - e) > TOLERANCE * e:
+            problems.append(f"{what}: {b} got {g}, expected {e:.0f} +-{TOLERANCE * e:.1f} "
+                            f"(weights {weights}, all: {got})")
+    extra = set(got) - set(weights)
+    if extra:
+        problems.append(f"{what}: answers from unexpected backends {sorted(extra)}: {got}")
+
+
+def write_config(path, family, mode, backends):
+    """backends: dict name -> weight (subset of be1..be3)."""
+    vip = VIP[family]
+    lines = [
+        "interface: eth0",
+        "dataplane: xdp",
+        f"xdp_mode: {XDP_MODE}",
+        f"api_socket: {SOCK}",
+        "metrics_listen: 127.0.0.1:9477",
+        "conn_table_size: 65536",
+        "vips:",
+    ]
+    for port, proto in ((HTTP_PORT, "tcp"), (UDP_PORT, "udp")):
+        lines += [f"  - address: {vip}", f"    port: {port}", f"    protocol: {proto}",
+                  f"    mode: {mode}", "    backends:"]
+        for b, w in backends.items():
+            lines.append(f"      - {{ address: {BE[family][b]}, weight: {w} }}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def lb1_xdp():
+    p = sh(["ip", "-n", "lb1", "-d", "link", "show", "dev", "eth0"], timeout=10)
+    return "prog/xdp" in p.stdout
+
+
+def lb1_addrs():
+    p = sh(["ip", "-n", "lb1", "addr", "show", "dev", "eth0"], timeout=10)
+    return p.stdout
+
+
+def sluicectl(*args, timeout=10, check=True):
+    return sh(in_ns("lb1", [SLUICECTL, "--socket", SOCK] + list(args)), timeout=timeout,
+              check=check)
+
+
+class Sluiced:
+    """sluiced on lb1 (nsenter), pid file in /run/sluice-lab so `lab down`
+    kills it too."""
+
+    def __init__(self, config, detach_on_exit, log):
+        self.config = config
+        self.detach = detach_on_exit
+        self.log_path = log
+        self.proc = None
+
+    def start(self, family, ready_timeout=20):
+        args = [SLUICED, "--config", self.config]
+        if self.detach:
+            args.append("--detach-on-exit")
+        logf = open(self.log_path, "ab")
+        logf.write(f"=== start {' '.join(args)}\n".encode())
+        logf.flush()
+        self.proc = subprocess.Popen(in_ns("lb1", args), stdout=logf, stderr=logf,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        logf.close()
+        with open(SLUICED_PID, "w") as f:
+            f.write(f"{self.proc.pid}\n")
+        end = time.monotonic() + ready_timeout
+        last = ""
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"sluiced exited with {self.proc.returncode} at start:\n"
+                                     + self.log_tail())
+            if os.path.exists(SOCK):
+                p = sluicectl("status", check=False)
+                last = (p.stdout + p.stderr).strip()
+                if p.returncode == 0 and lb1_xdp() and VIP[family] in lb1_addrs():
+                    return
+            time.sleep(0.2)
+        raise AssertionError(
+            f"sluiced not ready within {ready_timeout}s (socket {os.path.exists(SOCK)}, "
+            f"xdp attached {lb1_xdp()}, VIP on lb1 {VIP[family] in lb1_addrs()}); "
+            f"last status: {last[-500:]}\n" + self.log_tail())
+
+    def stop(self, timeout=10):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+                self.proc = None
+                raise AssertionError(f"sluiced ignored SIGTERM for {timeout}s; killed\n"
+                                     + self.log_tail())
+        rc = self.proc.returncode
+        self.proc = None
+        try:
+            os.unlink(SLUICED_PID)
+        except FileNotFoundError:
+            pass
+        return rc
+
+    def log_tail(self, n=25):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                lines = f.readlines()
+        except OSError:
+            return "(no sluiced log)"
+        return "sluiced log (tail):\n  " + "  ".join(lines[-n:])
+
+
+def backend_setup(mode, undo=False):
+    for b in WEIGHTS:
+        args = [SLUICECTL, "backend-setup", "--vip", VIP[4], "--vip", VIP[6], "--mode", mode,
+                "--iface", "eth0"]
+        if XDP_MODE == "generic":
+            args.append("--generic")
+        if undo:
+            args.append("--undo")
+        sh(in_ns(b, args), timeout=20, check=not undo)
+
+
+def reset_lb1():
+    """Return lb1 to a clean slate whatever the previous test left behind."""
+    for m in ("xdp", "xdpgeneric", "xdpdrv"):
+        sh(["ip", "-n", "lb1", "link", "set", "dev", "eth0", m, "off"], timeout=10, check=False)
+    for fam, vip in VIP.items():
+        plen = 32 if fam == 4 else 128
+        sh(["ip", "-n", "lb1", "addr", "del", f"{vip}/{plen}", "dev", "eth0"], timeout=10,
+           check=False)
+    # pins: /sys/fs/bpf/sluice/<netns inode>-eth0
+    try:
+        ino = os.stat("/run/netns/lb1").st_ino
+        d = f"/sys/fs/bpf/sluice/{ino}-eth0"
+        if os.path.isdir(d):
+            shutil.rmtree(d, ignore_errors=True)
+    except OSError:
+        pass
+    try:
+        os.unlink(SOCK)
+    except OSError:
+        pass
+
+
+def kill_stray_sluiced():
+    """A test that timed out mid-way may leave its sluiced: kill it by pid."""
+    try:
+        with open(SLUICED_PID) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.unlink(SLUICED_PID)
+    except OSError:
+        pass
+
+
+def sluicectl_stats():
+    p = sluicectl("stats", "-o", "json", check=False)
+    return (p.stdout or p.stderr).strip()
+
+
+# ---------------------------------------------------------------- fixtures
+
+class Case:
+    def __init__(self, name, family, mode):
+        self.name = name
+        self.family = family
+        self.mode = mode
+        self.tmp = tempfile.mkdtemp(prefix=f"sluice-e2e-{name}-")
+        self.config = os.path.join(self.tmp, "sluice.yaml")
+        self.log = os.path.join(self.tmp, "sluiced.log")
+        self.sluiced = None
+        self.notes = []
+
+    def setup(self, backends, detach=True):
+        reset_lb1()
+        backend_setup(self.mode)
+        write_config(self.config, self.family, self.mode, backends)
+        self.sluiced = Sluiced(self.config, detach, self.log)
+        self.sluiced.start(self.family)
+
+    def teardown(self):
+        errs = []
+        if self.sluiced is not None:
+            try:
+                self.sluiced.stop()
+            except Exception as e:  # noqa: BLE001
+                errs.append(str(e))
+        try:
+            backend_setup(self.mode, undo=True)
+        except Exception as e:  # noqa: BLE001
+            errs.append(f"backend-setup --undo: {e}")
+        reset_lb1()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return errs
+
+
+def traffic_checks(case, res, before, after, total_tcp, total_udp, weights, problems):
+    d = delta(before, after)
+    if total_tcp:
+        t = res["tcp"]
+        if t["ok"] != total_tcp:
+            problems.append(f"tcp: {t['ok']}/{total_tcp} connections completed, errors {t['errors']}")
+        check_distribution("tcp", t["backends"], t["ok"], weights, problems)
+        for b in WEIGHTS:
+            if d[b]["TcpOutRsts"]:
+                problems.append(f"tcp: {b} sent {d[b]['TcpOutRsts']} RSTs (packets of a "
+                                f"connection reached a backend that does not own it)")
+            served = t["backends"].get(b, 0)
+            if d[b]["TcpPassiveOpens"] < served:
+                problems.append(f"tcp: {b} accepted {d[b]['TcpPassiveOpens']} connections but "
+                                f"the client saw it serve {served}")
+        c = d["client"]
+        if c["TcpAttemptFails"] or c["TcpEstabResets"]:
+            problems.append(f"tcp: client TcpAttemptFails +{c['TcpAttemptFails']}, "
+                            f"TcpEstabResets +{c['TcpEstabResets']}")
+    if total_udp:
+        u = res["udp"]
+        if u["inconsistent"]:
+            problems.append(f"udp: {u['inconsistent']} flows answered by more than one backend")
+        if u["ok"] != total_udp:
+            problems.append(f"udp: {u['ok']}/{total_udp} flows fully answered by one backend "
+                            f"(lost {u['lost']}, inconsistent {u['inconsistent']}, "
+                            f"errors {u['errors']})")
+        check_distribution("udp", u["backends"], u["ok"], weights, problems)
+
+
+def t_traffic(family, mode):
+    case = Case(f"{mode}-v{family}", family, mode)
+    problems = []
+    try:
+        case.setup(WEIGHTS, detach=True)
+        before = tcp_counters()
+        res = run_client(VIP[family], tcp=N_TCP, udp=N_UDP)
+        after = tcp_counters()
+        traffic_checks(case, res, before, after, N_TCP, N_UDP, WEIGHTS, problems)
+        diag = (f"client: tcp {res['tcp']['backends']} errors {res['tcp']['errors']} "
+                f"({res['tcp']['elapsed_s']}s); udp {res['udp']['backends']} "
+                f"lost {res['udp']['lost']} inconsistent {res['udp']['inconsistent']} "
+                f"({res['udp']['elapsed_s']}s); nstat delta {delta(before, after)}")
+        if problems:
+            problems.append(diag)
+            problems.append("sluicectl stats: " + sluicectl_stats()[:1500])
+            problems.append(case.sluiced.log_tail())
+        elif VERBOSE:
+            print("    " + diag)
+    finally:
+        problems += case.teardown()
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
+def t_remove(family, mode):
+    case = Case(f"{mode}-v{family}-remove", family, mode)
+    problems = []
+    try:
+        case.setup(WEIGHTS, detach=False)
+        before = tcp_counters()
+        res = run_client(VIP[family], tcp=40)
+        if res["tcp"]["ok"] != 40 or set(res["tcp"]["backends"]) != set(WEIGHTS):
+            problems.append(f"before removal: expected 40 completed connections over be1..be3, "
+                            f"got {res['tcp']}")
+        rc = case.sluiced.stop()
+        if not lb1_xdp():
+            problems.append(f"sluiced (no --detach-on-exit, rc={rc}) detached the XDP program "
+                            f"on SIGTERM; a restart must not detach")
+        kept = {b: w for b, w in WEIGHTS.items() if b != "be2"}
+        write_config(case.config, family, mode, kept)
+        case.sluiced = Sluiced(case.config, True, case.log)
+        case.sluiced.start(family)
+        mid = tcp_counters()
+        res2 = run_client(VIP[family], tcp=N_AFTER_REMOVE)
+        after = tcp_counters()
+        t = res2["tcp"]
+        if t["backends"].get("be2", 0):
+            problems.append(f"after removing be2: {t['backends']['be2']} of {N_AFTER_REMOVE} new "
+                            f"connections still went to be2 ({t['backends']})")
+        if delta(mid, after)["be2"]["TcpPassiveOpens"]:
+            problems.append(f"after removing be2: be2 accepted "
+                            f"{delta(mid, after)['be2']['TcpPassiveOpens']} connections")
+        traffic_checks(case, res2, mid, after, N_AFTER_REMOVE, 0, kept, problems)
+        if problems:
+            problems.append(f"before: {res['tcp']}; after: {t}; nstat delta before "
+                            f"{delta(before, mid)} after {delta(mid, after)}")
+            problems.append("sluicectl stats: " + sluicectl_stats()[:1500])
+            problems.append(case.sluiced.log_tail(40))
+        elif VERBOSE:
+            print(f"    before {res['tcp']['backends']} after {t['backends']}")
+    finally:
+        problems += case.teardown()
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
+def t_detach_on_exit():
+    case = Case("detach", 4, "dsr")
+    problems = []
+    try:
+        case.setup(WEIGHTS, detach=True)
+        rc = case.sluiced.stop()
+        if rc not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
+            problems.append(f"sluiced exited {rc} on SIGTERM")
+        if lb1_xdp():
+            problems.append("XDP program still attached to lb1 eth0 after SIGTERM with "
+                            "--detach-on-exit")
+        if VIP[4] in lb1_addrs():
+            problems.append("VIP still on lb1 eth0 after SIGTERM with --detach-on-exit")
+        if problems:
+            problems.append(case.sluiced.log_tail())
+    finally:
+        problems += case.teardown()
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
+def t_lab_direct():
+    problems = []
+    for fam in (4, 6):
+        for b, addr in BE[fam].items():
+            res = run_client(addr, tcp=5, udp=3, timeout=40)
+            if res["tcp"]["backends"] != {b: 5}:
+                problems.append(f"direct TCP to {b} {addr}: {res['tcp']}")
+            if res["udp"]["backends"] != {b: 3}:
+                problems.append(f"direct UDP to {b} {addr}: {res['udp']}")
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
+# ---------------------------------------------------------------- runner
+
+def capabilities():
+    """Return a list of missing capabilities (empty: all present)."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("not root")
+    for tool in ("ip", "nsenter", "ethtool", "nstat", "curl"):
+        if shutil.which(tool) is None:
+            missing.append(f"no `{tool}`")
+    if shutil.which("ip") and os.geteuid() == 0:
+        p = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+        if p.returncode != 0:
+            missing.append(f"`ip netns` unusable: {p.stderr.strip()}")
+    if not os.path.ismount("/sys/fs/bpf"):
+        missing.append("no bpffs at /sys/fs/bpf (scripts/bootstrap mounts it)")
+    return missing
+
+
+def build_missing():
+    missing = [p for p in (SLUICED, SLUICECTL, PASS_OBJ) if not os.path.exists(p)]
+    return [f"{p} not built" for p in missing]
+
+
+TESTS = [("lab_direct", t_lab_direct, False)]
+for _mode in ("dsr", "ipip"):
+    for _fam in (4, 6):
+        TESTS.append((f"{_mode}_v{_fam}_traffic", lambda f=_fam, m=_mode: t_traffic(f, m), True))
+        TESTS.append((f"{_mode}_v{_fam}_remove_backend", lambda f=_fam, m=_mode: t_remove(f, m),
+                      True))
+TESTS.append(("detach_on_exit", t_detach_on_exit, True))
+
+
+def on_alarm(_sig, _frm):
+    raise TestTimeout(f"test timed out after {TEST_TIMEOUT}s")
+
+
+def lab(cmd, timeout=120):
+    env = dict(os.environ, SLUICE_BUILD=BUILD)
+    if cmd == "up" and os.path.exists(PASS_OBJ):
+        env["LAB_REQUIRE_PASS"] = "1"  # without it native XDP_TX is not delivered
+    return subprocess.run([LAB, cmd], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def main(argv):
+    filters = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "-k" and i + 1 < len(argv):
+            filters.append(argv[i + 1])
+            i += 2
+        else:
+            print(f"usage: {sys.argv[0]} [-k SUBSTRING]...", file=sys.stderr)
+            return 2
+    tests = [t for t in TESTS if not filters or any(f in t[0] for f in filters)]
+    passed = failed = skipped = 0
+
+    def report(name, status, msg="", secs=None):
+        nonlocal passed, failed, skipped
+        if status == "PASS":
+            passed += 1
+        elif status == "FAIL":
+            failed += 1
+        else:
+            skipped += 1
+        t = f" ({secs:.1f}s)" if secs is not None else ""
+        print(f"{status} {name}{t}" + (f": {msg.splitlines()[0]}" if msg else ""), flush=True)
+        for line in msg.splitlines()[1:]:
+            print(f"    {line}", flush=True)
+
+    missing = capabilities()
+    if missing:
+        why = "; ".join(missing)
+        for name, _fn, _ in tests:
+            report(name, "FAIL" if CI else "SKIP", f"missing capability: {why}")
+        if skipped:
+            print(f"{skipped} skipped (CI!=true: missing capabilities are skips)")
+        print(f"{passed} passed, {failed} failed")
+        return 1 if failed else 0
+
+    def interrupted(_sig, _frm):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    lab_ok = False
+    try:
+        up = lab("up")
+        lab_ok = up.returncode == 0
+        lab_err = "scripts/lab up failed:\n" + (up.stderr + up.stdout).strip()[-1500:]
+        for name, fn, needs_build in tests:
+            t0 = time.monotonic()
+            if not lab_ok:
+                report(name, "FAIL", lab_err)
+                continue
+            bm = build_missing() if needs_build else []
+            if bm:
+                report(name, "FAIL", "; ".join(bm) + f" (SLUICE_BUILD={BUILD})")
+                continue
+            signal.signal(signal.SIGALRM, on_alarm)
+            signal.alarm(TEST_TIMEOUT)
+            try:
+                fn()
+                signal.alarm(0)
+                report(name, "PASS", secs=time.monotonic() - t0)
+            except (AssertionError, TestTimeout, subprocess.TimeoutExpired) as e:
+                signal.alarm(0)
+                report(name, "FAIL", str(e) or type(e).__name__, time.monotonic() - t0)
+            except KeyboardInterrupt:
+                signal.alarm(0)
+                report(name, "FAIL", "interrupted", time.monotonic() - t0)
+                break
+            except Exception:  # noqa: BLE001
+                signal.alarm(0)
+                report(name, "FAIL", "error\n" + traceback.format_exc(),
+                       time.monotonic() - t0)
+            finally:
+                try:
+                    signal.alarm(0)
+                    kill_stray_sluiced()
+                    if os.path.exists("/run/netns/lb1"):
+                        reset_lb1()
+                except Exception:  # noqa: BLE001
+                    pass
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    finally:
+        if os.environ.get("SLUICE_E2E_KEEP_LAB") != "1":
+            down = lab("down")
+            if down.returncode != 0:
+                print("lab down failed: " + (down.stderr + down.stdout).strip()[-500:],
+                      flush=True)
+    if skipped:
+        print(f"{skipped} skipped")
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
