@@ -30,7 +30,7 @@ SL_INLINE __u16 sl_ipv4_csum(const struct sl_iphdr *ip)
 {
 	const __u8 *b = (const __u8 *)ip;
 	__u32 sum = 0;
-#pragma unroll
+SL_UNROLL
 	for (int i = 0; i < 20; i += 2)
 		sum += ((__u32)b[i] << 8) | b[i + 1];
 	sum = (sum & 0xffff) + (sum >> 16);

@@ -28,7 +28,7 @@ SL_INLINE __u32 sl_flow_hash(const struct sl_flow_key *f, __u32 seed)
 	__u32 w[10];
 	sl_memcpy(w, f, sizeof(w));
 	__u32 h = seed;
-#pragma unroll
+SL_UNROLL
 	for (int i = 0; i < 10; i++) {
 		__u32 k = w[i] * 0xcc9e2d51u;
 		k = sl_rotl32(k, 15) * 0x1b873593u;

@@ -59,12 +59,14 @@ SL_INLINE enum sl_reason sl_parse_quoted_ports(sl_cursor q, const void *end, __u
 
 SL_INLINE enum sl_reason sl_parse_icmp4_err(sl_cursor pos, const void *end, struct sl_pkt *p)
 {
-	if (!SL_FITS(pos, end, sizeof(struct sl_icmphdr) + sizeof(struct sl_iphdr)))
+	if (!SL_FITS(pos, end, sizeof(struct sl_icmphdr)))
 		return SL_R_PASS_MALFORMED;
-	const struct sl_icmphdr *icmp = (const void *)pos;
+	const struct sl_icmphdr *icmp = (const struct sl_icmphdr *)pos;
 	if (icmp->type != SL_ICMP_DEST_UNREACH || icmp->code != SL_ICMP_FRAG_NEEDED)
 		return SL_R_PASS_OTHER_PROTO;
-	const struct sl_iphdr *in = (const void *)(pos + sizeof(struct sl_icmphdr));
+	if (!SL_FITS(pos, end, sizeof(struct sl_icmphdr) + sizeof(struct sl_iphdr)))
+		return SL_R_PASS_MALFORMED;
+	const struct sl_iphdr *in = (const struct sl_iphdr *)(pos + sizeof(struct sl_icmphdr));
 	__u32 ihl = in->ver_ihl & 0x0f;
 	if ((in->ver_ihl >> 4) != 4 || ihl < 5)
 		return SL_R_PASS_MALFORMED;
@@ -75,12 +77,14 @@ SL_INLINE enum sl_reason sl_parse_icmp4_err(sl_cursor pos, const void *end, stru
 
 SL_INLINE enum sl_reason sl_parse_icmp6_err(sl_cursor pos, const void *end, struct sl_pkt *p)
 {
-	if (!SL_FITS(pos, end, sizeof(struct sl_icmphdr) + sizeof(struct sl_ip6hdr) + 4))
+	if (!SL_FITS(pos, end, sizeof(struct sl_icmphdr)))
 		return SL_R_PASS_MALFORMED;
-	const struct sl_icmphdr *icmp = (const void *)pos;
+	const struct sl_icmphdr *icmp = (const struct sl_icmphdr *)pos;
 	if (icmp->type != SL_ICMPV6_PKT_TOOBIG || icmp->code != 0)
 		return SL_R_PASS_OTHER_PROTO;
-	const struct sl_ip6hdr *in = (const void *)(pos + sizeof(struct sl_icmphdr));
+	if (!SL_FITS(pos, end, sizeof(struct sl_icmphdr) + sizeof(struct sl_ip6hdr) + 4))
+		return SL_R_PASS_MALFORMED;
+	const struct sl_ip6hdr *in = (const struct sl_ip6hdr *)(pos + sizeof(struct sl_icmphdr));
 	if ((((sl_cursor)in)[0] >> 4) != 6)
 		return SL_R_PASS_MALFORMED;
 	sl_memcpy(p->flow.src, in->daddr, 16);
@@ -94,7 +98,7 @@ SL_INLINE enum sl_reason sl_parse_l4(sl_cursor pos, const void *end, __u8 proto,
 	if (proto == SL_IPPROTO_TCP) {
 		if (!SL_FITS(pos, end, sizeof(struct sl_tcphdr)))
 			return SL_R_PASS_MALFORMED;
-		const struct sl_tcphdr *tcp = (const void *)pos;
+		const struct sl_tcphdr *tcp = (const struct sl_tcphdr *)pos;
 		if ((tcp->doff_res >> 4) < 5)
 			return SL_R_PASS_MALFORMED;
 		p->flow.sport = tcp->sport;
@@ -108,7 +112,7 @@ SL_INLINE enum sl_reason sl_parse_l4(sl_cursor pos, const void *end, __u8 proto,
 	if (proto == SL_IPPROTO_UDP) {
 		if (!SL_FITS(pos, end, sizeof(struct sl_udphdr)))
 			return SL_R_PASS_MALFORMED;
-		const struct sl_udphdr *udp = (const void *)pos;
+		const struct sl_udphdr *udp = (const struct sl_udphdr *)pos;
 		p->flow.sport = udp->sport;
 		p->flow.dport = udp->dport;
 		p->flow.proto = SL_IPPROTO_UDP;
@@ -125,7 +129,7 @@ SL_INLINE enum sl_reason sl_parse_ipv4(sl_cursor pos, const void *end, struct sl
 {
 	if (!SL_FITS(pos, end, sizeof(struct sl_iphdr)))
 		return SL_R_PASS_MALFORMED;
-	const struct sl_iphdr *ip = (const void *)pos;
+	const struct sl_iphdr *ip = (const struct sl_iphdr *)pos;
 	__u32 ihl = ip->ver_ihl & 0x0f;
 	__u32 tot = sl_ntohs(ip->tot_len);
 	if ((ip->ver_ihl >> 4) != 4 || ihl < 5 || tot < ihl * 4)
@@ -152,7 +156,7 @@ SL_INLINE enum sl_reason sl_parse_ipv6(sl_cursor pos, const void *end, struct sl
 {
 	if (!SL_FITS(pos, end, sizeof(struct sl_ip6hdr)))
 		return SL_R_PASS_MALFORMED;
-	const struct sl_ip6hdr *ip6 = (const void *)pos;
+	const struct sl_ip6hdr *ip6 = (const struct sl_ip6hdr *)pos;
 	__u32 tot = sizeof(*ip6) + sl_ntohs(ip6->payload_len);
 	if ((pos[0] >> 4) != 6)
 		return SL_R_PASS_MALFORMED;
@@ -166,13 +170,13 @@ SL_INLINE enum sl_reason sl_parse_ipv6(sl_cursor pos, const void *end, struct sl
 	__u8 nh = ip6->nexthdr;
 	sl_cursor cur = pos + sizeof(*ip6);
 	__u32 off = p->l3_off + sizeof(*ip6);
-#pragma unroll
+SL_UNROLL
 	for (int i = 0; i < SL_IPV6_MAX_EXT; i++) {
 		if (!sl_ipv6_is_ext(nh))
 			break;
 		if (!SL_FITS(cur, end, 8))
 			return SL_R_PASS_MALFORMED;
-		const struct sl_ip6_ext *ext = (const void *)cur;
+		const struct sl_ip6_ext *ext = (const struct sl_ip6_ext *)cur;
 		__u32 len = ((__u32)ext->hdrlen + 1) * 8;
 		if (nh == SL_IPPROTO_FRAGMENT) {
 			/* Offset or more-fragments set: not an atomic fragment. */
@@ -198,7 +202,7 @@ SL_INLINE enum sl_reason sl_parse(const void *data, const void *end, struct sl_p
 	sl_cursor pos = (sl_cursor)data;
 	if (!SL_FITS(pos, end, sizeof(struct sl_ethhdr)))
 		return SL_R_PASS_MALFORMED;
-	const struct sl_ethhdr *eth = (const void *)pos;
+	const struct sl_ethhdr *eth = (const struct sl_ethhdr *)pos;
 	__u16 proto = eth->proto;
 	__u32 l2 = sizeof(*eth);
 	if (proto == sl_htons(SL_ETH_P_8021Q) || proto == sl_htons(SL_ETH_P_8021AD)) {

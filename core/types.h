@@ -15,6 +15,13 @@
 /* BPF code must be inlined into the program; the host wants the same. */
 #define SL_INLINE static inline __attribute__((always_inline))
 
+/* Loops the verifier must see unrolled; the host compiler decides itself. */
+#ifdef __bpf__
+#define SL_UNROLL _Pragma("unroll")
+#else
+#define SL_UNROLL
+#endif
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define sl_htons(x) ((__u16)__builtin_bswap16((__u16)(x)))
 #define sl_htonl(x) ((__u32)__builtin_bswap32((__u32)(x)))

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/steer.h"
+
+#include <gtest/gtest.h>
+
+#include "core/flow.h"
+
+#include <arpa/inet.h>
+
+namespace {
+
+sl_pkt pkt(uint8_t proto, uint8_t flags) {
+  sl_pkt p{};
+  p.flow.proto = proto;
+  p.flags = flags;
+  return p;
+}
+
+TEST(Steer, AdmitNeedsVipAndActiveRole) {
+  sl_vip_meta vip{};
+  sl_global active{}, passive{};
+  active.role = SL_ROLE_ACTIVE;
+  passive.role = SL_ROLE_PASSIVE;
+  EXPECT_EQ(sl_steer_admit(nullptr, &active), SL_R_PASS_NOT_VIP);
+  EXPECT_EQ(sl_steer_admit(&vip, &passive), SL_R_PASS_PASSIVE);
+  EXPECT_EQ(sl_steer_admit(&vip, nullptr), SL_R_PASS_PASSIVE);
+  EXPECT_EQ(sl_steer_admit(&vip, &active), SL_R_NONE);
+}
+
+TEST(Steer, RecordUsableOnlyForLiveSameGenerationBackend) {
+  sl_backend be{};
+  be.flags = SL_BE_F_LIVE;
+  be.gen = 3;
+  sl_conn c{};
+  sl_conn_init(&c, 7, &be, 1, 99);
+  EXPECT_EQ(c.backend, 7u);
+  EXPECT_EQ(c.created_ns, 99u);
+  EXPECT_TRUE(sl_conn_usable(&c, &be));
+  be.gen = 4;  // slot reused by another backend
+  EXPECT_FALSE(sl_conn_usable(&c, &be));
+  be.gen = 3;
+  be.flags = 0;  // removed
+  EXPECT_FALSE(sl_conn_usable(&c, &be));
+  EXPECT_FALSE(sl_conn_usable(nullptr, &be));
+  EXPECT_FALSE(sl_conn_usable(&c, nullptr));
+}
+
+TEST(Steer, MissReasons) {
+  sl_pkt syn = pkt(SL_IPPROTO_TCP, SL_PKT_F_SYN), ack = pkt(SL_IPPROTO_TCP, 0);
+  sl_pkt udp = pkt(SL_IPPROTO_UDP, 0), icmp = pkt(SL_IPPROTO_TCP, SL_PKT_F_ICMP_ERR);
+  EXPECT_EQ(sl_miss_reason(&syn, 0), SL_R_TX_NEW);
+  EXPECT_EQ(sl_miss_reason(&udp, 0), SL_R_TX_NEW);
+  EXPECT_EQ(sl_miss_reason(&ack, 0), SL_R_TX_MIDFLOW);
+  EXPECT_EQ(sl_miss_reason(&ack, 1), SL_R_TX_RESCHEDULED);
+  EXPECT_EQ(sl_miss_reason(&icmp, 0), SL_R_PASS_ICMP_NO_FLOW);
+  EXPECT_EQ(sl_hit_reason(&icmp), SL_R_TX_ICMP);
+  EXPECT_EQ(sl_hit_reason(&ack), SL_R_TX_HIT);
+}
+
+TEST(Steer, ReasonVerdictsAndNames) {
+  for (int r = 0; r < SL_R_MAX; r++) ASSERT_NE(sl_reason_names[r], nullptr);
+  EXPECT_EQ(sl_reason_verdict(SL_R_TX_HIT), SL_VERDICT_TX);
+  EXPECT_EQ(sl_reason_verdict(SL_R_TX_ICMP), SL_VERDICT_TX);
+  EXPECT_EQ(sl_reason_verdict(SL_R_DROP_NO_BACKEND), SL_VERDICT_DROP);
+  EXPECT_EQ(sl_reason_verdict(SL_R_DROP_ACL), SL_VERDICT_DROP);
+  EXPECT_EQ(sl_reason_verdict(SL_R_PASS_FRAGMENT), SL_VERDICT_PASS);
+  EXPECT_EQ(sl_reason_verdict(SL_R_PASS_ICMP_NO_FLOW), SL_VERDICT_PASS);
+  EXPECT_TRUE(sl_reason_is_new_conn(SL_R_TX_MIDFLOW));
+  EXPECT_FALSE(sl_reason_is_new_conn(SL_R_TX_HIT));
+}
+
+TEST(Flow, VipKeyAndHash) {
+  sl_flow_key f{};
+  f.family = SL_AF_INET;
+  f.proto = SL_IPPROTO_TCP;
+  f.dst[0] = 0x640012c6;
+  f.dport = htons(80);
+  f.sport = htons(1234);
+  sl_vip_key k;
+  sl_vip_key_of_flow(&f, &k);
+  EXPECT_EQ(k.addr[0], f.dst[0]);
+  EXPECT_EQ(k.port, f.dport);
+  EXPECT_EQ(k.proto, SL_IPPROTO_TCP);
+  __u32 h = sl_flow_hash(&f, SL_FLOW_HASH_SEED);
+  EXPECT_EQ(h, sl_flow_hash(&f, SL_FLOW_HASH_SEED));
+  f.sport = htons(1235);
+  EXPECT_NE(h, sl_flow_hash(&f, SL_FLOW_HASH_SEED));
+  // Spread: 4096 consecutive ports over 16 buckets, none starved or flooded.
+  int buckets[16] = {};
+  for (int port = 0; port < 4096; port++) {
+    f.sport = htons(port);
+    buckets[sl_flow_hash(&f, SL_FLOW_HASH_SEED) & 15]++;
+  }
+  for (int b : buckets) EXPECT_NEAR(b, 256, 64);
+}
+
+}  // namespace
