@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/api.h"
+
+#include <netinet/in.h>
+#include <unistd.h>
+
+namespace sluice {
+
+using nlohmann::json;
+
+const char* mode_name(uint8_t mode) { return mode == SL_MODE_IPIP ? "ipip" : "dsr"; }
+const char* protocol_name(uint8_t proto) { return proto == IPPROTO_UDP ? "udp" : "tcp"; }
+
+std::string backend_state(const BackendState& be) {
+  if (be.serving) return "serving";
+  if (be.cfg.weight == 0) return "weight0";
+  if (!be.mac) return "unresolved";
+  return "standby";  // a backup while primaries serve
+}
+
+Result<ApiRequest> api_parse_request(std::string_view text) {
+  json req;
+  try {
+    req = json::parse(text);
+  } catch (const json::exception& e) {
+    return make_error("bad request: not JSON");
+  }
+  if (!req.is_object()) return make_error("bad request: must be a JSON object");
+  auto cmd = req.find("cmd");
+  if (cmd == req.end() || !cmd->is_string())
+    return make_error("bad request: \"cmd\" (a string) is required");
+  static const std::pair<const char*, ApiCommand> kCommands[] = {
+      {"status", ApiCommand::status},
+      {"vip_list", ApiCommand::vip_list},
+      {"backend_list", ApiCommand::backend_list},
+      {"stats", ApiCommand::stats},
+  };
+  for (const auto& [name, c] : kCommands)
+    if (*cmd == name) return ApiRequest{c};
+  return make_error("bad request: unknown command '" + cmd->get<std::string>() + "'");
+}
+
+std::string api_error_reply(const std::string& message) {
+  return json{{"ok", false}, {"error", message}}.dump();
+}
+
+std::string ApiHandler::handle(std::string_view request) {
+  auto req = api_parse_request(request);
+  if (!req) return api_error_reply(req.error().message());
+  json reply;
+  switch (req->cmd) {
+    case ApiCommand::status: reply = status(); break;
+    case ApiCommand::vip_list: reply = vip_list(); break;
+    case ApiCommand::backend_list: reply = backend_list(); break;
+    case ApiCommand::stats: {
+      auto s = stats();
+      if (!s) return api_error_reply(s.error().message());
+      reply = std::move(*s);
+      break;
+    }
+  }
+  reply["ok"] = true;
+  return reply.dump();
+}
+
+json ApiHandler::status() const {
+  size_t backends = 0;
+  for (const auto& v : table_.vips()) backends += v.backends.size();
+  const NodeAddrs& node = table_.node();
+  auto uptime = std::chrono::steady_clock::now() - info_.started;
+  return json{
+      {"version", "0.1.0"},
+      {"pid", getpid()},
+      {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},
+      {"interface", info_.interface},
+      {"dataplane", info_.dataplane},
+      {"xdp_mode", info_.xdp_generic ? "generic" : "native"},
+      {"pin_dir", info_.pin_dir},
+      {"role", "active"},
+      {"lb_mac", mac_str(node.lb_mac)},
+      {"src_v4", node.src_v4 ? node.src_v4->str() : ""},
+      {"src_v6", node.src_v6 ? node.src_v6->str() : ""},
+      {"vips", table_.vips().size()},
+      {"backends", backends},
+  };
+}
+
+json ApiHandler::vip_list() const {
+  json vips = json::array();
+  for (const auto& v : table_.vips()) {
+    size_t serving = 0;
+    for (const auto& be : v.backends) serving += be.serving ? 1 : 0;
+    vips.push_back({
+        {"service", v.cfg.name()},
+        {"address", v.cfg.address.str()},
+        {"port", v.cfg.port},
+        {"protocol", protocol_name(v.cfg.protocol)},
+        {"mode", mode_name(v.cfg.mode)},
+        {"vip_id", v.vip_id},
+        {"ring_id", v.ring_id},
+        {"ring_len", v.ring_len},
+        {"backends", v.backends.size()},
+        {"serving", serving},
+    });
+  }
+  return json{{"vips", vips}};
+}
+
+json ApiHandler::backend_list() const {
+  json out = json::array();
+  for (const auto& v : table_.vips())
+    for (const auto& be : v.backends)
+      out.push_back({
+          {"service", v.cfg.name()},
+          {"address", be.cfg.address.str()},
+          {"weight", be.cfg.weight},
+          {"backup", be.cfg.backup},
+          {"index", be.index},
+          {"mac", be.mac ? mac_str(*be.mac) : ""},
+          {"state", backend_state(be)},
+      });
+  return json{{"backends", out}};
+}
+
+}  // namespace sluice

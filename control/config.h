@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+// The sluiced configuration (one YAML file, see DESIGN.md "Config"), parsed
+// and validated as a whole: any error names the field path and why.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/ip_addr.h"
+#include "control/result.h"
+#include "core/abi.h"
+
+namespace sluice {
+
+enum class DataplaneKind { xdp, dpdk };
+
+struct BackendConfig {
+  IpAddr address;
+  uint32_t weight = 1;  // 0..1000; 0 takes it out of the ring
+  bool backup = false;
+};
+
+struct HealthCheckConfig {
+  std::string type;  // tcp | http
+  std::string path = "/";
+  uint16_t port = 0;  // 0: the VIP's port
+  uint32_t interval_ms = 1000;
+  uint32_t timeout_ms = 500;
+  uint32_t rise = 2;
+  uint32_t fall = 3;
+};
+
+struct AclConfig {
+  std::vector<Cidr> allow;
+  std::vector<Cidr> deny;
+};
+
+struct VipConfig {
+  IpAddr address;
+  uint16_t port = 0;     // host order
+  uint8_t protocol = 0;  // IPPROTO_TCP / IPPROTO_UDP
+  sl_mode mode = SL_MODE_DSR;
+  std::vector<BackendConfig> backends;
+  std::optional<HealthCheckConfig> health_check;
+  std::optional<AclConfig> acl;
+
+  std::string name() const { return service_name(address, port, protocol); }
+};
+
+struct VrrpConfig {
+  uint32_t vrid = 0;                  // 1..255
+  uint32_t priority = 100;            // 1..254
+  uint32_t advert_interval_ms = 1000; // multiple of 10, 10..40950
+  bool preempt = true;
+  std::vector<IpAddr> unicast_peers;
+};
+
+struct SyncConfig {
+  IpAddr peer;
+  uint16_t port = 7900;
+};
+
+struct Config {
+  std::string interface;
+  DataplaneKind dataplane = DataplaneKind::xdp;
+  bool xdp_generic = false;
+  std::string api_socket = "/run/sluice/sluiced.sock";
+  std::string metrics_listen = "127.0.0.1:9477";
+  uint32_t conn_table_size = SL_CONN_TABLE_DEFAULT;
+  std::vector<VipConfig> vips;
+  std::optional<VrrpConfig> vrrp;
+  std::optional<SyncConfig> sync;
+
+  // Parsed but not acted on yet (health checks, ACLs, VRRP, sync).
+  std::vector<std::string> ignored_blocks() const;
+};
+
+Result<Config> config_parse(const std::string& yaml_text);
+Result<Config> config_load(const std::string& path);
+
+}  // namespace sluice

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+// Config blocks that are parsed and validated but not acted on yet: health
+// checks, ACLs, VRRP and state sync.
+#include <yaml-cpp/yaml.h>
+
+#include "control/config.h"
+#include "control/config_fields.h"
+
+namespace sluice::cfg {
+
+HealthCheckConfig parse_health_check(const YAML::Node& n, const std::string& path) {
+  require_map(n, path);
+  check_keys(n, path, {"type", "path", "port", "interval_ms", "timeout_ms", "rise", "fall"});
+  if (!n["type"]) fail(join(path, "type"), "required");
+  HealthCheckConfig hc;
+  hc.type = read_choice(n["type"], join(path, "type"), {"tcp", "http"}) == 0 ? "tcp" : "http";
+  if (n["path"]) {
+    hc.path = read_string(n["path"], join(path, "path"));
+    if (hc.path[0] != '/') fail(join(path, "path"), "must start with '/', got '" + hc.path + "'");
+  }
+  if (n["port"]) hc.port = read_uint(n["port"], join(path, "port"), 1, 65535);
+  if (n["interval_ms"])
+    hc.interval_ms = read_uint(n["interval_ms"], join(path, "interval_ms"), 10, 3600000);
+  if (n["timeout_ms"])
+    hc.timeout_ms = read_uint(n["timeout_ms"], join(path, "timeout_ms"), 1, 3600000);
+  if (n["rise"]) hc.rise = read_uint(n["rise"], join(path, "rise"), 1, 100);
+  if (n["fall"]) hc.fall = read_uint(n["fall"], join(path, "fall"), 1, 100);
+  if (hc.timeout_ms > hc.interval_ms)
+    fail(join(path, "timeout_ms"), "must not exceed interval_ms (" +
+                                       std::to_string(hc.interval_ms) + "), got " +
+                                       std::to_string(hc.timeout_ms));
+  return hc;
+}
+
+static std::vector<Cidr> parse_cidrs(const YAML::Node& n, const std::string& path,
+                                     uint8_t family) {
+  require_seq(n, path);
+  std::vector<Cidr> out;
+  for (size_t i = 0; i < n.size(); ++i) {
+    Cidr c = read_cidr(n[i], index(path, i));
+    if (c.addr.family != family)
+      fail(index(path, i), "must be in the VIP's address family, got " + c.str());
+    out.push_back(c);
+  }
+  return out;
+}
+
+AclConfig parse_acl(const YAML::Node& n, const std::string& path, uint8_t family) {
+  require_map(n, path);
+  check_keys(n, path, {"allow", "deny"});
+  AclConfig acl;
+  if (n["allow"]) acl.allow = parse_cidrs(n["allow"], join(path, "allow"), family);
+  if (n["deny"]) acl.deny = parse_cidrs(n["deny"], join(path, "deny"), family);
+  return acl;
+}
+
+VrrpConfig parse_vrrp(const YAML::Node& n, const std::string& path) {
+  require_map(n, path);
+  check_keys(n, path, {"vrid", "priority", "advert_interval_ms", "preempt", "unicast_peers"});
+  if (!n["vrid"]) fail(join(path, "vrid"), "required");
+  VrrpConfig v;
+  v.vrid = read_uint(n["vrid"], join(path, "vrid"), 1, 255);
+  if (n["priority"]) v.priority = read_uint(n["priority"], join(path, "priority"), 1, 254);
+  if (n["advert_interval_ms"]) {
+    std::string p = join(path, "advert_interval_ms");
+    v.advert_interval_ms = read_uint(n["advert_interval_ms"], p, 10, 40950);
+    // RFC 5798 carries the interval in centiseconds (12 bits).
+    if (v.advert_interval_ms % 10 != 0)
+      fail(p, "must be a multiple of 10 (sent as centiseconds), got " +
+                  std::to_string(v.advert_interval_ms));
+  }
+  if (n["preempt"]) v.preempt = read_bool(n["preempt"], join(path, "preempt"));
+  if (n["unicast_peers"]) {
+    std::string p = join(path, "unicast_peers");
+    require_seq(n["unicast_peers"], p);
+    for (size_t i = 0; i < n["unicast_peers"].size(); ++i)
+      v.unicast_peers.push_back(read_addr(n["unicast_peers"][i], index(p, i)));
+  }
+  return v;
+}
+
+SyncConfig parse_sync(const YAML::Node& n, const std::string& path) {
+  require_map(n, path);
+  check_keys(n, path, {"peer", "port"});
+  if (!n["peer"]) fail(join(path, "peer"), "required");
+  SyncConfig s;
+  s.peer = read_addr(n["peer"], join(path, "peer"));
+  if (n["port"]) s.port = read_uint(n["port"], join(path, "port"), 1, 65535);
+  return s;
+}
+
+}  // namespace sluice::cfg

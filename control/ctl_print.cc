@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/ctl_print.h"
+
+#include <algorithm>
+
+namespace sluice {
+
+using nlohmann::json;
+
+namespace {
+
+// A field as text whatever its JSON type; "-" when absent or empty.
+std::string field(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "-";
+  if (it->is_string()) return it->get<std::string>().empty() ? "-" : it->get<std::string>();
+  if (it->is_boolean()) return it->get<bool>() ? "yes" : "no";
+  return it->dump();
+}
+
+const json& list(const json& reply, const char* key) {
+  static const json empty = json::array();
+  auto it = reply.find(key);
+  return it != reply.end() && it->is_array() ? *it : empty;
+}
+
+}  // namespace
+
+void TextTable::print(std::ostream& out) const {
+  std::vector<size_t> width;
+  for (const auto& row : rows_)
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], row[i].size());
+    }
+  for (const auto& row : rows_) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+void print_status(const json& reply, std::ostream& out) {
+  TextTable t({"FIELD", "VALUE"});
+  for (const char* key : {"version", "pid", "uptime_s", "interface", "dataplane", "xdp_mode",
+                          "role", "lb_mac", "src_v4", "src_v6", "pin_dir", "vips", "backends"})
+    t.add({key, field(reply, key)});
+  t.print(out);
+}
+
+void print_vip_list(const json& reply, std::ostream& out) {
+  TextTable t({"SERVICE", "MODE", "VIP_ID", "RING", "RING_LEN", "BACKENDS", "SERVING"});
+  for (const auto& v : list(reply, "vips"))
+    t.add({field(v, "service"), field(v, "mode"), field(v, "vip_id"), field(v, "ring_id"),
+           field(v, "ring_len"), field(v, "backends"), field(v, "serving")});
+  t.print(out);
+}
+
+void print_backend_list(const json& reply, std::ostream& out) {
+  TextTable t({"SERVICE", "BACKEND", "WEIGHT", "BACKUP", "STATE", "MAC", "INDEX"});
+  for (const auto& b : list(reply, "backends"))
+    t.add({field(b, "service"), field(b, "address"), field(b, "weight"), field(b, "backup"),
+           field(b, "state"), field(b, "mac"), field(b, "index")});
+  t.print(out);
+}
+
+void print_stats(const json& reply, std::ostream& out) {
+  TextTable vips({"SERVICE", "PACKETS", "BYTES", "NEW_CONNS"});
+  for (const auto& v : list(reply, "vips"))
+    vips.add({field(v, "service"), field(v, "packets"), field(v, "bytes"), field(v, "new_conns")});
+  vips.print(out);
+  out << "\n";
+  TextTable bes({"SERVICE", "BACKEND", "PACKETS", "BYTES", "NEW_CONNS"});
+  for (const auto& b : list(reply, "backends"))
+    bes.add({field(b, "service"), field(b, "address"), field(b, "packets"), field(b, "bytes"),
+             field(b, "new_conns")});
+  bes.print(out);
+  out << "\n";
+  TextTable actions({"ACTION", "PACKETS"});
+  if (reply.contains("actions"))
+    for (const auto& [name, n] : reply["actions"].items()) actions.add({name, n.dump()});
+  actions.print(out);
+  out << "\n";
+  TextTable reasons({"REASON", "PACKETS", "BYTES"});
+  if (reply.contains("reasons"))
+    for (const auto& [name, c] : reply["reasons"].items())
+      if (c.value("packets", 0) != 0) reasons.add({name, field(c, "packets"), field(c, "bytes")});
+  reasons.print(out);
+}
+
+}  // namespace sluice

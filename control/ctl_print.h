@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+// sluicectl's text output: the API replies as aligned tables.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+class TextTable {
+ public:
+  explicit TextTable(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void print(std::ostream& out) const;
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+void print_status(const nlohmann::json& reply, std::ostream& out);
+void print_vip_list(const nlohmann::json& reply, std::ostream& out);
+void print_backend_list(const nlohmann::json& reply, std::ostream& out);
+void print_stats(const nlohmann::json& reply, std::ostream& out);
+
+}  // namespace sluice

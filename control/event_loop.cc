@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "control/daemon.h"
+
+namespace sluice {
+
+Result<EventLoop> EventLoop::create(std::chrono::milliseconds tick) {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  if (sigprocmask(SIG_BLOCK, &mask, nullptr) < 0) return make_error("sigprocmask", errno);
+  UniqueFd sig(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sig.valid()) return make_error("signalfd", errno);
+  UniqueFd timer(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!timer.valid()) return make_error("timerfd_create", errno);
+  itimerspec its{};
+  its.it_interval.tv_sec = tick.count() / 1000;
+  its.it_interval.tv_nsec = (tick.count() % 1000) * 1000000;
+  its.it_value = its.it_interval;
+  if (timerfd_settime(timer.get(), 0, &its, nullptr) < 0)
+    return make_error("timerfd_settime", errno);
+  return EventLoop(std::move(sig), std::move(timer));
+}
+
+Result<int> EventLoop::run(ApiServer& api, const ApiServer::Handler& handler,
+                           const std::function<void()>& on_tick) {
+  for (;;) {
+    pollfd fds[3] = {{sig_.get(), POLLIN, 0}, {timer_.get(), POLLIN, 0}, {api.fd(), POLLIN, 0}};
+    if (poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      return make_error("poll", errno);
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo si{};
+      if (read(sig_.get(), &si, sizeof(si)) == sizeof(si)) return static_cast<int>(si.ssi_signo);
+    }
+    if (fds[1].revents & POLLIN) {
+      uint64_t expirations = 0;
+      if (read(timer_.get(), &expirations, sizeof(expirations)) > 0) on_tick();
+    }
+    if (fds[2].revents & POLLIN) api.serve_one(handler);
+  }
+}
+
+}  // namespace sluice

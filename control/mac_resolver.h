@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+// Where the MAC that a backend's packets are sent to comes from: dsr needs
+// the backend's own MAC, ipip the MAC of the next hop toward the backend.
+// An interface so the service table can be tested without a kernel.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/ip_addr.h"
+#include "control/netlink.h"
+#include "core/abi.h"
+
+namespace sluice {
+
+struct MacTarget {
+  IpAddr backend;
+  sl_mode mode;
+};
+
+class MacResolver {
+ public:
+  virtual ~MacResolver() = default;
+  // One entry per target, nullopt where the MAC is not known (yet). Missing
+  // ones are asked for and waited on for up to `wait`.
+  virtual std::vector<std::optional<Mac>> resolve(const std::vector<MacTarget>& targets,
+                                                  std::chrono::milliseconds wait) = 0;
+};
+
+// The kernel's neighbour table on the balancer's interface.
+class KernelMacResolver final : public MacResolver {
+ public:
+  KernelMacResolver(Netlink& nl, int ifindex) : nl_(nl), ifindex_(ifindex) {}
+  std::vector<std::optional<Mac>> resolve(const std::vector<MacTarget>& targets,
+                                          std::chrono::milliseconds wait) override;
+
+ private:
+  // The address whose neighbour entry gives the MAC; nullopt when the
+  // backend is not reachable through our interface.
+  std::optional<IpAddr> neighbour_of(const MacTarget& t);
+  std::optional<Mac> lookup(const IpAddr& neigh);
+
+  Netlink& nl_;
+  int ifindex_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+// ServiceTable turns the configured VIPs and backends into dataplane state:
+// VIP ids, backend slots, schedule rings and the node-wide settings. It owns
+// the mapping (config entry -> table index) and keeps it stable across
+// re-applies, so established connections keep their backend.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <vector>
+
+#include "control/backend_slots.h"
+#include "control/config.h"
+#include "control/dataplane.h"
+#include "control/mac_resolver.h"
+
+namespace sluice {
+
+struct NodeAddrs {
+  Mac lb_mac{};
+  std::optional<IpAddr> src_v4;
+  std::optional<IpAddr> src_v6;
+};
+
+struct BackendState {
+  BackendConfig cfg;
+  uint32_t index = 0;  // slot in the backend table
+  std::optional<Mac> mac;
+  bool serving = false;  // in the live ring
+};
+
+struct VipState {
+  VipConfig cfg;  // backends as configured; see `backends` for the state
+  uint32_t vip_id = 0;
+  uint32_t ring_id = 0;  // the live ring
+  uint32_t ring_len = 0;
+  bool programmed = false;
+  std::vector<BackendState> backends;
+
+  sl_vip_key key() const;
+};
+
+class ServiceTable {
+ public:
+  ServiceTable(Dataplane& dp, MacResolver& resolver);
+
+  // Node-wide settings; role ACTIVE (there is no VRRP yet).
+  Result<void> set_node(const NodeAddrs& node);
+  // Makes the dataplane serve exactly `vips`.
+  Result<void> apply(const std::vector<VipConfig>& vips, std::chrono::milliseconds wait);
+  // Re-resolves every backend MAC; reprograms the backends (and rings) whose
+  // MAC changed. Returns how many backends changed.
+  Result<size_t> refresh_macs(std::chrono::milliseconds wait = {});
+
+  const std::vector<VipState>& vips() const { return vips_; }
+  const NodeAddrs& node() const { return node_; }
+
+ private:
+  Result<std::vector<VipState>> plan(const std::vector<VipConfig>& vips);
+  void resolve_macs(std::vector<VipState>& vips, std::chrono::milliseconds wait,
+                    bool log_missing);
+  Result<void> put_backend(const VipState& vip, const BackendState& be, bool live);
+  Result<void> program_ring(VipState& vip);
+  Result<void> retire(const std::vector<VipState>& next);
+
+  Dataplane& dp_;
+  MacResolver& resolver_;
+  IndexPool vip_ids_{SL_MAX_VIPS};
+  IndexPool backend_slots_{SL_MAX_BACKENDS};
+  NodeAddrs node_;
+  std::vector<VipState> vips_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// sluiced --config FILE [--dataplane xdp|dpdk] [--detach-on-exit] [-v]
+// Exit codes: 0 stopped by a signal, 1 runtime failure, 2 bad usage or config
+// (nothing attached).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+
+#include "control/config.h"
+#include "control/daemon.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluiced: the sluice L4 load balancer controller (runs in the foreground)"};
+  std::string config_path, dataplane;
+  sluice::DaemonFlags flags;
+  bool verbose = false;
+  app.add_option("--config", config_path, "YAML config file")->required();
+  app.add_option("--dataplane", dataplane, "override the config's dataplane")
+      ->check(CLI::IsMember({"xdp", "dpdk"}));
+  app.add_flag("--detach-on-exit", flags.detach_on_exit,
+               "on SIGTERM/SIGINT detach the program and remove VIP addresses");
+  app.add_flag("-v,--verbose", verbose, "debug logging");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  auto logger = spdlog::stderr_color_mt("sluiced");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto cfg = sluice::config_load(config_path);
+  if (!cfg) {
+    std::fprintf(stderr, "sluiced: %s\n", cfg.error().message().c_str());
+    return 2;
+  }
+  if (dataplane == "dpdk" || (dataplane.empty() && cfg->dataplane == sluice::DataplaneKind::dpdk)) {
+    std::fprintf(stderr, "sluiced: dataplane dpdk: not built into this sluiced (use xdp)\n");
+    return 2;
+  }
+  if (auto r = sluice::daemon_run(*cfg, flags); !r) {
+    spdlog::error("{}", r.error().message());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/vip_addresses.h"
+
+#include <spdlog/spdlog.h>
+
+namespace sluice {
+
+Result<void> VipAddresses::sync(const std::vector<IpAddr>& addrs) {
+  std::set<IpAddr> want(addrs.begin(), addrs.end());
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (want.count(*it)) {
+      ++it;
+      continue;
+    }
+    if (auto r = nl_.address_del(ifindex_, *it); !r) return r;
+    spdlog::info("removed VIP address {}", it->str());
+    it = held_.erase(it);
+  }
+  for (const IpAddr& a : want) {
+    if (held_.count(a)) continue;
+    if (auto r = nl_.address_add(ifindex_, a); !r) return r;
+    spdlog::info("added VIP address {}/{}", a.str(), a.host_prefix());
+    held_.insert(a);
+  }
+  return {};
+}
+
+}  // namespace sluice

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/config.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+
+#include <string>
+
+namespace sluice {
+namespace {
+
+const char* kGood = R"(
+interface: veth-lb1
+dataplane: xdp
+xdp_mode: generic
+api_socket: /tmp/sluice-test.sock
+metrics_listen: 127.0.0.1:9477
+conn_table_size: 65536
+vips:
+  - address: 198.18.0.100
+    port: 80
+    protocol: tcp
+    mode: dsr
+    backends:
+      - { address: 198.18.0.11, weight: 1 }
+      - { address: 198.18.0.12, weight: 2 }
+      - { address: 198.18.0.13, backup: true }
+    health_check: { type: http, path: /, interval_ms: 1000, timeout_ms: 500, rise: 2, fall: 3 }
+    acl: { deny: [203.0.113.0/24] }
+  - address: 198.18.0.100
+    port: 53
+    protocol: udp
+    mode: ipip
+    backends:
+      - { address: "2001:2::11" }
+vrrp:
+  vrid: 51
+  priority: 200
+  advert_interval_ms: 100
+  preempt: true
+  unicast_peers: []
+sync: { peer: 198.18.0.2, port: 7900 }
+)";
+
+TEST(Config, ParsesTheDesignExample) {
+  auto c = config_parse(kGood);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->interface, "veth-lb1");
+  EXPECT_TRUE(c->xdp_generic);
+  EXPECT_EQ(c->conn_table_size, 65536u);
+  ASSERT_EQ(c->vips.size(), 2u);
+  EXPECT_EQ(c->vips[0].name(), "198.18.0.100:80/tcp");
+  EXPECT_EQ(c->vips[0].backends[1].weight, 2u);
+  EXPECT_TRUE(c->vips[0].backends[2].backup);
+  EXPECT_EQ(c->vips[0].backends[2].weight, 1u);
+  EXPECT_EQ(c->vips[1].protocol, IPPROTO_UDP);
+  EXPECT_EQ(c->vips[1].mode, SL_MODE_IPIP);
+  EXPECT_TRUE(c->vips[1].backends[0].address.is_v6());
+  ASSERT_TRUE(c->vrrp.has_value());
+  EXPECT_EQ(c->vrrp->priority, 200u);
+  EXPECT_EQ(c->ignored_blocks(),
+            (std::vector<std::string>{"health_check", "acl", "vrrp", "sync"}));
+}
+
+TEST(Config, Defaults) {
+  auto c = config_parse("interface: eth0\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->api_socket, "/run/sluice/sluiced.sock");
+  EXPECT_EQ(c->conn_table_size, 1048576u);
+  EXPECT_FALSE(c->xdp_generic);
+  EXPECT_EQ(c->dataplane, DataplaneKind::xdp);
+  EXPECT_TRUE(c->ignored_blocks().empty());
+}
+
+struct BadCase {
+  const char* name;
+  std::string yaml;
+  std::string error;  // the whole one-line message
+};
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
+const std::string kHead = "interface: eth0\n";
+std::string vip(const std::string& body) {
+  return kHead + "vips:\n  - address: 198.18.0.100\n    port: 80\n" + body;
+}
+std::string backends(const std::string& mode, const std::string& list) {
+  return vip("    mode: " + mode + "\n    backends:\n" + list);
+}
+
+class ConfigErrors : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigErrors, NamesTheField) {
+  auto c = config_parse(GetParam().yaml);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message(), GetParam().error);
+}
+
+const BadCase kBadCases[] = {
+    {"MissingInterface", "vips: []\n", "config: interface: required"},
+    {"UnknownTopKey", kHead + "colour: blue\n", "config: colour: unknown key"},
+    {"BadDataplane", kHead + "dataplane: ebpf\n",
+     "config: dataplane: must be xdp|dpdk, got 'ebpf'"},
+    {"BadXdpMode", kHead + "xdp_mode: offload\n",
+     "config: xdp_mode: must be native|generic, got 'offload'"},
+    {"ConnTableZero", kHead + "conn_table_size: 0\n",
+     "config: conn_table_size: must be 1..134217728, got 0"},
+    {"ConnTableTooBig", kHead + "conn_table_size: 134217729\n",
+     "config: conn_table_size: must be 1..134217728, got 134217729"},
+    {"BadMetricsListen", kHead + "metrics_listen: localhost\n",
+     "config: metrics_listen: must be ADDR:PORT ([ADDR]:PORT for IPv6), got 'localhost'"},
+    {"VipsNotAList", kHead + "vips: 3\n", "config: vips: must be a list, got '3'"},
+    {"BadVipAddress", kHead + "vips:\n  - { address: 198.18.0.300, port: 80 }\n",
+     "config: vips[0].address: must be an IPv4 or IPv6 address, got '198.18.0.300'"},
+    {"PortZero", kHead + "vips:\n  - { address: 198.18.0.100, port: 0 }\n",
+     "config: vips[0].port: must be 1..65535, got 0"},
+    {"PortNotNumber", kHead + "vips:\n  - { address: 198.18.0.100, port: http }\n",
+     "config: vips[0].port: must be an integer 1..65535, got 'http'"},
+    {"MissingPort", kHead + "vips:\n  - { address: 198.18.0.100 }\n",
+     "config: vips[0].port: required"},
+    {"BadProtocol", vip("    protocol: sctp\n"),
+     "config: vips[0].protocol: must be tcp|udp, got 'sctp'"},
+    {"BadMode", vip("    mode: nat\n"), "config: vips[0].mode: must be dsr|ipip, got 'nat'"},
+    {"UnknownVipKey", vip("    scheduler: wrr\n"), "config: vips[0].scheduler: unknown key"},
+    {"WeightTooBig",
+     backends("dsr", "      - { address: 198.18.0.11 }\n      - { address: 198.18.0.12, weight: 5000 }\n"),
+     "config: vips[0].backends[1].weight: must be 0..1000, got 5000"},
+    {"NegativeWeight", backends("dsr", "      - { address: 198.18.0.11, weight: -1 }\n"),
+     "config: vips[0].backends[0].weight: must be an integer 0..1000, got '-1'"},
+    {"BadBackup", backends("dsr", "      - { address: 198.18.0.11, backup: maybe }\n"),
+     "config: vips[0].backends[0].backup: must be true or false, got 'maybe'"},
+    {"UnknownBackendKey", backends("dsr", "      - { address: 198.18.0.11, port: 8080 }\n"),
+     "config: vips[0].backends[0].port: unknown key"},
+    {"BackendWithoutAddress", backends("dsr", "      - { weight: 3 }\n"),
+     "config: vips[0].backends[0].address: required"},
+    {"DuplicateBackend",
+     backends("dsr", "      - { address: 198.18.0.11 }\n      - { address: 198.18.0.11 }\n"),
+     "config: vips[0].backends[1].address: duplicate of vips[0].backends[0] (198.18.0.11)"},
+    {"DuplicateVip",
+     kHead + "vips:\n  - { address: 198.18.0.100, port: 80 }\n"
+             "  - { address: 198.18.0.100, port: 80, protocol: tcp }\n",
+     "config: vips[1]: duplicate of vips[0] (198.18.0.100:80/tcp)"},
+    {"DsrMixedFamily", backends("dsr", "      - { address: \"2001:2::11\" }\n"),
+     "config: vips[0].backends[0].address: dsr needs the backend in the VIP's family (IPv4), "
+     "got 2001:2::11"},
+    {"SixInFour",
+     kHead + "vips:\n  - address: 2001:2::100\n    port: 80\n    mode: ipip\n"
+             "    backends:\n      - { address: 198.18.0.11 }\n",
+     "config: vips[0].backends[0].address: an IPv6 VIP cannot use an IPv4 backend (no 6in4), "
+     "got 198.18.0.11"},
+    {"HealthCheckType", vip("    health_check: { type: icmp }\n"),
+     "config: vips[0].health_check.type: must be tcp|http, got 'icmp'"},
+    {"HealthCheckTimeout", vip("    health_check: { type: tcp, interval_ms: 100, timeout_ms: 200 }\n"),
+     "config: vips[0].health_check.timeout_ms: must not exceed interval_ms (100), got 200"},
+    {"AclBadCidr", vip("    acl: { deny: [203.0.113.0/33] }\n"),
+     "config: vips[0].acl.deny[0]: must be an address/prefix (CIDR), got '203.0.113.0/33'"},
+    {"AclWrongFamily", vip("    acl: { allow: [\"2001:db8::/32\"] }\n"),
+     "config: vips[0].acl.allow[0]: must be in the VIP's address family, got 2001:db8::/32"},
+    {"VrrpPriority", kHead + "vrrp: { vrid: 51, priority: 255 }\n",
+     "config: vrrp.priority: must be 1..254, got 255"},
+    {"VrrpAdvertInterval", kHead + "vrrp: { vrid: 51, advert_interval_ms: 105 }\n",
+     "config: vrrp.advert_interval_ms: must be a multiple of 10 (sent as centiseconds), got 105"},
+    {"VrrpMissingVrid", kHead + "vrrp: { priority: 100 }\n", "config: vrrp.vrid: required"},
+    {"SyncBadPeer", kHead + "sync: { peer: lb2 }\n",
+     "config: sync.peer: must be an IPv4 or IPv6 address, got 'lb2'"},
+    {"NotYaml", "interface: [eth0\n", "config: line 2: end of sequence flow not found"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, ConfigErrors, ::testing::ValuesIn(kBadCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Config, FourInSixIsAllowedForIpip) {
+  auto c = config_parse(backends("ipip", "      - { address: \"2001:2::11\" }\n"));
+  ASSERT_TRUE(c.ok()) << c.error().message();
+}
+
+TEST(Config, LoadReportsAMissingFile) {
+  auto c = config_load("/nonexistent/sluice.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message(),
+            "config: cannot read (/nonexistent/sluice.yaml): No such file or directory");
+}
+
+}  // namespace
+}  // namespace sluice
