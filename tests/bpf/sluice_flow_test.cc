@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+// Behaviour across packets: flows recorded in the connection table, the
+// weighted schedule, the passive role and the counters.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
+#include <sched.h>
+
+#include <cstring>
+#include <map>
+
+#include "frame_checks.h"
+#include "reason_probe.h"
+
+namespace sluice::test {
+namespace {
+
+const Addr client4 = Addr::parse(kClient4);
+const Addr vipA = Addr::parse(kVipA);
+
+class SluiceFlow : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(test_lb().dp) << test_lb().error;
+    dp_ = test_lb().dp.get();
+  }
+  ProgRun run(const Bytes& in) {
+    ProgRun r = prog_run(dp_->prog_fd(), in);
+    EXPECT_EQ(r.err, 0) << "BPF_PROG_TEST_RUN: " << strerror(r.err);
+    return r;
+  }
+  XdpDataplane* dp_ = nullptr;
+};
+
+// Pins the thread to the CPU it is on: the schedule cursor is per CPU, so
+// the exact interleaving only holds while every packet runs on one CPU.
+class CpuPin {
+ public:
+  CpuPin() {
+    sched_getaffinity(0, sizeof(old_), &old_);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    sched_setaffinity(0, sizeof(one), &one);
+  }
+  ~CpuPin() { sched_setaffinity(0, sizeof(old_), &old_); }
+
+ private:
+  cpu_set_t old_;
+};
+
+TEST_F(SluiceFlow, NewFlowIsRecordedAndHitsItsBackend) {
+  Bytes syn = frame(client4, vipA, {6, 42001, 80, 0x02});
+  ProgRun first = run(syn);
+  ASSERT_EQ(first.action, XDP_TX);
+  int be = backend_of_frame(first.out);
+  ASSERT_TRUE(any_of_vip_a(be));
+
+  auto conns = dp_->conns(0);
+  ASSERT_TRUE(conns.ok()) << conns.error().message();
+  const ConnEntry* found = nullptr;
+  for (const auto& e : *conns)
+    if (e.key.family == SL_AF_INET && e.key.sport == htons(42001) && e.key.dport == htons(80) &&
+        std::memcmp(e.key.src, client4.b.data(), 4) == 0 && std::memcmp(e.key.dst, vipA.b.data(), 4) == 0)
+      found = &e;
+  ASSERT_NE(found, nullptr) << "flow not in the connection table";
+  EXPECT_EQ(found->key.proto, 6);
+  EXPECT_EQ(found->conn.backend, uint32_t(be));
+  EXPECT_EQ(found->conn.gen, 1u);
+  EXPECT_EQ(found->conn.vip_id, 0u);
+
+  for (int i = 0; i < 5; ++i) {
+    ReasonProbe probe(*dp_);
+    ProgRun again = run(frame(client4, vipA, {6, 42001, 80, 0x10}));
+    EXPECT_EQ(again.action, XDP_TX);
+    EXPECT_EQ(backend_of_frame(again.out), be);
+    EXPECT_EQ(probe.moved(), SL_R_TX_HIT);
+  }
+}
+
+TEST_F(SluiceFlow, ConnsHonoursLimit) {
+  for (uint16_t p = 42100; p < 42110; ++p) run(frame(client4, vipA, {6, p, 80, 0x02}));
+  auto some = dp_->conns(3);
+  ASSERT_TRUE(some.ok()) << some.error().message();
+  EXPECT_EQ(some->size(), 3u);
+}
+
+// Weights 1:2:1 make a ring of four slots; any four consecutive new flows on
+// one CPU, wherever the cursor starts, land 1, 2 and 1 times.
+TEST_F(SluiceFlow, WeightsHoldExactlyPerRingPeriod) {
+  CpuPin pin;
+  const int periods = 100;
+  std::map<int, int> total;
+  for (int period = 0; period < periods; ++period) {
+    std::map<int, int> in_period;
+    for (int i = 0; i < 4; ++i) {
+      uint16_t sport = uint16_t(43000 + period * 4 + i);
+      ProgRun r = run(frame(client4, vipA, {6, sport, 80, 0x02}));
+      ASSERT_EQ(r.action, XDP_TX);
+      int be = backend_of_frame(r.out);
+      ++in_period[be];
+      ++total[be];
+    }
+    ASSERT_EQ(in_period[kBeA1], 1) << "period " << period;
+    ASSERT_EQ(in_period[kBeA2], 2) << "period " << period;
+    ASSERT_EQ(in_period[kBeA3], 1) << "period " << period;
+  }
+  EXPECT_EQ(total[kBeA1], periods);
+  EXPECT_EQ(total[kBeA2], 2 * periods);
+  EXPECT_EQ(total[kBeA3], periods);
+}
+
+TEST_F(SluiceFlow, PassiveNodeSteersNothing) {
+  ASSERT_TRUE(test_lb_set_role(*dp_, SL_ROLE_PASSIVE).ok());
+  Bytes in = frame(client4, vipA, {6, 42201, 80, 0x02});
+  ReasonProbe probe(*dp_);
+  ProgRun r = run(in);
+  sl_reason why = probe.moved();
+  ASSERT_TRUE(test_lb_set_role(*dp_, SL_ROLE_ACTIVE).ok());
+  EXPECT_EQ(r.action, XDP_PASS);
+  EXPECT_EQ(why, SL_R_PASS_PASSIVE);
+  EXPECT_EQ(r.out, in);
+}
+
+TEST_F(SluiceFlow, CountersFollowPackets) {
+  auto vip0 = dp_->vip_counters(0);
+  ASSERT_TRUE(vip0.ok()) << vip0.error().message();
+  Bytes syn = frame(client4, vipA, {6, 42301, 80, 0x02});
+  ProgRun r = run(syn);
+  int be = backend_of_frame(r.out);
+  ASSERT_TRUE(any_of_vip_a(be));
+  auto be0 = dp_->backend_counters(uint32_t(be));
+  ASSERT_TRUE(be0.ok());
+  run(frame(client4, vipA, {6, 42301, 80, 0x10}));
+  auto vip1 = dp_->vip_counters(0);
+  auto be1 = dp_->backend_counters(uint32_t(be));
+  ASSERT_TRUE(vip1.ok() && be1.ok());
+  EXPECT_EQ(vip1->packets - vip0->packets, 2u);
+  EXPECT_EQ(vip1->new_conns - vip0->new_conns, 1u);
+  EXPECT_EQ(vip1->bytes - vip0->bytes, 2 * syn.size());  // frames, link header included
+  EXPECT_EQ(be1->packets - be0->packets, 1u);  // the SYN was counted before be0
+}
+
+}  // namespace
+}  // namespace sluice::test
