@@ -14,7 +14,7 @@ object:
 
 A TCP request is ok when the connection completes and the body (the backend
 name) arrives before the server closes. A UDP flow is one socket (one source
-port) sending k datagrams; it is ok when every datagram is answered and every
+port, never reused within a run) sending k datagrams; it is ok when every datagram is answered and every
 answer names the same backend; "inconsistent" counts flows answered by more
 than one backend, "lost" flows missing at least one answer.
 
@@ -104,14 +104,28 @@ def run_tcp(ip, port, n, timeout, deadline, host):
     }
 
 
-def udp_flow(ip, port, k, timeout, flow_id):
+def udp_socket(ip, port, used):
+    """A connected UDP socket whose source port this run has not used yet:
+    the kernel picks UDP ephemeral ports at random, and two flows sharing a
+    5-tuple are one flow to the balancer."""
     fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_DGRAM)
+    for _ in range(50):
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.connect((str(ip), port))  # fixed source port for the whole flow
+        sport = s.getsockname()[1]
+        if sport not in used:
+            used.add(sport)
+            return s
+        s.close()
+    raise OSError("no unused UDP source port after 50 tries")
+
+
+def udp_flow(ip, port, k, timeout, flow_id, used):
+    s = udp_socket(ip, port, used)
     s.settimeout(timeout)
     names = []
     lost = 0
     try:
-        s.connect((str(ip), port))  # fixed source port for the whole flow
         for seq in range(k):
             payload = f"flow={flow_id} seq={seq}".encode()
             got = None
@@ -142,6 +156,7 @@ def run_udp(ip, port, n, k, timeout, deadline):
     backends = collections.Counter()
     errors = collections.Counter()
     ok = inconsistent = lost_flows = 0
+    used = set()
     t0 = time.monotonic()
     for i in range(n):
         if time.monotonic() > deadline:
@@ -149,7 +164,7 @@ def run_udp(ip, port, n, k, timeout, deadline):
             lost_flows += n - i
             break
         try:
-            names, lost = udp_flow(ip, port, k, timeout, i)
+            names, lost = udp_flow(ip, port, k, timeout, i, used)
         except Exception as e:  # noqa: BLE001
             errors[classify(e)] += 1
             lost_flows += 1

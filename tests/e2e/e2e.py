@@ -43,6 +43,7 @@ REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILD = os.environ.get("SLUICE_BUILD") or os.path.join(REPO, "build")
 LAB = os.path.join(REPO, "scripts", "lab")
 CLIENT = os.path.join(REPO, "scripts", "lab-tools", "client.py")
+SNIFF = os.path.join(REPO, "scripts", "lab-tools", "sniff.py")
 SLUICED = os.path.join(BUILD, "control", "sluiced")
 SLUICECTL = os.path.join(BUILD, "control", "sluicectl")
 PASS_OBJ = os.path.join(BUILD, "xdp", "pass.bpf.o")
@@ -116,6 +117,65 @@ def run_client(vip, tcp=0, udp=0, timeout=150):
             "--deadline", str(timeout - 10)]
     p = sh(args, timeout=timeout)
     return json.loads(p.stdout)
+
+
+class Sniffer:
+    """scripts/lab-tools/sniff.py in `sw`: what the balancer sent to each
+    backend port, per flow and per encapsulation (AF_PACKET, stdlib)."""
+
+    def __init__(self):
+        specs = []
+        for b in WEIGHTS:
+            p = sh(["ip", "-n", b, "-j", "link", "show", "dev", "eth0"], timeout=10)
+            mac = json.loads(p.stdout)[0]["address"]
+            specs += ["--port", f"{b}={mac}={BE[4][b]},{BE[6][b]}"]
+        args = ["ip", "netns", "exec", "sw", sys.executable, SNIFF, "--vip", VIP[4],
+                "--vip", VIP[6], "--duration", str(TEST_TIMEOUT)] + specs
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+        line = self.proc.stderr.readline()  # "ready" once bound
+        if line.strip() != "ready":
+            self.proc.kill()
+            raise AssertionError(f"sniffer did not start: {line}{self.proc.stderr.read()}")
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = self.proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate(timeout=5)
+            self.proc = None
+            raise AssertionError("sniffer did not stop")
+        self.proc = None
+        try:
+            return json.loads(out)
+        except ValueError:
+            raise AssertionError(f"sniffer output unreadable: {out[-300:]} {err[-300:]}")
+
+
+def wire_checks(mode, family, sn, n_tcp, n_udp, problems):
+    """The switch's view: every flow reached exactly one backend, in the
+    mode's encapsulation, addressed to that backend."""
+    if sn["split_flow_count"]:
+        problems.append(f"wire: {sn['split_flow_count']} flows had packets sent to more than "
+                        f"one backend, e.g. {sn['split_flows'][:5]}")
+    for proto, n in (("tcp", n_tcp), ("udp", n_udp)):
+        seen = sum(sn["flows"][proto].values())
+        if n and seen != n:
+            problems.append(f"wire: {seen} distinct {proto} flows reached the backends, "
+                            f"expected {n} ({sn['flows'][proto]}; sniffer drops {sn['drops']})")
+    want = "plain" if mode == "dsr" else ("ipip" if family == 4 else "ip6ip6")
+    for b, c in sn["ports"].items():
+        wrong = {k: v for k, v in c.items() if k not in (want, "outer_to_other") and v}
+        if wrong:
+            problems.append(f"wire: {mode} v{family}: frames to {b} should all be {want}, "
+                            f"saw {c}")
+        if c["outer_to_other"]:
+            problems.append(f"wire: {c['outer_to_other']} tunnelled frames to {b} had an "
+                            f"outer destination other than {b}'s address")
 
 
 def expected_counts(total, weights):
@@ -371,13 +431,21 @@ def t_traffic(family, mode):
     try:
         case.setup(WEIGHTS, detach=True)
         before = tcp_counters()
-        res = run_client(VIP[family], tcp=N_TCP, udp=N_UDP)
+        sniffer = Sniffer()
+        try:
+            res = run_client(VIP[family], tcp=N_TCP, udp=N_UDP)
+        finally:
+            time.sleep(0.3)  # let the last frames reach the sniffer
+            sn = sniffer.stop()
         after = tcp_counters()
         traffic_checks(case, res, before, after, N_TCP, N_UDP, WEIGHTS, problems)
+        wire_checks(mode, family, sn, N_TCP, N_UDP, problems)
         diag = (f"client: tcp {res['tcp']['backends']} errors {res['tcp']['errors']} "
                 f"({res['tcp']['elapsed_s']}s); udp {res['udp']['backends']} "
                 f"lost {res['udp']['lost']} inconsistent {res['udp']['inconsistent']} "
-                f"({res['udp']['elapsed_s']}s); nstat delta {delta(before, after)}")
+                f"({res['udp']['elapsed_s']}s); nstat delta {delta(before, after)}; "
+                f"wire: flows {sn['flows']} encap {sn['ports']} split "
+                f"{sn['split_flow_count']} flooded {sn['flooded']} drops {sn['drops']}")
         if problems:
             problems.append(diag)
             problems.append("sluicectl stats: " + sluicectl_stats()[:1500])
