@@ -355,8 +355,23 @@ def kill_stray_sluiced():
 
 
 def sluicectl_stats():
+    """`sluicectl stats -o json`, compacted: actions, non-zero reasons, backends."""
     p = sluicectl("stats", "-o", "json", check=False)
-    return (p.stdout or p.stderr).strip()
+    raw = (p.stdout or p.stderr).strip()
+    try:
+        d = json.loads(raw)
+    except ValueError:
+        return raw[:1500]
+    try:
+        reasons = {k: v.get("packets", v) if isinstance(v, dict) else v
+                   for k, v in d.get("reasons", {}).items()}
+        reasons = {k: v for k, v in reasons.items() if v}
+        bes = [f"{b.get('service')} {b.get('address')} new={b.get('new_conns')} "
+               f"pkts={b.get('packets')}" for b in d.get("backends", [])]
+        return (f"actions {d.get('actions')}; reasons(packets) {reasons}; backends: "
+                + "; ".join(bes))
+    except (AttributeError, TypeError):
+        return raw[:1500]
 
 
 # ---------------------------------------------------------------- fixtures
@@ -448,10 +463,11 @@ def t_traffic(family, mode):
                 f"{sn['split_flow_count']} flooded {sn['flooded']} drops {sn['drops']}")
         if problems:
             problems.append(diag)
-            problems.append("sluicectl stats: " + sluicectl_stats()[:1500])
+            problems.append("sluicectl stats: " + sluicectl_stats())
             problems.append(case.sluiced.log_tail())
         elif VERBOSE:
             print("    " + diag)
+            print("    sluicectl stats: " + sluicectl_stats())
     finally:
         problems += case.teardown()
     if problems:
@@ -490,7 +506,7 @@ def t_remove(family, mode):
         if problems:
             problems.append(f"before: {res['tcp']}; after: {t}; nstat delta before "
                             f"{delta(before, mid)} after {delta(mid, after)}")
-            problems.append("sluicectl stats: " + sluicectl_stats()[:1500])
+            problems.append("sluicectl stats: " + sluicectl_stats())
             problems.append(case.sluiced.log_tail(40))
         elif VERBOSE:
             print(f"    before {res['tcp']['backends']} after {t['backends']}")
