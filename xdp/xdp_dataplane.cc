@@ -99,11 +99,11 @@ Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts)
     auto dir = xdp_pin_dir(opts.pin_root, opts.ifname);
     if (!dir.ok()) return dir.error();
     im->pin_dir = *dir;
-    auto r = pin_dir_create(im->pin_dir);
-    if (!r.ok()) return r.error();
   }
   if (auto r = load(*im); !r.ok()) return r.error();
+  // Only a loaded program gets a directory: a failed start leaves no trace.
   if (opts.pin) {
+    if (auto r = pin_dir_create(im->pin_dir); !r.ok()) return r.error();
     if (auto r = maps_pin(im->skel->obj, im->pin_dir); !r.ok()) return r.error();
   }
   if (opts.attach) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "frame_checks.h"
+#include "xdp/xdp_pins.h"
 
 namespace sluice::test {
 namespace {
@@ -21,7 +22,11 @@ class Pins : public ::testing::Test {
     opts_.conn_table_size = 4096;
     opts_.pin_root = "/sys/fs/bpf/sluice-test-" + std::to_string(getpid());
   }
-  void TearDown() override { rmdir(opts_.pin_root.c_str()); }
+  // Whatever the test reached, leave bpffs as it was.
+  void TearDown() override {
+    if (auto dir = xdp_pin_dir(opts_.pin_root, opts_.ifname); dir.ok()) (void)maps_unpin(*dir);
+    rmdir(opts_.pin_root.c_str());
+  }
   XdpOptions opts_;
 };
 
