@@ -16,7 +16,10 @@ std::string shown(const YAML::Node& n) {
 
 std::string choices_text(std::initializer_list<const char*> choices) {
   std::string s;
-  for (const char* c : choices) s += (s.empty() ? "" : "|") + std::string(c);
+  for (const char* c : choices) {
+    if (!s.empty()) s += '|';
+    s += c;
+  }
   return s;
 }
 

@@ -69,8 +69,15 @@ std::string mac_str(const Mac& mac) {
 }
 
 std::string service_name(const IpAddr& addr, uint16_t port, uint8_t proto) {
-  std::string a = addr.is_v6() ? "[" + addr.str() + "]" : addr.str();
-  return a + ":" + std::to_string(port) + "/" + (proto == IPPROTO_UDP ? "udp" : "tcp");
+  // Appended piecewise: GCC 12 warns falsely (-Wrestrict) on "[" + string.
+  std::string name;
+  if (addr.is_v6()) name += '[';
+  name += addr.str();
+  if (addr.is_v6()) name += ']';
+  name += ':';
+  name += std::to_string(port);
+  name += proto == IPPROTO_UDP ? "/udp" : "/tcp";
+  return name;
 }
 
 }  // namespace sluice
