@@ -81,13 +81,21 @@ Result<void> backend_setup(const BackendSetupOptions& opts) {
   if (!nl) return nl.error();
   auto link = nl->link(opts.iface);
   if (!link) return link.error();
-  if (opts.undo && opts.mode == SL_MODE_IPIP)
-    if (auto r = decap(opts, link->mtu); !r) return r;
-  if (auto r = vips_on_lo(*nl, opts.vips, opts.undo); !r) return r;
-  if (auto r = arp_sysctls(opts.iface, opts.undo); !r) return r;
-  if (!opts.undo && opts.mode == SL_MODE_IPIP)
-    if (auto r = decap(opts, link->mtu); !r) return r;
-  return {};
+  if (!opts.undo) {
+    if (auto r = vips_on_lo(*nl, opts.vips, false); !r) return r;
+    if (auto r = arp_sysctls(opts.iface, false); !r) return r;
+    if (opts.mode == SL_MODE_IPIP) return decap(opts, link->mtu);
+    return {};
+  }
+  // Undo is best effort: every step runs, the first failure is reported.
+  Result<void> first;
+  auto keep = [&first](Result<void> r) {
+    if (!r && first) first = r;
+  };
+  if (opts.mode == SL_MODE_IPIP) keep(decap(opts, link->mtu));
+  keep(vips_on_lo(*nl, opts.vips, true));
+  keep(arp_sysctls(opts.iface, true));
+  return first;
 }
 
 }  // namespace sluice

@@ -105,7 +105,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 1;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    return fail(std::string(e.what()) + " (see --help)");
   }
   if (setup->parsed()) return backend_setup_cmd(vips, mode, iface, generic, undo);
   for (const auto& q : queries)

@@ -26,8 +26,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::fprintf(stderr, "sluiced: %s (see --help)\n", e.what());
+    return 2;
   }
   auto logger = spdlog::stderr_color_mt("sluiced");
   spdlog::set_default_logger(logger);
