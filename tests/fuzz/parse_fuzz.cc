@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "core/encap.h"
@@ -12,9 +13,11 @@
 #include "core/parse.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // An exact-size heap copy: one byte past the end is an ASan report.
-  std::vector<uint8_t> frame(data, data + size);
-  const uint8_t* begin = frame.data();
+  // An exact-size heap copy: one byte past the end is an ASan report
+  // (new[0] is a valid, non-null pointer; an empty vector's data() is not).
+  std::unique_ptr<uint8_t[]> frame(new uint8_t[size]);
+  if (size) memcpy(frame.get(), data, size);
+  const uint8_t* begin = frame.get();
   sl_pkt p;
   enum sl_reason r = sl_parse(begin, begin + size, &p);
   if (r >= SL_R_MAX) abort();
