@@ -69,6 +69,50 @@ def http_get(ip, port, timeout, host):
     return name
 
 
+def run_hold(ip, port, n, timeout, host):
+    """Open n TCP connections, say "held N" on stderr, wait for a line on stdin,
+    then send one GET on each (the connection-survives-restart check)."""
+    fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    conns = []
+    errors = collections.Counter()
+    for _ in range(n):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect((str(ip), port))
+            conns.append(s)
+        except Exception as e:  # noqa: BLE001
+            errors["connect-" + classify(e)] += 1
+            s.close()
+    print(f"held {len(conns)}", file=sys.stderr, flush=True)
+    sys.stdin.readline()
+    backends = collections.Counter()
+    ok = 0
+    t0 = time.monotonic()
+    for s in conns:
+        try:
+            s.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+            data = b""
+            while len(data) < 65536:
+                b = s.recv(4096)
+                if not b:
+                    break
+                data += b
+            head, sep, body = data.partition(b"\r\n\r\n")
+            name = body.decode(errors="replace").strip()
+            if not sep or not name or b" 200 " not in head.split(b"\r\n", 1)[0] + b" ":
+                raise ValueError(f"bad response {data[:80]!r}")
+            backends[name] += 1
+            ok += 1
+        except Exception as e:  # noqa: BLE001
+            errors[classify(e)] += 1
+        finally:
+            s.close()
+    return {"attempted": n, "ok": ok, "failed": n - ok, "errors": dict(errors),
+            "backends": dict(sorted(backends.items())),
+            "elapsed_s": round(time.monotonic() - t0, 3)}
+
+
 def classify(e):
     if isinstance(e, socket.timeout):
         return "timeout"
@@ -195,12 +239,18 @@ def main():
     ap.add_argument("--datagrams", type=int, default=5, help="datagrams per UDP flow")
     ap.add_argument("--timeout", type=float, default=2.0, help="per-operation timeout (s)")
     ap.add_argument("--deadline", type=float, default=120.0, help="whole-run limit (s)")
+    ap.add_argument("--hold", type=int, default=0,
+                    help="open N connections, wait for a line on stdin, then GET on each "
+                         "(result under \"hold\"; --tcp/--udp ignored)")
     args = ap.parse_args()
 
     ip = check_target(args.vip)
     deadline = time.monotonic() + args.deadline
     host = f"[{ip}]" if ip.version == 6 else str(ip)
     out = {"target": str(ip), "family": ip.version}
+    if args.hold > 0:
+        out["hold"] = run_hold(ip, args.port, args.hold, args.timeout, host)
+        args.tcp = args.udp = 0
     if args.tcp > 0:
         out["tcp"] = run_tcp(ip, args.port, args.tcp, args.timeout, deadline, host)
     if args.udp > 0:

@@ -16,6 +16,10 @@ For each mode (dsr, ipip) and family (IPv4, IPv6):
   * remove   — sluiced serving 3 backends is stopped (no detach), the config is
                edited to drop be2, sluiced restarts and adopts the program:
                0 of the next 100 connections reach be2, all complete.
+  * restart  — 30 connections opened through sluiced (no detach); sluiced
+               restarts with weights 1:2:1 -> 3:1:1; a GET on each held
+               connection completes at its original backend (no RST), new
+               connections follow the new weights.
 Plus: lab sanity (client reaches every backend directly, v4 and v6) and the
 --detach-on-exit contract (program and VIPs gone after SIGTERM).
 
@@ -183,12 +187,12 @@ def expected_counts(total, weights):
     return {b: total * w / s for b, w in weights.items()}
 
 
-def check_distribution(what, got, total, weights, problems):
+def check_distribution(what, got, total, weights, problems, tol=TOLERANCE):
     exp = expected_counts(total, weights)
     for b, e in exp.items():
         g = got.get(b, 0)
-        if abs(g - e) > TOLERANCE * e:
-            problems.append(f"{what}: {b} got {g}, expected {e:.0f} +-{TOLERANCE * e:.1f} "
+        if abs(g - e) > tol * e:
+            problems.append(f"{what}: {b} got {g}, expected {e:.0f} +-{tol * e:.1f} "
                             f"(weights {weights}, all: {got})")
     extra = set(got) - set(weights)
     if extra:
@@ -516,6 +520,69 @@ def t_remove(family, mode):
         raise AssertionError("\n".join(problems))
 
 
+def t_restart_keeps(family, mode):
+    """Connections established before a sluiced restart (no detach) keep their
+    backend afterwards, even though the restarted sluiced schedules new
+    connections differently (weights 1:2:1 -> 3:1:1)."""
+    case = Case(f"{mode}-v{family}-restart", family, mode)
+    problems = []
+    held = None
+    n = 30
+    try:
+        case.setup(WEIGHTS, detach=False)
+        held = subprocess.Popen(
+            ["ip", "netns", "exec", "client", sys.executable, CLIENT, "--vip", VIP[family],
+             "--port", str(HTTP_PORT), "--hold", str(n), "--timeout", "3"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
+        line = held.stderr.readline().strip()
+        if line != f"held {n}":
+            raise AssertionError(f"could not open {n} connections through the VIP: {line!r}")
+        rc = case.sluiced.stop()
+        if not lb1_xdp():
+            problems.append(f"sluiced (no --detach-on-exit, rc={rc}) detached the XDP program "
+                            f"on SIGTERM; a restart must not detach")
+        new_w = {"be1": 3, "be2": 1, "be3": 1}
+        write_config(case.config, family, mode, new_w)
+        case.sluiced = Sluiced(case.config, True, case.log)
+        case.sluiced.start(family)
+        before = tcp_counters()
+        out, err = held.communicate("go\n", timeout=60)
+        held = None
+        res = json.loads(out)["hold"]
+        after = tcp_counters()
+        d = delta(before, after)
+        if res["ok"] != n:
+            problems.append(f"{n - res['ok']} of {n} connections opened before the restart "
+                            f"failed after it: {res}")
+        extra = set(res["backends"]) - set(WEIGHTS)
+        if extra:
+            problems.append(f"held connections answered by unexpected backends: {res}")
+        for b in WEIGHTS:
+            if d[b]["TcpOutRsts"]:
+                problems.append(f"{b} sent {d[b]['TcpOutRsts']} RSTs after the restart")
+        if d["client"]["TcpEstabResets"]:
+            problems.append(f"client: {d['client']['TcpEstabResets']} established connections "
+                            f"reset")
+        res2 = run_client(VIP[family], tcp=100)
+        # 100 samples, per-CPU cursors: a coarser check that the new weights rule
+        check_distribution("new tcp after the restart", res2["tcp"]["backends"],
+                           res2["tcp"]["ok"], new_w, problems, tol=0.25)
+        if problems:
+            problems.append(f"held: {res}; nstat delta {d}; new: {res2['tcp']}")
+            problems.append("sluicectl stats: " + sluicectl_stats())
+            problems.append(case.sluiced.log_tail(40))
+        elif VERBOSE:
+            print(f"    held {res['backends']} new {res2['tcp']['backends']}")
+    finally:
+        if held is not None:
+            held.kill()
+            held.communicate(timeout=10)
+        problems += case.teardown()
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
 def t_detach_on_exit():
     case = Case("detach", 4, "dsr")
     problems = []
@@ -580,6 +647,8 @@ for _mode in ("dsr", "ipip"):
         TESTS.append((f"{_mode}_v{_fam}_traffic", lambda f=_fam, m=_mode: t_traffic(f, m), True))
         TESTS.append((f"{_mode}_v{_fam}_remove_backend", lambda f=_fam, m=_mode: t_remove(f, m),
                       True))
+        TESTS.append((f"{_mode}_v{_fam}_restart_keeps_connections",
+                      lambda f=_fam, m=_mode: t_restart_keeps(f, m), True))
 TESTS.append(("detach_on_exit", t_detach_on_exit, True))
 
 
