@@ -44,7 +44,7 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-BUILD = os.environ.get("SLUICE_BUILD") or os.path.join(REPO, "build")
+BUILD = os.path.abspath(os.environ.get("SLUICE_BUILD") or os.path.join(REPO, "build"))
 LAB = os.path.join(REPO, "scripts", "lab")
 CLIENT = os.path.join(REPO, "scripts", "lab-tools", "client.py")
 SNIFF = os.path.join(REPO, "scripts", "lab-tools", "sniff.py")
