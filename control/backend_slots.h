@@ -25,6 +25,15 @@ class IndexPool {
     used_[i] = true;
     return i;
   }
+  // Takes index `i` as a previous controller left it: in use at `gen`, so
+  // that once released its next owner gets gen + 1, a value no connection
+  // recorded for the old owner holds.
+  void adopt(uint32_t i, uint32_t gen) {
+    free_.erase(i);
+    used_[i] = true;
+    gens_[i] = gen;
+  }
+  bool in_use(uint32_t i) const { return !free_.contains(i); }
   void release(uint32_t i) { free_.insert(i); }
   uint32_t gen(uint32_t i) const { return gens_[i]; }
 

@@ -91,6 +91,9 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   if (!dp) return dp.error();
   KernelMacResolver resolver(*nl, link->ifindex);
   ServiceTable table(**dp, resolver);
+  // Before anything is written: the tables may be a previous sluiced's,
+  // still steering established flows.
+  if (auto r = table.adopt(); !r) return r;
   if (auto r = table.set_node(*node); !r) return r;
   if (auto r = table.apply(cfg.vips, kResolveWait); !r) return r;
   VipAddresses addrs(*nl, link->ifindex);

@@ -6,7 +6,9 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/abi.h"
@@ -29,6 +31,13 @@ class Dataplane {
   virtual Result<void> vip_del(const sl_vip_key& key) = 0;
   virtual Result<void> backend_put(uint32_t index, const sl_backend& be) = 0;
   virtual Result<void> ring_put(uint32_t ring_id, const sl_ring& ring) = 0;
+
+  // Reads back what is programmed, so that a restarted controller can take
+  // over the tables a previous one left (the dataplane outlives it).
+  virtual Result<std::optional<sl_vip_meta>> vip_get(const sl_vip_key& key) = 0;
+  virtual Result<std::vector<std::pair<sl_vip_key, sl_vip_meta>>> vip_list() = 0;
+  // A slot never written reads as all zeroes (family 0).
+  virtual Result<sl_backend> backend_get(uint32_t index) = 0;
 
   // Counters summed over CPUs.
   virtual Result<sl_counters> vip_counters(uint32_t vip_id) = 0;

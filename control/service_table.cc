@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <map>
 #include <memory>
+#include <utility>
 
 #include "core/wrr.h"
 
@@ -37,6 +39,35 @@ std::vector<BackendState*> serving_tier(VipState& vip) {
     if (be.cfg.weight > 0 && be.mac) tier[be.cfg.backup ? 1 : 0].push_back(&be);
   }
   return tier[0].empty() ? tier[1] : tier[0];
+}
+
+bool valid_family(uint8_t family) { return family == SL_AF_INET || family == SL_AF_INET6; }
+
+VipState vip_from_abi(const sl_vip_key& key, const sl_vip_meta& meta) {
+  VipState v;
+  v.cfg.address = IpAddr::from_abi(key.addr, key.family);
+  v.cfg.port = sl_ntohs(key.port);
+  v.cfg.protocol = key.proto;
+  v.cfg.mode = static_cast<sl_mode>(meta.mode);
+  v.vip_id = meta.vip_id;
+  v.ring_id = meta.ring_id;  // live: the next build goes to the other ring
+  v.programmed = true;
+  return v;
+}
+
+BackendState backend_from_abi(uint32_t index, const sl_backend& b) {
+  BackendState be;
+  be.cfg.address = IpAddr::from_abi(b.addr, b.family);
+  be.index = index;
+  Mac mac;
+  std::memcpy(mac.data(), b.mac, 6);
+  if (mac != Mac{}) be.mac = mac;
+  return be;
+}
+
+bool ever_written(const sl_backend& b) {
+  static const sl_backend zero{};
+  return std::memcmp(&b, &zero, sizeof(b)) != 0;
 }
 
 }  // namespace
@@ -176,8 +207,95 @@ Result<void> ServiceTable::retire(const std::vector<VipState>& next) {
   return {};
 }
 
+// Starting afresh would be wrong twice over: the first rebuild of a VIP
+// could overwrite its live ring under the packets, and a backend could land
+// in a slot another one held at the same gen, so its connections, recorded
+// as (slot, gen), would silently move to a different address.
+Result<void> ServiceTable::adopt() {
+  if (adopted_) return {};
+  auto listed = dp_.vip_list();
+  if (!listed) return listed.error();
+  std::vector<sl_backend> slots(SL_MAX_BACKENDS);
+  for (uint32_t i = 0; i < SL_MAX_BACKENDS; ++i) {
+    auto b = dp_.backend_get(i);
+    if (!b) return b.error();
+    slots[i] = *b;
+  }
+  // A failed attempt may have taken indices: start the pools over.
+  vip_ids_ = IndexPool(SL_MAX_VIPS);
+  backend_slots_ = IndexPool(SL_MAX_BACKENDS);
+  std::vector<VipState> found;
+  for (const auto& [key, meta] : *listed)
+    if (auto r = adopt_vip(key, meta, found); !r) return r;
+  std::vector<bool> claimed(SL_MAX_BACKENDS, false);
+  adopt_backends(found, slots, claimed);
+  if (auto r = retire_orphans(slots, claimed); !r) return r;
+  size_t backends = 0;
+  for (const auto& v : found) backends += v.backends.size();
+  if (!found.empty() || backends > 0)
+    spdlog::info("adopted {} VIPs and {} backends from the running dataplane", found.size(),
+                 backends);
+  vips_ = std::move(found);
+  adopted_ = true;
+  return {};
+}
+
+Result<void> ServiceTable::adopt_vip(const sl_vip_key& key, const sl_vip_meta& meta,
+                                     std::vector<VipState>& found) {
+  if (valid_family(key.family) && meta.vip_id < SL_MAX_VIPS && !vip_ids_.in_use(meta.vip_id)) {
+    vip_ids_.adopt(meta.vip_id, 0);
+    found.push_back(vip_from_abi(key, meta));
+    return {};
+  }
+  // Two VIPs on one id would share rings and counters: drop the second; if
+  // it is still configured, apply gives it an id of its own.
+  spdlog::warn("dataplane: VIP entry with id {} is invalid or a duplicate, removed", meta.vip_id);
+  return dp_.vip_del(key);
+}
+
+// A VIP's backends are the slots recorded with its id, one per address. A
+// backend removed then re-added may have left a retired slot beside its
+// live one: the LIVE slot is the one the ring and new flows use.
+void ServiceTable::adopt_backends(std::vector<VipState>& found,
+                                  const std::vector<sl_backend>& slots,
+                                  std::vector<bool>& claimed) {
+  std::map<uint32_t, VipState*> by_id;
+  for (auto& v : found) by_id[v.vip_id] = &v;
+  std::map<std::pair<uint32_t, IpAddr>, uint32_t> chosen;
+  for (uint32_t i = 0; i < slots.size(); ++i) {
+    const sl_backend& b = slots[i];
+    if (!valid_family(b.family) || !by_id.contains(b.vip_id)) continue;
+    auto [it, fresh] = chosen.try_emplace({b.vip_id, IpAddr::from_abi(b.addr, b.family)}, i);
+    if (!fresh && !(slots[it->second].flags & SL_BE_F_LIVE) && (b.flags & SL_BE_F_LIVE))
+      it->second = i;
+  }
+  for (const auto& [vip_and_addr, i] : chosen) {
+    backend_slots_.adopt(i, slots[i].gen);
+    claimed[i] = true;
+    by_id[vip_and_addr.first]->backends.push_back(backend_from_abi(i, slots[i]));
+  }
+}
+
+// Slots no adopted backend holds (retired earlier, or of a VIP dropped
+// above) are free, but keep their gen so that reuse bumps it; LIVE is
+// cleared in case an inconsistent table left it set.
+Result<void> ServiceTable::retire_orphans(std::vector<sl_backend>& slots,
+                                          const std::vector<bool>& claimed) {
+  for (uint32_t i = 0; i < slots.size(); ++i) {
+    sl_backend& b = slots[i];
+    if (claimed[i] || !ever_written(b)) continue;
+    backend_slots_.adopt(i, b.gen);
+    backend_slots_.release(i);
+    if (!(b.flags & SL_BE_F_LIVE)) continue;
+    b.flags &= ~SL_BE_F_LIVE;
+    if (auto r = dp_.backend_put(i, b); !r) return r;
+  }
+  return {};
+}
+
 Result<void> ServiceTable::apply(const std::vector<VipConfig>& vips,
                                  std::chrono::milliseconds wait) {
+  if (auto r = adopt(); !r) return r;
   auto next = plan(vips);
   if (!next) return next.error();
   resolve_macs(*next, wait, true);

@@ -2,7 +2,8 @@
 // ServiceTable turns the configured VIPs and backends into dataplane state:
 // VIP ids, backend slots, schedule rings and the node-wide settings. It owns
 // the mapping (config entry -> table index) and keeps it stable across
-// re-applies, so established connections keep their backend.
+// re-applies and, by adopting what the dataplane holds, across restarts,
+// so established connections keep their backend.
 #pragma once
 
 #include <chrono>
@@ -46,6 +47,10 @@ class ServiceTable {
 
   // Node-wide settings; role ACTIVE (there is no VRRP yet).
   Result<void> set_node(const NodeAddrs& node);
+  // Takes over the tables a previous sluiced left in the dataplane (they
+  // outlive it): VIP ids, live rings, backend slots and gens. Once, before
+  // the first apply; apply calls it if the caller did not.
+  Result<void> adopt();
   // Makes the dataplane serve exactly `vips`.
   Result<void> apply(const std::vector<VipConfig>& vips, std::chrono::milliseconds wait);
   // Re-resolves every backend MAC; reprograms the backends (and rings) whose
@@ -62,6 +67,11 @@ class ServiceTable {
   Result<void> put_backend(const VipState& vip, const BackendState& be, bool live);
   Result<void> program_ring(VipState& vip);
   Result<void> retire(const std::vector<VipState>& next);
+  Result<void> adopt_vip(const sl_vip_key& key, const sl_vip_meta& meta,
+                         std::vector<VipState>& found);
+  void adopt_backends(std::vector<VipState>& found, const std::vector<sl_backend>& slots,
+                      std::vector<bool>& claimed);
+  Result<void> retire_orphans(std::vector<sl_backend>& slots, const std::vector<bool>& claimed);
 
   Dataplane& dp_;
   MacResolver& resolver_;
@@ -69,6 +79,7 @@ class ServiceTable {
   IndexPool backend_slots_{SL_MAX_BACKENDS};
   NodeAddrs node_;
   std::vector<VipState> vips_;
+  bool adopted_ = false;
 };
 
 }  // namespace sluice

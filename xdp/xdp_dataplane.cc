@@ -156,6 +156,37 @@ Result<void> XdpDataplane::ring_put(uint32_t ring_id, const sl_ring& ring) {
   return map_put(impl_->skel->maps.rings, &ring_id, &ring, "rings");
 }
 
+Result<std::optional<sl_vip_meta>> XdpDataplane::vip_get(const sl_vip_key& key) {
+  sl_vip_meta meta{};
+  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.vips), &key, &meta) == 0)
+    return std::optional<sl_vip_meta>(meta);
+  if (errno == ENOENT) return std::optional<sl_vip_meta>{};
+  return make_error("bpf_map_lookup_elem", errno, "vips");
+}
+
+Result<std::vector<std::pair<sl_vip_key, sl_vip_meta>>> XdpDataplane::vip_list() {
+  int fd = bpf_map__fd(impl_->skel->maps.vips);
+  std::vector<std::pair<sl_vip_key, sl_vip_meta>> out;
+  sl_vip_key key{}, next{};
+  const void* prev = nullptr;  // nullptr: start from the first key
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    sl_vip_meta meta{};
+    if (bpf_map_lookup_elem(fd, &key, &meta) == 0) out.emplace_back(key, meta);
+    else if (errno != ENOENT) return make_error("bpf_map_lookup_elem", errno, "vips");
+  }
+  if (errno != ENOENT) return make_error("bpf_map_get_next_key", errno, "vips");
+  return out;
+}
+
+Result<sl_backend> XdpDataplane::backend_get(uint32_t index) {
+  sl_backend be{};
+  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.backends), &index, &be) != 0)
+    return make_error("bpf_map_lookup_elem", errno, "backends[" + std::to_string(index) + "]");
+  return be;
+}
+
 Result<sl_counters> XdpDataplane::vip_counters(uint32_t vip_id) {
   return percpu_sum(impl_->skel->maps.vip_stats, vip_id, "vip_stats");
 }

@@ -45,6 +45,9 @@ class XdpDataplane final : public Dataplane {
   Result<void> vip_del(const sl_vip_key& key) override;
   Result<void> backend_put(uint32_t index, const sl_backend& be) override;
   Result<void> ring_put(uint32_t ring_id, const sl_ring& ring) override;
+  Result<std::optional<sl_vip_meta>> vip_get(const sl_vip_key& key) override;
+  Result<std::vector<std::pair<sl_vip_key, sl_vip_meta>>> vip_list() override;
+  Result<sl_backend> backend_get(uint32_t index) override;
   Result<sl_counters> vip_counters(uint32_t vip_id) override;
   Result<sl_counters> backend_counters(uint32_t index) override;
   Result<std::array<sl_counters, SL_R_MAX>> reason_counters() override;

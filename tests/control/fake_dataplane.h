@@ -49,6 +49,20 @@ class FakeDataplane final : public Dataplane {
     rings[ring_id] = r;
     return {};
   }
+  Result<std::optional<sl_vip_meta>> vip_get(const sl_vip_key& key) override {
+    auto it = vips.find(key_str(key));
+    if (it == vips.end()) return std::optional<sl_vip_meta>{};
+    return std::optional<sl_vip_meta>(it->second.meta);
+  }
+  Result<std::vector<std::pair<sl_vip_key, sl_vip_meta>>> vip_list() override {
+    std::vector<std::pair<sl_vip_key, sl_vip_meta>> out;
+    for (const auto& [_, e] : vips) out.emplace_back(e.key, e.meta);
+    return out;
+  }
+  Result<sl_backend> backend_get(uint32_t index) override {
+    auto it = backends.find(index);
+    return it == backends.end() ? sl_backend{} : it->second;
+  }
   Result<sl_counters> vip_counters(uint32_t vip_id) override {
     return sl_counters{100 + vip_id, 1000, 10, 0};
   }
