@@ -225,6 +225,17 @@ def lb1_xdp():
     return "prog/xdp" in p.stdout
 
 
+def lb1_xdp_mode():
+    """'generic', 'native' or None, from `ip link` (xdpgeneric / xdp)."""
+    out = sh(["ip", "-n", "lb1", "link", "show", "dev", "eth0"], timeout=10).stdout
+    words = out.split()
+    if "xdpgeneric" in words:
+        return "generic"
+    if "xdp" in words or "xdpdrv" in words:
+        return "native"
+    return None
+
+
 def lb1_addrs():
     p = sh(["ip", "-n", "lb1", "addr", "show", "dev", "eth0"], timeout=10)
     return p.stdout
@@ -459,6 +470,9 @@ def t_traffic(family, mode):
         after = tcp_counters()
         traffic_checks(case, res, before, after, N_TCP, N_UDP, WEIGHTS, problems)
         wire_checks(mode, family, sn, N_TCP, N_UDP, problems)
+        if lb1_xdp_mode() != XDP_MODE:
+            problems.append(f"XDP program on lb1 eth0 attached {lb1_xdp_mode()}, config asked "
+                            f"for {XDP_MODE}")
         diag = (f"client: tcp {res['tcp']['backends']} errors {res['tcp']['errors']} "
                 f"({res['tcp']['elapsed_s']}s); udp {res['udp']['backends']} "
                 f"lost {res['udp']['lost']} inconsistent {res['udp']['inconsistent']} "
