@@ -37,7 +37,7 @@ Result<ApiServer> ApiServer::listen(const std::string& path) {
   if (api_call(path, R"({"cmd":"status"})"))
     return make_error("api socket: another sluiced answers on it", EADDRINUSE, path);
   ::unlink(path.c_str());  // stale socket from a previous run
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) return make_error("api socket: socket", errno, path);
   mode_t old = ::umask(0177);  // the socket is born 0600
   int rc = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*sa), sizeof(*sa));
@@ -52,7 +52,7 @@ ApiServer::~ApiServer() {
 }
 
 void ApiServer::serve_one(const Handler& handler) {
-  UniqueFd client(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  Fd client(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!client.valid()) return;  // EAGAIN: the client gave up
   // Blocking with a short timeout: a silent client cannot stall the loop.
   timeval tv{1, 0};
@@ -81,7 +81,7 @@ void ApiServer::serve_one(const Handler& handler) {
 Result<std::string> api_call(const std::string& path, const std::string& request) {
   auto sa = unix_addr(path);
   if (!sa) return sa.error();
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return make_error("socket", errno);
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*sa), sizeof(*sa)) < 0)
     return make_error("cannot connect to " + path, errno);

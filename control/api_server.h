@@ -29,9 +29,9 @@ class ApiServer {
   void serve_one(const Handler& handler);
 
  private:
-  ApiServer(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  ApiServer(Fd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
 
-  UniqueFd fd_;
+  Fd fd_;
   std::string path_;
 };
 

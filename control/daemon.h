@@ -31,9 +31,9 @@ class EventLoop {
                   const std::function<void()>& on_tick);
 
  private:
-  EventLoop(UniqueFd sig, UniqueFd timer) : sig_(std::move(sig)), timer_(std::move(timer)) {}
-  UniqueFd sig_;
-  UniqueFd timer_;
+  EventLoop(Fd sig, Fd timer) : sig_(std::move(sig)), timer_(std::move(timer)) {}
+  Fd sig_;
+  Fd timer_;
 };
 
 }  // namespace sluice

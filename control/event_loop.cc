@@ -17,9 +17,9 @@ Result<EventLoop> EventLoop::create(std::chrono::milliseconds tick) {
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
   if (sigprocmask(SIG_BLOCK, &mask, nullptr) < 0) return make_error("sigprocmask", errno);
-  UniqueFd sig(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  Fd sig(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sig.valid()) return make_error("signalfd", errno);
-  UniqueFd timer(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  Fd timer(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   if (!timer.valid()) return make_error("timerfd_create", errno);
   itimerspec its{};
   its.it_interval.tv_sec = tick.count() / 1000;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "control/result.h"
-#include "xdp/fd.h"
+#include "control/fd.h"
 
 namespace sluice {
 

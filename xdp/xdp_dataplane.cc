@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "sluice.skel.h"
-#include "xdp/fd.h"
+#include "control/fd.h"
 #include "xdp/xdp_attach.h"
 #include "xdp/xdp_pins.h"
 

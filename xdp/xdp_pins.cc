@@ -11,7 +11,7 @@
 #include <cstring>
 #include <vector>
 
-#include "xdp/fd.h"
+#include "control/fd.h"
 #include "xdp/xdp_dataplane.h"
 
 namespace sluice {
