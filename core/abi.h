@@ -53,9 +53,16 @@ struct sl_vip_meta {
 };
 SL_STATIC_ASSERT(sizeof(struct sl_vip_meta) == 16, "sl_vip_meta size");
 
-/* Backend that holds a recorded flow: new flows never go to it, but its
- * established ones stay (drain). Clearing LIVE removes it. */
+/* What the dataplane does with a backend's flows. Only the ring decides
+ * who gets new flows; these flags decide about established ones:
+ *   LIVE          its recorded flows stay on it (serving, drained, or down
+ *                 with on_backend_down: keep)
+ *   (none)        its recorded flows are scheduled again (removed, or down
+ *                 with on_backend_down: reschedule)
+ *   DROP_FLOWS    its recorded flows are dropped (down with
+ *                 on_backend_down: drop) */
 #define SL_BE_F_LIVE 0x1u
+#define SL_BE_F_DROP_FLOWS 0x2u
 
 struct sl_backend {
 	__u32 addr[4];  /* the backend (dsr: for bookkeeping; ipip: outer dst) */

@@ -28,6 +28,13 @@ SL_INLINE int sl_conn_usable(const struct sl_conn *c, const struct sl_backend *b
 	return c && be && (be->flags & SL_BE_F_LIVE) && be->gen == c->gen;
 }
 
+/* A recorded flow whose backend failed under on_backend_down: drop.
+ * (A reused slot, other gen, is another backend: the flow is rescheduled.) */
+SL_INLINE int sl_conn_dropped(const struct sl_conn *c, const struct sl_backend *be)
+{
+	return c && be && (be->flags & SL_BE_F_DROP_FLOWS) && be->gen == c->gen;
+}
+
 SL_INLINE enum sl_reason sl_hit_reason(const struct sl_pkt *p)
 {
 	return p->flags & SL_PKT_F_ICMP_ERR ? SL_R_TX_ICMP : SL_R_TX_HIT;

@@ -31,8 +31,14 @@ enum sl_reason {
 	SL_R_DROP_NO_BACKEND = 13,  /* VIP has no serving backend */
 	SL_R_DROP_ENCAP = 14,       /* no headroom / too large to encapsulate */
 	SL_R_DROP_ACL = 15,         /* reserved for the firewall */
-	SL_R_MAX = 16,
+	SL_R_DROP_BACKEND_DOWN = 16, /* flow of a failed backend, policy drop */
+	SL_R_MAX = 17,
 };
+
+/* Counter slots reserved for reasons: reasons added later must not change
+ * the map's size, or a restarted controller could not adopt the pinned one. */
+#define SL_REASON_SLOTS 64
+SL_STATIC_ASSERT(SL_R_MAX <= SL_REASON_SLOTS, "reason counters have room");
 
 SL_INLINE enum sl_verdict sl_reason_verdict(enum sl_reason r)
 {
@@ -50,6 +56,7 @@ static const char *const sl_reason_names[SL_R_MAX] = {
 	"pass_other_proto", "pass_not_vip", "pass_passive", "pass_icmp_no_flow",
 	"tx_hit",        "tx_new",        "tx_midflow",       "tx_rescheduled",
 	"tx_icmp",       "drop_no_backend", "drop_encap",     "drop_acl",
+	"drop_backend_down",
 };
 static const char *const sl_verdict_names[4] = {"pass", "drop", "tx", "redirect"};
 #endif

@@ -68,6 +68,8 @@ SL_INLINE enum sl_reason choose(struct sl_pkt *p, const struct sl_vip_meta *vip,
 			*out = *be;
 			return sl_hit_reason(p);
 		}
+		if (sl_conn_dropped(c, be))
+			return SL_R_DROP_BACKEND_DOWN;
 	}
 	enum sl_reason why = sl_miss_reason(p, c != NULL);
 	if (sl_reason_verdict(why) != SL_VERDICT_TX)

@@ -62,7 +62,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SL_R_MAX);
+	__uint(max_entries, SL_REASON_SLOTS);
 	__type(key, __u32);
 	__type(value, struct sl_counters);
 } reason_stats SEC(".maps");

@@ -143,3 +143,48 @@ TEST_F(SluiceFlow, CountersFollowPackets) {
 
 }  // namespace
 }  // namespace sluice::test
+
+namespace sluice::test {
+namespace {
+
+// on_backend_down, as the controller expresses it in the backend's flags:
+// LIVE keeps the flow where it is, no flag reschedules it, DROP_FLOWS drops it.
+TEST_F(SluiceFlow, FailedBackendFlowsFollowThePolicyFlags) {
+  Bytes syn = frame(client4, vipA, {6, 42901, 80, 0x02});
+  Bytes ack = frame(client4, vipA, {6, 42901, 80, 0x10});
+  ProgRun first = run(syn);
+  ASSERT_EQ(first.action, XDP_TX);
+  int be = backend_of_frame(first.out);
+  ASSERT_TRUE(any_of_vip_a(be));
+  auto saved = dp_->backend_get(uint32_t(be));
+  ASSERT_TRUE(saved.ok()) << saved.error().message();
+  sl_backend b = *saved;
+
+  b.flags = SL_BE_F_DROP_FLOWS;
+  ASSERT_TRUE(dp_->backend_put(uint32_t(be), b).ok());
+  {
+    ReasonProbe probe(*dp_);
+    EXPECT_EQ(run(ack).action, XDP_DROP);
+    EXPECT_EQ(probe.moved(), SL_R_DROP_BACKEND_DOWN);
+  }
+  b.flags = SL_BE_F_LIVE;  // keep (or drained): back on its backend
+  ASSERT_TRUE(dp_->backend_put(uint32_t(be), b).ok());
+  {
+    ReasonProbe probe(*dp_);
+    ProgRun r = run(ack);
+    EXPECT_EQ(backend_of_frame(r.out), be);
+    EXPECT_EQ(probe.moved(), SL_R_TX_HIT);
+  }
+  b.flags = 0;  // reschedule: the ring still names it, so retry until another is picked
+  ASSERT_TRUE(dp_->backend_put(uint32_t(be), b).ok());
+  {
+    ReasonProbe probe(*dp_);
+    ProgRun r = run(ack);
+    EXPECT_NE(probe.moved(), SL_R_TX_HIT);
+    EXPECT_NE(probe.moved(), SL_R_DROP_BACKEND_DOWN);
+  }
+  ASSERT_TRUE(dp_->backend_put(uint32_t(be), *saved).ok());
+}
+
+}  // namespace
+}  // namespace sluice::test

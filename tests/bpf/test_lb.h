@@ -26,8 +26,8 @@ enum : uint32_t {
 // Source addresses of the balancer's tunnels.
 inline const char* const kLbSrc4 = "198.18.0.1";
 inline const char* const kLbSrc6 = "2001:2::1";
-inline const char* const kClient4 = "203.0.113.5";
-inline const char* const kClient6 = "2001:db8::5";
+inline const char* const kClient4 = "198.19.0.5";
+inline const char* const kClient6 = "2001:2:ffff::5";
 
 // VIPs (address, port, proto, mode).
 inline const char* const kVipA = "198.18.0.100";   // :80/tcp dsr

@@ -99,7 +99,7 @@ TEST_F(ApiHandlerTest, StatsDeriveActionsFromReasons) {
   // The fake counts r packets for reason r.
   EXPECT_EQ(s["actions"]["pass"], 1 + 2 + 3 + 4 + 5 + 6 + 7);
   EXPECT_EQ(s["actions"]["tx"], 8 + 9 + 10 + 11 + 12);
-  EXPECT_EQ(s["actions"]["drop"], 13 + 14 + 15);
+  EXPECT_EQ(s["actions"]["drop"], 13 + 14 + 15 + 16);
   EXPECT_EQ(s["actions"]["redirect"], 0);
   EXPECT_FALSE(s["reasons"].contains("none"));
 }

@@ -45,6 +45,24 @@ TEST(Steer, RecordUsableOnlyForLiveSameGenerationBackend) {
   EXPECT_FALSE(sl_conn_usable(&c, nullptr));
 }
 
+TEST(Steer, FlowsOfAFailedBackendDropOnlyUnderDropPolicy) {
+  sl_backend be{};
+  be.gen = 2;
+  be.flags = SL_BE_F_LIVE;
+  sl_conn c{};
+  sl_conn_init(&c, 1, &be, 0, 0);
+  EXPECT_FALSE(sl_conn_dropped(&c, &be));  // keep
+  be.flags = 0;
+  EXPECT_FALSE(sl_conn_dropped(&c, &be));  // reschedule
+  EXPECT_FALSE(sl_conn_usable(&c, &be));
+  be.flags = SL_BE_F_DROP_FLOWS;
+  EXPECT_TRUE(sl_conn_dropped(&c, &be));  // drop
+  EXPECT_FALSE(sl_conn_usable(&c, &be));
+  be.gen = 3;  // the slot now holds another backend: its flows are not this one's
+  EXPECT_FALSE(sl_conn_dropped(&c, &be));
+  EXPECT_EQ(sl_reason_verdict(SL_R_DROP_BACKEND_DOWN), SL_VERDICT_DROP);
+}
+
 TEST(Steer, MissReasons) {
   sl_pkt syn = pkt(SL_IPPROTO_TCP, SL_PKT_F_SYN), ack = pkt(SL_IPPROTO_TCP, 0);
   sl_pkt udp = pkt(SL_IPPROTO_UDP, 0), icmp = pkt(SL_IPPROTO_TCP, SL_PKT_F_ICMP_ERR);
