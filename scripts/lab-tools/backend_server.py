@@ -13,7 +13,16 @@ to*, so a datagram to a VIP (held on lo for dsr / ipip) is answered from the
 VIP and a connected client socket accepts it. Reply: "<name> <payload>".
 This works whether or not the VIP is configured yet (no bind to the VIP).
 
-Python 3 stdlib only. Writes its pid to --pidfile once both listeners are up.
+Echo (--echo-port, 0 = off): dual-stack TCP line echo for long-lived
+connections: every line "<text>\n" is answered "<name> <text>\n" on the same
+connection, which stays open until the client closes it.
+
+HTTP stop/start (health-check tests): SIGUSR1 closes the HTTP listener (new
+connections are refused; connections being served finish), SIGUSR2 opens it
+again. The UDP and echo listeners are not affected. The state is also written
+to <pidfile>.http ("up" / "down") once the change took effect.
+
+Python 3 stdlib only. Writes its pid to --pidfile once all listeners are up.
 """
 import argparse
 import http.server
@@ -110,26 +119,124 @@ def udp_loop(name, socks, stop):
                 print(f"udp reply to {peer} failed: {e}", file=sys.stderr)
 
 
+class EchoServer:
+    """Line echo on [::]:PORT (v4-mapped accepted), one thread per connection."""
+
+    def __init__(self, name, port):
+        self.prefix = name.encode() + b" "
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("::", port))
+        self.sock.listen(512)
+        self.sock.settimeout(0.5)
+
+    def serve(self, stop):
+        while not stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                if stop.is_set():
+                    return
+                continue
+            threading.Thread(target=self.conn, args=(c, stop), daemon=True).start()
+
+    def conn(self, c, stop):
+        c.settimeout(0.5)
+        buf = b""
+        try:
+            while not stop.is_set():
+                try:
+                    b = c.recv(4096)
+                except socket.timeout:
+                    continue
+                if not b:
+                    return
+                buf += b
+                out = []
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    out.append(self.prefix + line[:1024] + b"\n")
+                if len(buf) > 4096:
+                    buf = b""
+                if out:
+                    c.sendall(b"".join(out))
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
+class HttpControl:
+    """The HTTP listener, closable and reopenable at runtime (SIGUSR1/SIGUSR2)."""
+
+    def __init__(self, name, port, statefile):
+        self.name, self.port, self.statefile = name, port, statefile
+        self.httpd = None
+        self.thread = None
+        self.lock = threading.Lock()
+
+    def _state(self, st):
+        if self.statefile:
+            tmp = self.statefile + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(st + "\n")
+            os.rename(tmp, self.statefile)
+
+    def start(self):
+        with self.lock:
+            if self.httpd is not None:
+                return
+            self.httpd = DualStackServer(("::", self.port), make_handler(self.name))
+            self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                           kwargs={"poll_interval": 0.2}, daemon=True)
+            self.thread.start()
+            self._state("up")
+
+    def stop(self):
+        with self.lock:
+            if self.httpd is None:
+                return
+            self.httpd.shutdown()
+            self.httpd.server_close()  # closes the listener: new SYNs are refused
+            self.thread.join(timeout=5)
+            self.httpd = self.thread = None
+            self._state("down")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--name", required=True)
     ap.add_argument("--http-port", type=int, default=80)
     ap.add_argument("--udp-port", type=int, default=9000)
     ap.add_argument("--pidfile")
+    ap.add_argument("--echo-port", type=int, default=0,
+                    help="TCP line-echo port for long-lived connections (0: off)")
     args = ap.parse_args()
 
-    httpd = DualStackServer(("::", args.http_port), make_handler(args.name))
+    http = HttpControl(args.name, args.http_port,
+                       args.pidfile + ".http" if args.pidfile else None)
+    http.start()
     socks = udp_sockets(args.udp_port)
     stop = threading.Event()
     t = threading.Thread(target=udp_loop, args=(args.name, list(socks), stop), daemon=True)
     t.start()
+    echo = None
+    if args.echo_port:
+        echo = EchoServer(args.name, args.echo_port)
+        threading.Thread(target=echo.serve, args=(stop,), daemon=True).start()
 
-    def on_term(_sig, _frm):
-        stop.set()
-        threading.Thread(target=httpd.shutdown, daemon=True).start()
+    requests = []  # signal handlers only queue; the main loop acts
+    wake = threading.Event()
 
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    def on_sig(sig, _frm):
+        requests.append(sig)
+        wake.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, on_sig)
 
     if args.pidfile:
         tmp = args.pidfile + ".tmp"
@@ -137,17 +244,30 @@ def main():
             f.write(f"{os.getpid()}\n")
         os.rename(tmp, args.pidfile)
     try:
-        httpd.serve_forever(poll_interval=0.5)
+        while not stop.is_set():
+            wake.wait(0.05)
+            wake.clear()
+            while requests:
+                sig = requests.pop(0)
+                if sig in (signal.SIGTERM, signal.SIGINT):
+                    stop.set()
+                elif sig == signal.SIGUSR1:
+                    http.stop()
+                elif sig == signal.SIGUSR2:
+                    http.start()
     finally:
         stop.set()
-        httpd.server_close()
+        http.stop()
         for s in socks:
             s.close()
+        if echo is not None:
+            echo.sock.close()
         if args.pidfile:
-            try:
-                os.unlink(args.pidfile)
-            except FileNotFoundError:
-                pass
+            for f in (args.pidfile, args.pidfile + ".http"):
+                try:
+                    os.unlink(f)
+                except FileNotFoundError:
+                    pass
 
 
 if __name__ == "__main__":
