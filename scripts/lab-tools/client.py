@@ -18,6 +18,15 @@ port, never reused within a run) sending k datagrams; it is ok when every datagr
 answer names the same backend; "inconsistent" counts flows answered by more
 than one backend, "lost" flows missing at least one answer.
 
+--stream: fresh HTTP GETs one after another (at most one per --interval
+seconds) until a line (or EOF) on stdin or --deadline; prints "streaming" on
+stderr at the start and, under "stream", every connection as
+[t_start, t_end, result] with t = time.monotonic() (CLOCK_MONOTONIC, the same
+clock in every namespace, so a test can line its own actions up with them)
+and result the backend name or "!<error>" (e.g. "!refused", "!timeout").
+Each connection is also printed at once on stdout as "E t_start t_end result"
+(before the final JSON) so the caller can follow the run live.
+
 Safety: refuses any target outside 198.18.0.0/15 and 2001:2::/48.
 Python 3 stdlib only. Loops are bounded by count and by --deadline seconds.
 """
@@ -229,6 +238,38 @@ def run_udp(ip, port, n, k, timeout, deadline):
     }
 
 
+def run_stream(ip, port, interval, timeout, deadline, host):
+    import os
+    import select
+    fd = sys.stdin.fileno()
+    events = []
+    backends = collections.Counter()
+    errors = collections.Counter()
+    print("streaming", file=sys.stderr, flush=True)
+    next_at = time.monotonic()
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0)
+        if r:
+            os.read(fd, 4096)  # a line or EOF: stop
+            break
+        now = time.monotonic()
+        if now < next_at:
+            time.sleep(next_at - now)
+        t_start = time.monotonic()
+        next_at = t_start + interval
+        try:
+            res = http_get(ip, port, timeout, host)
+            backends[res] += 1
+        except Exception as e:  # noqa: BLE001
+            res = "!" + classify(e)
+            errors[res[1:]] += 1
+        ev = [round(t_start, 6), round(time.monotonic(), 6), res]
+        events.append(ev)
+        print(f"E {ev[0]} {ev[1]} {res}", flush=True)  # live, for the caller
+    return {"attempted": len(events), "backends": dict(sorted(backends.items())),
+            "errors": dict(errors), "events": events}
+
+
 def main():
     ap = argparse.ArgumentParser(description="sluice lab traffic driver")
     ap.add_argument("--vip", required=True, help="target address (v4 or v6)")
@@ -242,12 +283,19 @@ def main():
     ap.add_argument("--hold", type=int, default=0,
                     help="open N connections, wait for a line on stdin, then GET on each "
                          "(result under \"hold\"; --tcp/--udp ignored)")
+    ap.add_argument("--stream", action="store_true",
+                    help="fresh GETs until a line on stdin / --deadline (result under \"stream\")")
+    ap.add_argument("--interval", type=float, default=0.0,
+                    help="--stream: minimum seconds between connection starts")
     args = ap.parse_args()
 
     ip = check_target(args.vip)
     deadline = time.monotonic() + args.deadline
     host = f"[{ip}]" if ip.version == 6 else str(ip)
     out = {"target": str(ip), "family": ip.version}
+    if args.stream:
+        out["stream"] = run_stream(ip, args.port, args.interval, args.timeout, deadline, host)
+        args.tcp = args.udp = args.hold = 0
     if args.hold > 0:
         out["hold"] = run_hold(ip, args.port, args.hold, args.timeout, host)
         args.tcp = args.udp = 0
