@@ -250,16 +250,18 @@ class Sluiced:
     """sluiced on lb1 (nsenter), pid file in /run/sluice-lab so `lab down`
     kills it too."""
 
-    def __init__(self, config, detach_on_exit, log):
+    def __init__(self, config, detach_on_exit, log, extra_args=()):
         self.config = config
         self.detach = detach_on_exit
         self.log_path = log
+        self.extra = list(extra_args)  # e.g. --bpf-object FILE
         self.proc = None
 
     def start(self, family, ready_timeout=20):
         args = [SLUICED, "--config", self.config]
         if self.detach:
             args.append("--detach-on-exit")
+        args += self.extra
         logf = open(self.log_path, "ab")
         logf.write(f"=== start {' '.join(args)}\n".encode())
         logf.flush()
@@ -664,6 +666,13 @@ for _mode in ("dsr", "ipip"):
         TESTS.append((f"{_mode}_v{_fam}_restart_keeps_connections",
                       lambda f=_fam, m=_mode: t_restart_keeps(f, m), True))
 TESTS.append(("detach_on_exit", t_detach_on_exit, True))
+
+# Issue 3: the controller at runtime (API, health checks, restart / upgrade,
+# metrics): tests/e2e/e2e_runtime.py.
+sys.path.insert(0, HERE)
+import e2e_runtime  # noqa: E402
+
+e2e_runtime.register(sys.modules[__name__])
 
 
 def on_alarm(_sig, _frm):
