@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The top level, VIPs and backends of the config; the blocks that are parsed
-// but not acted on yet live in config_blocks.cc.
+// The top level, VIPs and backends of the config; the nested blocks (health
+// checks, ACLs, VRRP, sync) live in config_blocks.cc.
 #include "control/config.h"
 
 #include <netinet/in.h>
@@ -63,7 +63,8 @@ void parse_backends(const YAML::Node& n, const std::string& path, VipConfig& vip
 
 VipConfig parse_vip(const YAML::Node& n, const std::string& path) {
   require_map(n, path);
-  check_keys(n, path, {"address", "port", "protocol", "mode", "backends", "health_check", "acl"});
+  check_keys(n, path, {"address", "port", "protocol", "mode", "backends", "health_check",
+                       "on_backend_down", "acl"});
   for (const char* key : {"address", "port"})
     if (!n[key]) fail(join(path, key), "required");
   VipConfig vip;
@@ -80,6 +81,12 @@ VipConfig parse_vip(const YAML::Node& n, const std::string& path) {
   if (n["backends"]) parse_backends(n["backends"], join(path, "backends"), vip);
   if (n["health_check"])
     vip.health_check = parse_health_check(n["health_check"], join(path, "health_check"));
+  if (vip.health_check && vip.health_check->port == 0 && vip.protocol == IPPROTO_UDP)
+    fail(join(path, "health_check.port"),
+         "required for a udp VIP (tcp and http checks connect over TCP)");
+  if (n["on_backend_down"])
+    vip.on_backend_down = static_cast<BackendDownPolicy>(read_choice(
+        n["on_backend_down"], join(path, "on_backend_down"), {"keep", "reschedule", "drop"}));
   if (n["acl"]) vip.acl = parse_acl(n["acl"], join(path, "acl"), vip.address.family);
   return vip;
 }
@@ -133,12 +140,8 @@ void parse_top(const YAML::Node& n, Config& c) {
 
 std::vector<std::string> Config::ignored_blocks() const {
   std::vector<std::string> out;
-  bool hc = false, acl = false;
-  for (const auto& v : vips) {
-    hc = hc || v.health_check.has_value();
-    acl = acl || v.acl.has_value();
-  }
-  if (hc) out.push_back("health_check");
+  bool acl = false;
+  for (const auto& v : vips) acl = acl || v.acl.has_value();
   if (acl) out.push_back("acl");
   if (vrrp) out.push_back("vrrp");
   if (sync) out.push_back("sync");

@@ -25,12 +25,20 @@ struct BackendConfig {
 struct HealthCheckConfig {
   std::string type;  // tcp | http
   std::string path = "/";
+  std::string host;   // http Host header; empty: the backend's address
   uint16_t port = 0;  // 0: the VIP's port
-  uint32_t interval_ms = 1000;
-  uint32_t timeout_ms = 500;
-  uint32_t rise = 2;
-  uint32_t fall = 3;
+  uint32_t interval_ms = 1000;  // 100..3600000
+  uint32_t timeout_ms = 500;    // < interval_ms
+  uint32_t rise = 2;            // successes that bring a DOWN backend back
+  uint32_t fall = 3;            // failures that take an UP backend down
+  std::vector<uint16_t> expect; // http: healthy codes; empty: 2xx and 3xx
+
+  bool operator==(const HealthCheckConfig&) const = default;
 };
+
+// What happens to a backend's established flows when its health check
+// fails (core/abi.h SL_BE_F_*): they stay, are scheduled again, or dropped.
+enum class BackendDownPolicy { keep, reschedule, drop };
 
 struct AclConfig {
   std::vector<Cidr> allow;
@@ -44,6 +52,7 @@ struct VipConfig {
   sl_mode mode = SL_MODE_DSR;
   std::vector<BackendConfig> backends;
   std::optional<HealthCheckConfig> health_check;
+  BackendDownPolicy on_backend_down = BackendDownPolicy::keep;
   std::optional<AclConfig> acl;
 
   std::string name() const { return service_name(address, port, protocol); }
@@ -73,7 +82,7 @@ struct Config {
   std::optional<VrrpConfig> vrrp;
   std::optional<SyncConfig> sync;
 
-  // Parsed but not acted on yet (health checks, ACLs, VRRP, sync).
+  // Parsed but not acted on yet (ACLs, VRRP, sync).
   std::vector<std::string> ignored_blocks() const;
 };
 

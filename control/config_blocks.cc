@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Config blocks that are parsed and validated but not acted on yet: health
-// checks, ACLs, VRRP and state sync.
+// The nested config blocks: health checks (acted on), ACLs, VRRP and state
+// sync (parsed and validated, not acted on yet).
 #include <yaml-cpp/yaml.h>
 
 #include "control/config.h"
@@ -8,25 +8,57 @@
 
 namespace sluice::cfg {
 
+namespace {
+
+// Path and Host go into the request line and a header verbatim: no spaces
+// (request line) and no control characters (header injection).
+std::string read_http_token(const YAML::Node& n, const std::string& path) {
+  std::string s = read_string(n, path);
+  for (unsigned char c : s)
+    if (c <= ' ' || c == 0x7f) fail(path, "must not contain spaces or control characters");
+  return s;
+}
+
+std::vector<uint16_t> read_codes(const YAML::Node& n, const std::string& path) {
+  require_seq(n, path);
+  if (n.size() == 0) fail(path, "must list at least one status code");
+  std::vector<uint16_t> out;
+  for (size_t i = 0; i < n.size(); ++i)
+    out.push_back(static_cast<uint16_t>(read_uint(n[i], index(path, i), 100, 599)));
+  return out;
+}
+
+void parse_http_fields(const YAML::Node& n, const std::string& path, HealthCheckConfig& hc) {
+  for (const char* key : {"path", "host", "expect"})
+    if (n[key] && hc.type != "http") fail(join(path, key), "only for type: http");
+  if (n["path"]) {
+    hc.path = read_http_token(n["path"], join(path, "path"));
+    if (hc.path[0] != '/') fail(join(path, "path"), "must start with '/', got '" + hc.path + "'");
+  }
+  if (n["host"]) hc.host = read_http_token(n["host"], join(path, "host"));
+  if (n["expect"]) hc.expect = read_codes(n["expect"], join(path, "expect"));
+}
+
+}  // namespace
+
 HealthCheckConfig parse_health_check(const YAML::Node& n, const std::string& path) {
   require_map(n, path);
-  check_keys(n, path, {"type", "path", "port", "interval_ms", "timeout_ms", "rise", "fall"});
+  check_keys(n, path, {"type", "path", "host", "port", "interval_ms", "timeout_ms", "rise",
+                       "fall", "expect"});
   if (!n["type"]) fail(join(path, "type"), "required");
   HealthCheckConfig hc;
   hc.type = read_choice(n["type"], join(path, "type"), {"tcp", "http"}) == 0 ? "tcp" : "http";
-  if (n["path"]) {
-    hc.path = read_string(n["path"], join(path, "path"));
-    if (hc.path[0] != '/') fail(join(path, "path"), "must start with '/', got '" + hc.path + "'");
-  }
+  parse_http_fields(n, path, hc);
   if (n["port"]) hc.port = read_uint(n["port"], join(path, "port"), 1, 65535);
   if (n["interval_ms"])
-    hc.interval_ms = read_uint(n["interval_ms"], join(path, "interval_ms"), 10, 3600000);
+    hc.interval_ms = read_uint(n["interval_ms"], join(path, "interval_ms"), 100, 3600000);
   if (n["timeout_ms"])
-    hc.timeout_ms = read_uint(n["timeout_ms"], join(path, "timeout_ms"), 1, 3600000);
+    hc.timeout_ms = read_uint(n["timeout_ms"], join(path, "timeout_ms"), 1, 3599999);
   if (n["rise"]) hc.rise = read_uint(n["rise"], join(path, "rise"), 1, 100);
   if (n["fall"]) hc.fall = read_uint(n["fall"], join(path, "fall"), 1, 100);
-  if (hc.timeout_ms > hc.interval_ms)
-    fail(join(path, "timeout_ms"), "must not exceed interval_ms (" +
+  // A probe still running when the next is due would overlap it.
+  if (hc.timeout_ms >= hc.interval_ms)
+    fail(join(path, "timeout_ms"), "must be less than interval_ms (" +
                                        std::to_string(hc.interval_ms) + "), got " +
                                        std::to_string(hc.timeout_ms));
   return hc;

@@ -58,8 +58,14 @@ TEST(Config, ParsesTheDesignExample) {
   EXPECT_TRUE(c->vips[1].backends[0].address.is_v6());
   ASSERT_TRUE(c->vrrp.has_value());
   EXPECT_EQ(c->vrrp->priority, 200u);
-  EXPECT_EQ(c->ignored_blocks(),
-            (std::vector<std::string>{"health_check", "acl", "vrrp", "sync"}));
+  const auto& hc = c->vips[0].health_check;
+  ASSERT_TRUE(hc.has_value());
+  EXPECT_EQ(hc->type, "http");
+  EXPECT_EQ(hc->fall, 3u);
+  EXPECT_TRUE(hc->expect.empty());
+  EXPECT_EQ(c->vips[0].on_backend_down, BackendDownPolicy::keep);
+  // Health checks are acted on; the rest is not yet.
+  EXPECT_EQ(c->ignored_blocks(), (std::vector<std::string>{"acl", "vrrp", "sync"}));
 }
 
 TEST(Config, Defaults) {
@@ -150,7 +156,48 @@ const BadCase kBadCases[] = {
     {"HealthCheckType", vip("    health_check: { type: icmp }\n"),
      "config: vips[0].health_check.type: must be tcp|http, got 'icmp'"},
     {"HealthCheckTimeout", vip("    health_check: { type: tcp, interval_ms: 100, timeout_ms: 200 }\n"),
-     "config: vips[0].health_check.timeout_ms: must not exceed interval_ms (100), got 200"},
+     "config: vips[0].health_check.timeout_ms: must be less than interval_ms (100), got 200"},
+    {"HealthCheckTimeoutEqualsInterval",
+     vip("    health_check: { type: tcp, interval_ms: 1000, timeout_ms: 1000 }\n"),
+     "config: vips[0].health_check.timeout_ms: must be less than interval_ms (1000), got 1000"},
+    {"HealthCheckDefaultTimeoutOverShortInterval",
+     vip("    health_check: { type: tcp, interval_ms: 500 }\n"),
+     "config: vips[0].health_check.timeout_ms: must be less than interval_ms (500), got 500"},
+    {"HealthCheckIntervalTooShort", vip("    health_check: { type: tcp, interval_ms: 99 }\n"),
+     "config: vips[0].health_check.interval_ms: must be 100..3600000, got 99"},
+    {"HealthCheckIntervalTooLong", vip("    health_check: { type: tcp, interval_ms: 3600001 }\n"),
+     "config: vips[0].health_check.interval_ms: must be 100..3600000, got 3600001"},
+    {"HealthCheckRiseZero", vip("    health_check: { type: tcp, rise: 0 }\n"),
+     "config: vips[0].health_check.rise: must be 1..100, got 0"},
+    {"HealthCheckFallTooBig", vip("    health_check: { type: tcp, fall: 101 }\n"),
+     "config: vips[0].health_check.fall: must be 1..100, got 101"},
+    {"HealthCheckMissingType", vip("    health_check: { path: / }\n"),
+     "config: vips[0].health_check.type: required"},
+    {"HealthCheckUnknownKey", vip("    health_check: { type: tcp, retries: 3 }\n"),
+     "config: vips[0].health_check.retries: unknown key"},
+    {"HealthCheckPathRelative", vip("    health_check: { type: http, path: healthz }\n"),
+     "config: vips[0].health_check.path: must start with '/', got 'healthz'"},
+    {"HealthCheckPathWithSpace", vip("    health_check: { type: http, path: \"/a b\" }\n"),
+     "config: vips[0].health_check.path: must not contain spaces or control characters"},
+    {"HealthCheckPathForTcp", vip("    health_check: { type: tcp, path: / }\n"),
+     "config: vips[0].health_check.path: only for type: http"},
+    {"HealthCheckHostInjection",
+     vip("    health_check: { type: http, host: \"a\\r\\nX: y\" }\n"),
+     "config: vips[0].health_check.host: must not contain spaces or control characters"},
+    {"HealthCheckExpectCode", vip("    health_check: { type: http, expect: [200, 99] }\n"),
+     "config: vips[0].health_check.expect[1]: must be 100..599, got 99"},
+    {"HealthCheckExpectEmpty", vip("    health_check: { type: http, expect: [] }\n"),
+     "config: vips[0].health_check.expect: must list at least one status code"},
+    {"HealthCheckExpectNotAList", vip("    health_check: { type: http, expect: 200 }\n"),
+     "config: vips[0].health_check.expect: must be a list, got '200'"},
+    {"HealthCheckPortZero", vip("    health_check: { type: tcp, port: 0 }\n"),
+     "config: vips[0].health_check.port: must be 1..65535, got 0"},
+    {"HealthCheckUdpNeedsPort",
+     vip("    protocol: udp\n    health_check: { type: tcp }\n"),
+     "config: vips[0].health_check.port: required for a udp VIP (tcp and http checks connect "
+     "over TCP)"},
+    {"OnBackendDown", vip("    on_backend_down: failover\n"),
+     "config: vips[0].on_backend_down: must be keep|reschedule|drop, got 'failover'"},
     {"AclBadCidr", vip("    acl: { deny: [203.0.113.0/33] }\n"),
      "config: vips[0].acl.deny[0]: must be an address/prefix (CIDR), got '203.0.113.0/33'"},
     {"AclWrongFamily", vip("    acl: { allow: [\"2001:db8::/32\"] }\n"),
@@ -167,6 +214,31 @@ const BadCase kBadCases[] = {
 
 INSTANTIATE_TEST_SUITE_P(Table, ConfigErrors, ::testing::ValuesIn(kBadCases),
                          [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Config, HealthCheckFields) {
+  auto c = config_parse(
+      vip("    on_backend_down: drop\n"
+          "    health_check: { type: http, path: /healthz, host: www.example.com, port: 8080,\n"
+          "                    interval_ms: 100, timeout_ms: 99, rise: 1, fall: 100,\n"
+          "                    expect: [200, 204] }\n"));
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  const HealthCheckConfig& hc = *c->vips[0].health_check;
+  EXPECT_EQ(hc.path, "/healthz");
+  EXPECT_EQ(hc.host, "www.example.com");
+  EXPECT_EQ(hc.port, 8080);
+  EXPECT_EQ(hc.interval_ms, 100u);
+  EXPECT_EQ(hc.timeout_ms, 99u);
+  EXPECT_EQ(hc.rise, 1u);
+  EXPECT_EQ(hc.fall, 100u);
+  EXPECT_EQ(hc.expect, (std::vector<uint16_t>{200, 204}));
+  EXPECT_EQ(c->vips[0].on_backend_down, BackendDownPolicy::drop);
+  auto d = config_parse(vip("    health_check: { type: tcp }\n    on_backend_down: reschedule\n"));
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  EXPECT_EQ(d->vips[0].health_check->interval_ms, 1000u);
+  EXPECT_EQ(d->vips[0].health_check->timeout_ms, 500u);
+  EXPECT_EQ(d->vips[0].health_check->rise, 2u);
+  EXPECT_EQ(d->vips[0].on_backend_down, BackendDownPolicy::reschedule);
+}
 
 TEST(Config, FourInSixIsAllowedForIpip) {
   auto c = config_parse(backends("ipip", "      - { address: \"2001:2::11\" }\n"));
