@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // sluiced's life: set up (interface, API socket, dataplane, tables, VIP
 // addresses), then a single-threaded poll() loop over the API socket, a
-// signalfd (SIGTERM/SIGINT) and a timer that refreshes neighbour MACs.
+// signalfd (SIGTERM/SIGINT), a timer that refreshes neighbour MACs and the
+// watchers' fds (the health probes).
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <vector>
 
 #include "control/api_server.h"
 #include "control/config.h"
 #include "control/fd.h"
+#include "control/loop_watcher.h"
 #include "control/result.h"
 
 namespace sluice {
@@ -26,14 +29,19 @@ class EventLoop {
   // Blocks SIGTERM/SIGINT (they arrive through the signalfd).
   static Result<EventLoop> create(std::chrono::milliseconds tick);
 
+  // Gives `w` a turn in every iteration of run(); it must outlive run().
+  void watch(LoopWatcher& w) { watchers_.push_back(&w); }
+
   // Returns the signal that stopped the loop.
   Result<int> run(ApiServer& api, const ApiServer::Handler& handler,
                   const std::function<void()>& on_tick);
 
  private:
   EventLoop(Fd sig, Fd timer) : sig_(std::move(sig)), timer_(std::move(timer)) {}
+  int watchers_timeout_ms() const;
   Fd sig_;
   Fd timer_;
+  std::vector<LoopWatcher*> watchers_;
 };
 
 }  // namespace sluice

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <vector>
 
 #include "control/daemon.h"
 
@@ -30,11 +31,28 @@ Result<EventLoop> EventLoop::create(std::chrono::milliseconds tick) {
   return EventLoop(std::move(sig), std::move(timer));
 }
 
+int EventLoop::watchers_timeout_ms() const {
+  int timeout = -1;
+  for (auto* w : watchers_) {
+    int t = w->poll_timeout_ms();
+    if (t >= 0 && (timeout < 0 || t < timeout)) timeout = t;
+  }
+  return timeout;
+}
+
 Result<int> EventLoop::run(ApiServer& api, const ApiServer::Handler& handler,
                            const std::function<void()>& on_tick) {
+  std::vector<pollfd> fds;
+  std::vector<size_t> first;  // where each watcher's fds start in `fds`
   for (;;) {
-    pollfd fds[3] = {{sig_.get(), POLLIN, 0}, {timer_.get(), POLLIN, 0}, {api.fd(), POLLIN, 0}};
-    if (poll(fds, 3, -1) < 0) {
+    fds = {{sig_.get(), POLLIN, 0}, {timer_.get(), POLLIN, 0}, {api.fd(), POLLIN, 0}};
+    first.clear();
+    for (auto* w : watchers_) {
+      first.push_back(fds.size());
+      w->poll_fds(fds);
+    }
+    first.push_back(fds.size());
+    if (poll(fds.data(), fds.size(), watchers_timeout_ms()) < 0) {
       if (errno == EINTR) continue;
       return make_error("poll", errno);
     }
@@ -47,6 +65,8 @@ Result<int> EventLoop::run(ApiServer& api, const ApiServer::Handler& handler,
       if (read(timer_.get(), &expirations, sizeof(expirations)) > 0) on_tick();
     }
     if (fds[2].revents & POLLIN) api.serve_one(handler);
+    for (size_t i = 0; i < watchers_.size(); ++i)
+      watchers_[i]->on_poll(fds.data() + first[i], first[i + 1] - first[i]);
   }
 }
 

@@ -30,15 +30,33 @@ const VipState* find_vip(const std::vector<VipState>& vips, const VipConfig& cfg
   return nullptr;
 }
 
-// The tier that takes new flows: primaries that can take traffic, else the
-// backups.
+// The tier that takes new flows: primaries that can take traffic (weight,
+// MAC, not failing their health check), else the backups (HAProxy's
+// `backup`), else nobody.
 std::vector<BackendState*> serving_tier(VipState& vip) {
   std::vector<BackendState*> tier[2];
   for (auto& be : vip.backends) {
     be.serving = false;
-    if (be.cfg.weight > 0 && be.mac) tier[be.cfg.backup ? 1 : 0].push_back(&be);
+    if (be.cfg.weight > 0 && be.mac && be.health.healthy())
+      tier[be.cfg.backup ? 1 : 0].push_back(&be);
   }
   return tier[0].empty() ? tier[1] : tier[0];
+}
+
+// Health as a (re)configured backend starts it: kept while the VIP stays
+// checked, UP when checking begins (see health_check.h), unchecked without.
+void carry_health(const VipConfig& cfg, BackendState& be) {
+  if (!cfg.health_check)
+    be.health = HealthStatus{};
+  else if (be.health.state == Health::unchecked)
+    be.health.state = Health::up;
+}
+
+VipState* find_vip(std::vector<VipState>& vips, const BackendRef& ref) {
+  for (auto& v : vips)
+    if (v.cfg.address == ref.vip && v.cfg.port == ref.port && v.cfg.protocol == ref.protocol)
+      return &v;
+  return nullptr;
 }
 
 bool valid_family(uint8_t family) { return family == SL_AF_INET || family == SL_AF_INET6; }
@@ -126,6 +144,7 @@ Result<std::vector<VipState>> ServiceTable::plan(const std::vector<VipConfig>& v
         be.index = *slot;
       }
       be.cfg = bc;
+      carry_health(cfg, be);
       v.backends.push_back(be);
     }
     v.cfg = cfg;
@@ -151,12 +170,24 @@ void ServiceTable::resolve_macs(std::vector<VipState>& vips, std::chrono::millis
     }
 }
 
-Result<void> ServiceTable::put_backend(const VipState& vip, const BackendState& be, bool live) {
+uint8_t backend_flags(const VipConfig& vip, const BackendState& be) {
+  if (!be.mac) return 0;
+  if (be.health.healthy()) return SL_BE_F_LIVE;  // serving, drained (weight 0) or standby
+  switch (vip.on_backend_down) {
+    case BackendDownPolicy::keep: return SL_BE_F_LIVE;
+    case BackendDownPolicy::reschedule: return 0;
+    case BackendDownPolicy::drop: return SL_BE_F_DROP_FLOWS;
+  }
+  return 0;
+}
+
+Result<void> ServiceTable::put_backend(const VipState& vip, const BackendState& be,
+                                       uint8_t flags) {
   sl_backend b{};
   be.cfg.address.to_abi(b.addr);
   if (be.mac) std::memcpy(b.mac, be.mac->data(), 6);
   b.family = be.cfg.address.family;
-  b.flags = live ? SL_BE_F_LIVE : 0;
+  b.flags = flags;
   b.gen = backend_slots_.gen(be.index);
   b.vip_id = vip.vip_id;
   return dp_.backend_put(be.index, b);
@@ -199,7 +230,7 @@ Result<void> ServiceTable::retire(const std::vector<VipState>& next) {
       if (auto r = dp_.vip_del(old.key()); !r) return r;
     for (const auto& be : old.backends) {
       if (kept && find_backend(*kept, be.cfg.address)) continue;
-      if (auto r = put_backend(old, be, false); !r) return r;
+      if (auto r = put_backend(old, be, 0); !r) return r;
       backend_slots_.release(be.index);
     }
     if (!kept) vip_ids_.release(old.vip_id);
@@ -299,14 +330,45 @@ Result<void> ServiceTable::apply(const std::vector<VipConfig>& vips,
   auto next = plan(vips);
   if (!next) return next.error();
   resolve_macs(*next, wait, true);
+  // LIVE before any ring points at a backend; anything less than LIVE
+  // only once the rings no longer do.
   for (const auto& v : *next)
-    for (const auto& be : v.backends)
-      if (auto r = put_backend(v, be, be.mac.has_value()); !r) return r;
+    if (auto r = put_backends(v, true); !r) return r;
   for (auto& v : *next)
     if (auto r = program_ring(v); !r) return r;
+  for (const auto& v : *next)
+    if (auto r = put_backends(v, false); !r) return r;
   auto r = retire(*next);
   vips_ = std::move(*next);
+  if (on_apply_) on_apply_();
   return r;
+}
+
+Result<void> ServiceTable::put_backends(const VipState& vip, bool live) {
+  for (const auto& be : vip.backends) {
+    uint8_t flags = backend_flags(vip.cfg, be);
+    if (((flags & SL_BE_F_LIVE) != 0) != live) continue;
+    if (auto r = put_backend(vip, be, flags); !r) return r;
+  }
+  return {};
+}
+
+Result<void> ServiceTable::set_health(const BackendRef& ref, const HealthStatus& status) {
+  VipState* vip = find_vip(vips_, ref);
+  if (!vip) return {};
+  BackendState* be = nullptr;
+  for (auto& b : vip->backends)
+    if (b.cfg.address == ref.backend) be = &b;
+  if (!be) return {};
+  bool was = be->health.healthy();
+  be->health = status;
+  if (was == status.healthy()) return {};
+  if (status.healthy()) {
+    if (auto r = put_backend(*vip, *be, backend_flags(vip->cfg, *be)); !r) return r;
+    return program_ring(*vip);
+  }
+  if (auto r = program_ring(*vip); !r) return r;
+  return put_backend(*vip, *be, backend_flags(vip->cfg, *be));
 }
 
 Result<size_t> ServiceTable::refresh_macs(std::chrono::milliseconds wait) {
@@ -320,7 +382,8 @@ Result<size_t> ServiceTable::refresh_macs(std::chrono::milliseconds wait) {
       if (be.mac == vips_[v].backends[b].mac) continue;
       spdlog::info("{}: backend {}: MAC now {}", fresh[v].cfg.name(), be.cfg.address.str(),
                    be.mac ? mac_str(*be.mac) : "unknown");
-      if (auto r = put_backend(fresh[v], be, be.mac.has_value()); !r) return r.error();
+      if (auto r = put_backend(fresh[v], be, backend_flags(fresh[v].cfg, be)); !r)
+        return r.error();
       vips_[v].backends[b].mac = be.mac;
       vip_changed = true;
       ++changed;

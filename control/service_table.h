@@ -7,12 +7,15 @@
 #pragma once
 
 #include <chrono>
+#include <compare>
+#include <functional>
 #include <optional>
 #include <vector>
 
 #include "control/backend_slots.h"
 #include "control/config.h"
 #include "control/dataplane.h"
+#include "control/health_check.h"
 #include "control/mac_resolver.h"
 
 namespace sluice {
@@ -28,6 +31,19 @@ struct BackendState {
   uint32_t index = 0;  // slot in the backend table
   std::optional<Mac> mac;
   bool serving = false;  // in the live ring
+  // Kept across applies while the backend stays (same VIP and address).
+  // Metrics: health.transitions counts this backend's UP <-> DOWN changes.
+  HealthStatus health;
+};
+
+// One backend of one service, stable across applies.
+struct BackendRef {
+  IpAddr vip;
+  uint16_t port = 0;
+  uint8_t protocol = 0;
+  IpAddr backend;
+
+  auto operator<=>(const BackendRef&) const = default;
 };
 
 struct VipState {
@@ -56,6 +72,15 @@ class ServiceTable {
   // Re-resolves every backend MAC; reprograms the backends (and rings) whose
   // MAC changed. Returns how many backends changed.
   Result<size_t> refresh_macs(std::chrono::milliseconds wait = {});
+  // Records a backend's latest health. When it changes between healthy and
+  // down, reprograms the VIP: on the way down the ring is switched first
+  // and the flags (on_backend_down) follow, so no new flow is scheduled
+  // onto it after its old flows were let go; on the way up the reverse.
+  // An unknown backend (removed since the probe started) is ignored.
+  Result<void> set_health(const BackendRef& ref, const HealthStatus& status);
+  // Runs after every apply that changed the tables (the health monitor
+  // starts and stops checks there, whoever called apply).
+  void on_apply(std::function<void()> listener) { on_apply_ = std::move(listener); }
 
   const std::vector<VipState>& vips() const { return vips_; }
   const NodeAddrs& node() const { return node_; }
@@ -64,7 +89,8 @@ class ServiceTable {
   Result<std::vector<VipState>> plan(const std::vector<VipConfig>& vips);
   void resolve_macs(std::vector<VipState>& vips, std::chrono::milliseconds wait,
                     bool log_missing);
-  Result<void> put_backend(const VipState& vip, const BackendState& be, bool live);
+  Result<void> put_backend(const VipState& vip, const BackendState& be, uint8_t flags);
+  Result<void> put_backends(const VipState& vip, bool live);
   Result<void> program_ring(VipState& vip);
   Result<void> retire(const std::vector<VipState>& next);
   Result<void> adopt_vip(const sl_vip_key& key, const sl_vip_meta& meta,
@@ -80,6 +106,10 @@ class ServiceTable {
   NodeAddrs node_;
   std::vector<VipState> vips_;
   bool adopted_ = false;
+  std::function<void()> on_apply_;
 };
+
+// The dataplane flags (SL_BE_F_*) a configured backend gets.
+uint8_t backend_flags(const VipConfig& vip, const BackendState& be);
 
 }  // namespace sluice
