@@ -11,10 +11,19 @@ using nlohmann::json;
 const char* mode_name(uint8_t mode) { return mode == SL_MODE_IPIP ? "ipip" : "dsr"; }
 const char* protocol_name(uint8_t proto) { return proto == IPPROTO_UDP ? "udp" : "tcp"; }
 
+// Seconds since the backend last changed between UP and DOWN; null if it
+// has not since its check started.
+static json health_since_s(const HealthStatus& h) {
+  if (h.last_change == Clock::time_point{}) return nullptr;
+  auto d = std::chrono::steady_clock::now() - h.last_change;
+  return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+}
+
 std::string backend_state(const BackendState& be) {
   if (be.serving) return "serving";
   if (be.cfg.weight == 0) return "weight0";
   if (!be.mac) return "unresolved";
+  if (be.health.state == Health::down) return "down";
   return "standby";  // a backup while primaries serve
 }
 
@@ -117,6 +126,12 @@ json ApiHandler::backend_list() const {
           {"backup", be.cfg.backup},
           {"index", be.index},
           {"mac", be.mac ? mac_str(*be.mac) : ""},
+          {"health", health_name(be.health.state)},
+          {"health_since_s", health_since_s(be.health)},
+          {"health_ok", be.health.consecutive_ok},
+          {"health_fail", be.health.consecutive_fail},
+          {"health_transitions", be.health.transitions},
+          {"health_error", be.health.last_error},
           {"state", backend_state(be)},
       });
   return json{{"backends", out}};

@@ -60,10 +60,12 @@ void print_vip_list(const json& reply, std::ostream& out) {
 }
 
 void print_backend_list(const json& reply, std::ostream& out) {
-  TextTable t({"SERVICE", "BACKEND", "WEIGHT", "BACKUP", "STATE", "MAC", "INDEX"});
+  TextTable t({"SERVICE", "BACKEND", "WEIGHT", "BACKUP", "STATE", "HEALTH", "MAC", "INDEX",
+               "LAST_CHECK_ERROR"});
   for (const auto& b : list(reply, "backends"))
     t.add({field(b, "service"), field(b, "address"), field(b, "weight"), field(b, "backup"),
-           field(b, "state"), field(b, "mac"), field(b, "index")});
+           field(b, "state"), field(b, "health"), field(b, "mac"), field(b, "index"),
+           field(b, "health_error")});
   t.print(out);
 }
 

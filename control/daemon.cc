@@ -6,6 +6,8 @@
 #include <csignal>
 
 #include "control/api.h"
+#include "control/control_counters.h"
+#include "control/health_monitor.h"
 #include "control/mac_resolver.h"
 #include "control/netlink.h"
 #include "control/service_table.h"
@@ -100,6 +102,14 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   if (auto r = addrs.sync(vip_addrs(cfg)); !r) return r;
   spdlog::info("serving {} VIPs on {}; API at {}", cfg.vips.size(), cfg.interface,
                cfg.api_socket);
+
+  ControlCounters counters;
+  // Checks start once the first apply has built the tables; every later
+  // apply (API change, reload) re-syncs them through ServiceTable::on_apply.
+  SteadyClock clock;
+  HealthMonitor health(table, clock, &counters);
+  health.sync();
+  loop->watch(health);
 
   DaemonInfo info{cfg.interface, "xdp", (*dp)->attached_generic(), (*dp)->pin_dir()};
   ApiHandler handler(table, **dp, info);
