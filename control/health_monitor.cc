@@ -99,6 +99,7 @@ void HealthMonitor::on_result(const BackendRef& ref, const ProbeResult& r) {
   }
   if (auto w = table_.set_health(ref, e.check.status()); !w)
     spdlog::error("health: {}: reprogramming failed: {}", e.name, w.error().message());
+  if (changed && on_transition_) on_transition_();
 }
 
 void HealthMonitor::log_transition(const Entry& e, Health now) const {

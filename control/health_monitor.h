@@ -5,6 +5,7 @@
 // between UP and DOWN. Lives in the daemon's poll loop (a LoopWatcher).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -32,6 +33,9 @@ class HealthMonitor final : public LoopWatcher {
   // Starts every probe that is due.
   void run_due();
   size_t checks() const { return checks_.size(); }
+  // Runs after a backend changed between UP and DOWN (and the table was
+  // reprogrammed): the daemon republishes its state for metrics there.
+  void on_transition(std::function<void()> f) { on_transition_ = std::move(f); }
 
   void poll_fds(std::vector<pollfd>& out) override { prober_.poll_fds(out); }
   int poll_timeout_ms() override;
@@ -53,6 +57,7 @@ class HealthMonitor final : public LoopWatcher {
   ControlCounters* counters_;
   HealthProber prober_;
   std::map<BackendRef, Entry> checks_;
+  std::function<void()> on_transition_;
 };
 
 }  // namespace sluice
