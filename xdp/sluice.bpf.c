@@ -11,6 +11,12 @@
 #include "core/wrr.h"
 #include "xdp/sluice_maps.h"
 
+/* 1: the shipped program. Another value builds the same program with a
+ * harmless extra instruction, so its tag differs: upgrade tests swap it in. */
+#ifndef SLUICE_BUILD_VARIANT
+#define SLUICE_BUILD_VARIANT 1
+#endif
+
 SL_INLINE void count(void *map, __u32 idx, __u64 bytes, int new_conn)
 {
 	struct sl_counters *c = bpf_map_lookup_elem(map, &idx);
@@ -136,6 +142,10 @@ SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
 	struct sl_pkt p;
+#if SLUICE_BUILD_VARIANT != 1
+	volatile __u32 variant = SLUICE_BUILD_VARIANT;
+	(void)variant;
+#endif
 	enum sl_reason r = steer(ctx, &p);
 	count(&reason_stats, r, (__u64)p.l3_off + p.l3_len, 0);
 	return xdp_action_of(r);

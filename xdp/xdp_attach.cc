@@ -36,11 +36,28 @@ Result<int> xdp_ifindex(const std::string& ifname) {
 }
 
 Result<void> xdp_attach(int ifindex, int prog_fd, bool generic, const std::string& ifname) {
-  // No XDP_FLAGS_UPDATE_IF_NOEXIST: replacing our previous program (a
-  // restart) is the normal case.
-  int err = bpf_xdp_attach(ifindex, prog_fd, mode_flag(generic), nullptr);
-  if (err != 0)
-    return make_error(generic ? "bpf_xdp_attach generic" : "bpf_xdp_attach native", -err, ifname);
+  const char* op = generic ? "bpf_xdp_attach generic" : "bpf_xdp_attach native";
+  LIBBPF_OPTS(bpf_xdp_query_opts, q);
+  int err = bpf_xdp_query(ifindex, 0, &q);
+  if (err != 0) return make_error("bpf_xdp_query", -err, ifname);
+  uint32_t old_id = generic ? q.skb_prog_id : q.drv_prog_id;
+  if (old_id == 0) {
+    // Nothing in this mode: a program that appears meanwhile is someone
+    // else's, and is not silently replaced.
+    err = bpf_xdp_attach(ifindex, prog_fd, mode_flag(generic) | XDP_FLAGS_UPDATE_IF_NOEXIST,
+                         nullptr);
+    if (err != 0) return make_error(op, -err, ifname);
+    return {};
+  }
+  // A restart or an upgrade: swap programs in one step, and only if the one
+  // we saw is still there (the kernel checks old_prog_fd), so the
+  // interface is never without a program and a concurrent change is not
+  // overwritten.
+  Fd old(bpf_prog_get_fd_by_id(old_id));
+  if (!old) return make_error("bpf_prog_get_fd_by_id", errno, std::to_string(old_id));
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old.get());
+  err = bpf_xdp_attach(ifindex, prog_fd, mode_flag(generic) | XDP_FLAGS_REPLACE, &opts);
+  if (err != 0) return make_error(std::string(op) + " (replace)", -err, ifname);
   return {};
 }
 

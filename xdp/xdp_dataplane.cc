@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 
 #include <cerrno>
+#include <utility>
 #include <vector>
 
 #include "sluice.skel.h"
@@ -15,10 +16,23 @@
 namespace sluice {
 namespace {
 
-struct SkelDeleter {
-  void operator()(sluice_bpf* s) const { sluice_bpf__destroy(s); }
+struct ObjectCloser {
+  void operator()(bpf_object* o) const { bpf_object__close(o); }
 };
-using Skel = std::unique_ptr<sluice_bpf, SkelDeleter>;
+using Object = std::unique_ptr<bpf_object, ObjectCloser>;
+
+// The maps the loader writes and reads, found by name so an object opened
+// from a file (an upgrade) and the embedded one are handled alike.
+struct SluiceMaps {
+  bpf_map* vips = nullptr;
+  bpf_map* backends = nullptr;
+  bpf_map* rings = nullptr;
+  bpf_map* conns = nullptr;
+  bpf_map* vip_stats = nullptr;
+  bpf_map* backend_stats = nullptr;
+  bpf_map* reason_stats = nullptr;
+  bpf_map* global = nullptr;
+};
 
 Result<void> map_put(bpf_map* map, const void* key, const void* value, const char* what) {
   if (bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) != 0)
@@ -48,7 +62,9 @@ Result<sl_counters> percpu_sum(bpf_map* map, uint32_t key, const char* what) {
 
 struct XdpDataplane::Impl {
   XdpOptions opts;
-  Skel skel;
+  Object obj;
+  bpf_program* prog = nullptr;
+  SluiceMaps maps;
   std::string pin_dir;
   int ifindex = 0;
 };
@@ -56,7 +72,7 @@ struct XdpDataplane::Impl {
 // Finds maps to adopt: the pins first, then (pins invisible, e.g. a fresh
 // bpffs under `ip netns exec`) the maps of the sluice program attached.
 static Result<void> adopt_state(XdpDataplane::Impl& im) {
-  bpf_object* obj = im.skel->obj;
+  bpf_object* obj = im.obj.get();
   int adopted = 0;
   if (im.opts.pin) {
     auto r = maps_adopt_pinned(obj, im.pin_dir);
@@ -74,16 +90,51 @@ static Result<void> adopt_state(XdpDataplane::Impl& im) {
   return {};
 }
 
+// The embedded object (the skeleton's bytes) or, for an upgrade or a test,
+// an object file built from the same source (same map names and layouts).
+static Result<Object> object_open(const std::string& file) {
+  bpf_object* o = nullptr;
+  if (file.empty()) {
+    size_t size = 0;
+    const void* bytes = sluice_bpf__elf_bytes(&size);
+    LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "sluice_bpf");
+    o = bpf_object__open_mem(bytes, size, &oo);
+    if (o == nullptr) return make_error("bpf_object__open_mem", errno, "sluice.bpf.o (embedded)");
+  } else {
+    o = bpf_object__open_file(file.c_str(), nullptr);
+    if (o == nullptr) return make_error("bpf_object__open_file", errno, file);
+  }
+  return Object(o);
+}
+
+static Result<void> find_maps(bpf_object* obj, SluiceMaps& m) {
+  const std::pair<const char*, bpf_map**> named[] = {
+      {"vips", &m.vips},       {"backends", &m.backends},   {"rings", &m.rings},
+      {"conns", &m.conns},     {"vip_stats", &m.vip_stats}, {"backend_stats", &m.backend_stats},
+      {"reason_stats", &m.reason_stats}, {"global", &m.global},
+  };
+  for (const auto& [name, slot] : named) {
+    *slot = bpf_object__find_map_by_name(obj, name);
+    if (*slot == nullptr) return make_error("bpf object: no map named", ENOENT, name);
+  }
+  return {};
+}
+
 static Result<void> load(XdpDataplane::Impl& im) {
-  sluice_bpf* raw = sluice_bpf__open();
-  if (raw == nullptr) return make_error("sluice_bpf__open", errno);
-  im.skel.reset(raw);
-  int err = bpf_map__set_max_entries(im.skel->maps.conns, im.opts.conn_table_size);
+  auto obj = object_open(im.opts.bpf_object);
+  if (!obj.ok()) return obj.error();
+  im.obj = std::move(*obj);
+  im.prog = bpf_object__find_program_by_name(im.obj.get(), "sluice_xdp");
+  if (im.prog == nullptr) return make_error("bpf object: no program named", ENOENT, "sluice_xdp");
+  if (auto r = find_maps(im.obj.get(), im.maps); !r.ok()) return r;
+  int err = bpf_map__set_max_entries(im.maps.conns, im.opts.conn_table_size);
   if (err != 0) return make_error("bpf_map__set_max_entries", -err, "conns");
   auto a = adopt_state(im);
   if (!a.ok()) return a;
-  err = sluice_bpf__load(im.skel.get());
-  if (err != 0) return make_error("sluice_bpf__load", -err, "sluice.bpf.o");
+  err = bpf_object__load(im.obj.get());
+  if (err != 0)
+    return make_error("bpf_object__load", -err,
+                      im.opts.bpf_object.empty() ? "sluice.bpf.o" : im.opts.bpf_object);
   return {};
 }
 
@@ -104,10 +155,10 @@ Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts)
   // Only a loaded program gets a directory: a failed start leaves no trace.
   if (opts.pin) {
     if (auto r = pin_dir_create(im->pin_dir); !r.ok()) return r.error();
-    if (auto r = maps_pin(im->skel->obj, im->pin_dir); !r.ok()) return r.error();
+    if (auto r = maps_pin(im->obj.get(), im->pin_dir); !r.ok()) return r.error();
   }
   if (opts.attach) {
-    int fd = bpf_program__fd(im->skel->progs.sluice_xdp);
+    int fd = bpf_program__fd(im->prog);
     if (auto r = xdp_attach(im->ifindex, fd, opts.generic, opts.ifname); !r.ok()) return r.error();
   }
   return std::unique_ptr<XdpDataplane>(new XdpDataplane(std::move(im)));
@@ -130,42 +181,66 @@ Result<void> XdpDataplane::detach() {
 
 const std::string& XdpDataplane::pin_dir() const { return impl_->pin_dir; }
 int XdpDataplane::ifindex() const { return impl_->ifindex; }
-int XdpDataplane::prog_fd() const { return bpf_program__fd(impl_->skel->progs.sluice_xdp); }
+int XdpDataplane::prog_fd() const { return bpf_program__fd(impl_->prog); }
 bool XdpDataplane::attached_generic() const { return impl_->opts.attach && impl_->opts.generic; }
+
+uint32_t XdpDataplane::conn_table_size() const { return bpf_map__max_entries(impl_->maps.conns); }
+
+Result<uint64_t> XdpDataplane::conn_count() const {
+  constexpr uint32_t kBatch = 8192;
+  int fd = bpf_map__fd(impl_->maps.conns);
+  std::vector<sl_flow_key> keys(kBatch);
+  std::vector<sl_conn> values(kBatch);
+  // The batch cursor is opaque (a bucket index for hash maps); a key-sized
+  // buffer is large enough for any map type.
+  sl_flow_key cursor{}, next{};
+  void* in = nullptr;
+  uint64_t total = 0;
+  for (;;) {
+    uint32_t n = kBatch;
+    LIBBPF_OPTS(bpf_map_batch_opts, o);
+    int err = bpf_map_lookup_batch(fd, in, &next, keys.data(), values.data(), &n, &o);
+    if (err != 0 && errno != ENOENT) return make_error("bpf_map_lookup_batch", errno, "conns");
+    total += n;  // ENOENT: the last, partial batch
+    if (err != 0) return total;
+    cursor = next;
+    in = &cursor;
+  }
+}
 
 Result<void> XdpDataplane::global_set(const sl_global& g) {
   uint32_t key = 0;
-  return map_put(impl_->skel->maps.global, &key, &g, "global");
+  return map_put(impl_->maps.global, &key, &g, "global");
 }
 
 Result<void> XdpDataplane::vip_put(const sl_vip_key& key, const sl_vip_meta& meta) {
-  return map_put(impl_->skel->maps.vips, &key, &meta, "vips");
+  return map_put(impl_->maps.vips, &key, &meta, "vips");
 }
 
 Result<void> XdpDataplane::vip_del(const sl_vip_key& key) {
-  if (bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.vips), &key) != 0 && errno != ENOENT)
+  if (bpf_map_delete_elem(bpf_map__fd(impl_->maps.vips), &key) != 0 && errno != ENOENT)
     return make_error("bpf_map_delete_elem", errno, "vips");
   return {};
 }
 
 Result<void> XdpDataplane::backend_put(uint32_t index, const sl_backend& be) {
-  return map_put(impl_->skel->maps.backends, &index, &be, "backends");
+  return map_put(impl_->maps.backends, &index, &be, "backends");
 }
 
 Result<void> XdpDataplane::ring_put(uint32_t ring_id, const sl_ring& ring) {
-  return map_put(impl_->skel->maps.rings, &ring_id, &ring, "rings");
+  return map_put(impl_->maps.rings, &ring_id, &ring, "rings");
 }
 
 Result<std::optional<sl_vip_meta>> XdpDataplane::vip_get(const sl_vip_key& key) {
   sl_vip_meta meta{};
-  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.vips), &key, &meta) == 0)
+  if (bpf_map_lookup_elem(bpf_map__fd(impl_->maps.vips), &key, &meta) == 0)
     return std::optional<sl_vip_meta>(meta);
   if (errno == ENOENT) return std::optional<sl_vip_meta>{};
   return make_error("bpf_map_lookup_elem", errno, "vips");
 }
 
 Result<std::vector<std::pair<sl_vip_key, sl_vip_meta>>> XdpDataplane::vip_list() {
-  int fd = bpf_map__fd(impl_->skel->maps.vips);
+  int fd = bpf_map__fd(impl_->maps.vips);
   std::vector<std::pair<sl_vip_key, sl_vip_meta>> out;
   sl_vip_key key{}, next{};
   const void* prev = nullptr;  // nullptr: start from the first key
@@ -182,23 +257,23 @@ Result<std::vector<std::pair<sl_vip_key, sl_vip_meta>>> XdpDataplane::vip_list()
 
 Result<sl_backend> XdpDataplane::backend_get(uint32_t index) {
   sl_backend be{};
-  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.backends), &index, &be) != 0)
+  if (bpf_map_lookup_elem(bpf_map__fd(impl_->maps.backends), &index, &be) != 0)
     return make_error("bpf_map_lookup_elem", errno, "backends[" + std::to_string(index) + "]");
   return be;
 }
 
 Result<sl_counters> XdpDataplane::vip_counters(uint32_t vip_id) {
-  return percpu_sum(impl_->skel->maps.vip_stats, vip_id, "vip_stats");
+  return percpu_sum(impl_->maps.vip_stats, vip_id, "vip_stats");
 }
 
 Result<sl_counters> XdpDataplane::backend_counters(uint32_t index) {
-  return percpu_sum(impl_->skel->maps.backend_stats, index, "backend_stats");
+  return percpu_sum(impl_->maps.backend_stats, index, "backend_stats");
 }
 
 Result<std::array<sl_counters, SL_R_MAX>> XdpDataplane::reason_counters() {
   std::array<sl_counters, SL_R_MAX> out{};
   for (uint32_t r = 0; r < SL_R_MAX; ++r) {
-    auto c = percpu_sum(impl_->skel->maps.reason_stats, r, "reason_stats");
+    auto c = percpu_sum(impl_->maps.reason_stats, r, "reason_stats");
     if (!c.ok()) return c.error();
     out[r] = *c;
   }
@@ -206,7 +281,7 @@ Result<std::array<sl_counters, SL_R_MAX>> XdpDataplane::reason_counters() {
 }
 
 Result<std::vector<ConnEntry>> XdpDataplane::conns(size_t limit) {
-  int fd = bpf_map__fd(impl_->skel->maps.conns);
+  int fd = bpf_map__fd(impl_->maps.conns);
   std::vector<ConnEntry> out;
   sl_flow_key key{};
   const void* prev = nullptr;  // nullptr: start from the first key

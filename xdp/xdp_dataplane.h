@@ -19,12 +19,17 @@ struct XdpOptions {
   bool pin = true;                        // false: nothing on bpffs (tests, bench)
   uint32_t conn_table_size = SL_CONN_TABLE_DEFAULT;
   std::string pin_root = "/sys/fs/bpf/sluice";
+  // An XDP object file built from xdp/sluice.bpf.c (same map names and
+  // layouts) instead of the embedded one: an upgrade, or a test of one.
+  std::string bpf_object;
 };
 
 class XdpDataplane final : public Dataplane {
  public:
   // Loads the program (reusing maps already pinned for this netns+interface,
   // so a restart keeps the connection table), pins and attaches as asked.
+  // Attaching replaces the program on the interface atomically
+  // (XDP_FLAGS_REPLACE): no packet meets an interface without a program.
   static Result<std::unique_ptr<XdpDataplane>> open(const XdpOptions& opts);
   ~XdpDataplane() override;  // never detaches: the program outlives the controller
 
@@ -39,6 +44,12 @@ class XdpDataplane final : public Dataplane {
   int ifindex() const;
   int prog_fd() const;   // for BPF_PROG_TEST_RUN in tests and benchmarks
   bool attached_generic() const;
+  // The connection table's capacity (the pinned one's, when adopted).
+  uint32_t conn_table_size() const;
+  // Entries in the connection table now, by batched lookups: about one
+  // syscall per 8192 entries, so callers cache it (a 1M table takes tens
+  // of milliseconds). Thread-safe: only reads through the map's fd.
+  Result<uint64_t> conn_count() const;
 
   Result<void> global_set(const sl_global& g) override;
   Result<void> vip_put(const sl_vip_key& key, const sl_vip_meta& meta) override;

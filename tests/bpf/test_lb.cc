@@ -55,7 +55,9 @@ struct VipSpec {
   std::initializer_list<uint32_t> weights;
 };
 
-Result<void> tables_fill(XdpDataplane& dp) {
+}  // namespace
+
+Result<void> test_lb_fill(XdpDataplane& dp) {
   for (uint32_t i = 0; i < kBackends; ++i) {
     sl_backend be{};
     Addr a = backend_addr(i);
@@ -89,6 +91,8 @@ Result<void> tables_fill(XdpDataplane& dp) {
   return test_lb_set_role(dp, SL_ROLE_ACTIVE);
 }
 
+namespace {
+
 TestLb load() {
   TestLb lb;
   XdpOptions o;
@@ -101,7 +105,7 @@ TestLb load() {
                (geteuid() != 0 ? " -- the BPF tests need root (CAP_BPF, CAP_NET_ADMIN)" : "");
     return lb;
   }
-  if (auto r = tables_fill(**dp); !r.ok()) {
+  if (auto r = test_lb_fill(**dp); !r.ok()) {
     lb.error = "programming the test tables failed: " + r.error().message();
     return lb;
   }

@@ -57,6 +57,9 @@ struct TestLb {
 };
 TestLb& test_lb();
 
+// Program the tables above (backends, VIPs A..F, role ACTIVE) into `dp`.
+Result<void> test_lb_fill(XdpDataplane& dp);
+
 // Set the node's role (the tables stay).
 Result<void> test_lb_set_role(XdpDataplane& dp, sl_role role);
 
