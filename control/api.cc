@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include "control/config_edit.h"
+
 namespace sluice {
 
 using nlohmann::json;
@@ -27,28 +29,6 @@ std::string backend_state(const BackendState& be) {
   return "standby";  // a backup while primaries serve
 }
 
-Result<ApiRequest> api_parse_request(std::string_view text) {
-  json req;
-  try {
-    req = json::parse(text);
-  } catch (const json::exception& e) {
-    return make_error("bad request: not JSON");
-  }
-  if (!req.is_object()) return make_error("bad request: must be a JSON object");
-  auto cmd = req.find("cmd");
-  if (cmd == req.end() || !cmd->is_string())
-    return make_error("bad request: \"cmd\" (a string) is required");
-  static const std::pair<const char*, ApiCommand> kCommands[] = {
-      {"status", ApiCommand::status},
-      {"vip_list", ApiCommand::vip_list},
-      {"backend_list", ApiCommand::backend_list},
-      {"stats", ApiCommand::stats},
-  };
-  for (const auto& [name, c] : kCommands)
-    if (*cmd == name) return ApiRequest{c};
-  return make_error("bad request: unknown command '" + cmd->get<std::string>() + "'");
-}
-
 std::string api_error_reply(const std::string& message) {
   return json{{"ok", false}, {"error", message}}.dump();
 }
@@ -56,20 +36,35 @@ std::string api_error_reply(const std::string& message) {
 std::string ApiHandler::handle(std::string_view request) {
   auto req = api_parse_request(request);
   if (!req) return api_error_reply(req.error().message());
-  json reply;
-  switch (req->cmd) {
-    case ApiCommand::status: reply = status(); break;
-    case ApiCommand::vip_list: reply = vip_list(); break;
-    case ApiCommand::backend_list: reply = backend_list(); break;
-    case ApiCommand::stats: {
-      auto s = stats();
-      if (!s) return api_error_reply(s.error().message());
-      reply = std::move(*s);
-      break;
+  auto reply = dispatch(*req);
+  if (!reply) return api_error_reply(reply.error().message());
+  (*reply)["ok"] = true;
+  return reply->dump();
+}
+
+Result<json> ApiHandler::dispatch(const ApiRequest& req) {
+  switch (req.cmd) {
+    case ApiCommand::status: return status();
+    case ApiCommand::vip_list: return vip_list();
+    case ApiCommand::backend_list: return backend_list();
+    case ApiCommand::stats: return stats();
+    case ApiCommand::conns: return conns(req);
+    case ApiCommand::detach: return detach();
+    case ApiCommand::reload: {
+      if (auto r = store_.reload(); !r) return r.error();
+      return json{{"vips", store_.running().vips.size()}};
     }
+    default: break;
   }
-  reply["ok"] = true;
-  return reply.dump();
+  auto r = store_.change([&](Config& cfg) { return config_edit(cfg, req); });
+  if (!r) return r.error();
+  return json::object();
+}
+
+Result<json> ApiHandler::detach() {
+  if (!detach_) return make_error("detach: not supported here");
+  if (auto r = detach_(); !r) return r.error();
+  return json{{"detached", info_.interface}};
 }
 
 json ApiHandler::status() const {
@@ -85,6 +80,7 @@ json ApiHandler::status() const {
       {"dataplane", info_.dataplane},
       {"xdp_mode", info_.xdp_generic ? "generic" : "native"},
       {"pin_dir", info_.pin_dir},
+      {"config", store_.path()},
       {"role", "active"},
       {"lb_mac", mac_str(node.lb_mac)},
       {"src_v4", node.src_v4 ? node.src_v4->str() : ""},
@@ -115,15 +111,28 @@ json ApiHandler::vip_list() const {
   return json{{"vips", vips}};
 }
 
+const BackendConfig* ApiHandler::configured(const VipState& vip, const BackendState& be) const {
+  const VipConfig* v = find_vip(store_.running(), {vip.cfg.address, vip.cfg.port, vip.cfg.protocol});
+  if (!v) return nullptr;
+  for (const auto& b : v->backends)
+    if (b.address == be.cfg.address) return &b;
+  return nullptr;
+}
+
+// The weight and drain flag as configured: the table holds weight 0 for a
+// drained backend.
 json ApiHandler::backend_list() const {
   json out = json::array();
   for (const auto& v : table_.vips())
-    for (const auto& be : v.backends)
+    for (const auto& be : v.backends) {
+      const BackendConfig* cfg = configured(v, be);
+      bool drained = cfg && cfg->drained;
       out.push_back({
           {"service", v.cfg.name()},
           {"address", be.cfg.address.str()},
-          {"weight", be.cfg.weight},
+          {"weight", cfg ? cfg->weight : be.cfg.weight},
           {"backup", be.cfg.backup},
+          {"drained", drained},
           {"index", be.index},
           {"mac", be.mac ? mac_str(*be.mac) : ""},
           {"health", health_name(be.health.state)},
@@ -132,8 +141,9 @@ json ApiHandler::backend_list() const {
           {"health_fail", be.health.consecutive_fail},
           {"health_transitions", be.health.transitions},
           {"health_error", be.health.last_error},
-          {"state", backend_state(be)},
+          {"state", drained ? "drained" : backend_state(be)},
       });
+    }
   return json{{"backends", out}};
 }
 

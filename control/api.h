@@ -1,27 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 // The controller API: one JSON request, one JSON reply ({"ok":true,...} or
 // {"ok":false,"error":"..."}), each on one line. Transport-free so it can
-// be tested alone; api_server.h carries it over the unix socket.
+// be tested alone; api_server.h carries it over the unix socket and
+// api_request.h parses the requests.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
+#include "control/api_request.h"
+#include "control/config_store.h"
 #include "control/dataplane.h"
 #include "control/result.h"
 #include "control/service_table.h"
 
 namespace sluice {
 
-enum class ApiCommand { status, vip_list, backend_list, stats };
-
-struct ApiRequest {
-  ApiCommand cmd = ApiCommand::status;
-};
-
-Result<ApiRequest> api_parse_request(std::string_view text);
 std::string api_error_reply(const std::string& message);
 
 // What `status` reports besides the tables.
@@ -35,20 +32,32 @@ struct DaemonInfo {
 
 class ApiHandler {
  public:
-  ApiHandler(const ServiceTable& table, Dataplane& dp, DaemonInfo info)
-      : table_(table), dp_(dp), info_(std::move(info)) {}
+  // Removes the VIP addresses, detaches the program and its pins, and makes
+  // the daemon stop once the reply is sent.
+  using Detach = std::function<Result<void>()>;
+
+  ApiHandler(const ServiceTable& table, Dataplane& dp, ConfigStore& store, DaemonInfo info,
+             Detach detach = {})
+      : table_(table), dp_(dp), store_(store), info_(std::move(info)),
+        detach_(std::move(detach)) {}
   // Never fails: errors become {"ok":false,...}.
   std::string handle(std::string_view request);
 
  private:
+  Result<nlohmann::json> dispatch(const ApiRequest& req);
   nlohmann::json status() const;
   nlohmann::json vip_list() const;
   nlohmann::json backend_list() const;
   Result<nlohmann::json> stats();
+  Result<nlohmann::json> conns(const ApiRequest& req);
+  Result<nlohmann::json> detach();
+  const BackendConfig* configured(const VipState& vip, const BackendState& be) const;
 
   const ServiceTable& table_;
   Dataplane& dp_;
+  ConfigStore& store_;
   DaemonInfo info_;
+  Detach detach_;
 };
 
 // Shared with sluicectl's table printer.

@@ -39,12 +39,13 @@ void check_backend_family(const VipConfig& vip, const IpAddr& be, const std::str
 
 BackendConfig parse_backend(const YAML::Node& n, const std::string& path) {
   require_map(n, path);
-  check_keys(n, path, {"address", "weight", "backup"});
+  check_keys(n, path, {"address", "weight", "backup", "drained"});
   if (!n["address"]) fail(join(path, "address"), "required");
   BackendConfig be;
   be.address = read_addr(n["address"], join(path, "address"));
   if (n["weight"]) be.weight = read_uint(n["weight"], join(path, "weight"), 0, 1000);
   if (n["backup"]) be.backup = read_bool(n["backup"], join(path, "backup"));
+  if (n["drained"]) be.drained = read_bool(n["drained"], join(path, "drained"));
   return be;
 }
 

@@ -20,6 +20,11 @@ struct BackendConfig {
   IpAddr address;
   uint32_t weight = 1;  // 0..1000; 0 takes it out of the ring
   bool backup = false;
+  // Taken out of the ring (`sluicectl backend drain`) while `weight` keeps
+  // what undrain restores; persisted so a restart keeps it drained.
+  bool drained = false;
+
+  bool operator==(const BackendConfig&) const = default;
 };
 
 struct HealthCheckConfig {
@@ -43,6 +48,8 @@ enum class BackendDownPolicy { keep, reschedule, drop };
 struct AclConfig {
   std::vector<Cidr> allow;
   std::vector<Cidr> deny;
+
+  bool operator==(const AclConfig&) const = default;
 };
 
 struct VipConfig {
@@ -56,6 +63,8 @@ struct VipConfig {
   std::optional<AclConfig> acl;
 
   std::string name() const { return service_name(address, port, protocol); }
+
+  bool operator==(const VipConfig&) const = default;
 };
 
 struct VrrpConfig {
@@ -64,11 +73,15 @@ struct VrrpConfig {
   uint32_t advert_interval_ms = 1000; // multiple of 10, 10..40950
   bool preempt = true;
   std::vector<IpAddr> unicast_peers;
+
+  bool operator==(const VrrpConfig&) const = default;
 };
 
 struct SyncConfig {
   IpAddr peer;
   uint16_t port = 7900;
+
+  bool operator==(const SyncConfig&) const = default;
 };
 
 struct Config {
@@ -84,6 +97,8 @@ struct Config {
 
   // Parsed but not acted on yet (ACLs, VRRP, sync).
   std::vector<std::string> ignored_blocks() const;
+
+  bool operator==(const Config&) const = default;
 };
 
 Result<Config> config_parse(const std::string& yaml_text);

@@ -94,3 +94,27 @@ void print_stats(const json& reply, std::ostream& out) {
 }
 
 }  // namespace sluice
+
+namespace sluice {
+
+void print_conns(const json& reply, std::ostream& out) {
+  TextTable t({"CLIENT", "", "SERVICE", "", "BACKEND", "AGE_S"});
+  for (const auto& c : list(reply, "conns"))
+    t.add({field(c, "client"), "->", field(c, "service"), "->", field(c, "backend"),
+           field(c, "age_s")});
+  t.print(out);
+  if (reply.value("truncated", false))
+    out << "(showing " << list(reply, "conns").size() << " of " << field(reply, "matched")
+        << " matching; the table holds " << field(reply, "entries") << " of "
+        << field(reply, "table_size") << " entries; --limit N shows more)\n";
+}
+
+void print_reload(const json& reply, std::ostream& out) {
+  out << "reloaded: " << field(reply, "vips") << " VIPs\n";
+}
+
+void print_detach(const json& reply, std::ostream& out) {
+  out << "detached from " << field(reply, "detached") << "; sluiced exits\n";
+}
+
+}  // namespace sluice

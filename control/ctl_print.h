@@ -23,5 +23,17 @@ void print_status(const nlohmann::json& reply, std::ostream& out);
 void print_vip_list(const nlohmann::json& reply, std::ostream& out);
 void print_backend_list(const nlohmann::json& reply, std::ostream& out);
 void print_stats(const nlohmann::json& reply, std::ostream& out);
+void print_conns(const nlohmann::json& reply, std::ostream& out);
+void print_reload(const nlohmann::json& reply, std::ostream& out);
+void print_detach(const nlohmann::json& reply, std::ostream& out);
+
+// `stats -w`: per-second rates from two `stats` replies `seconds` apart, as
+// a reply-shaped object: {"interval_s":..,"vips":[{service,pps,bps,new_cps}],
+// "backends":[{service,address,pps,bps,new_cps}]}.
+nlohmann::json stats_rates(const nlohmann::json& before, const nlohmann::json& after,
+                           double seconds);
+void print_rates(const nlohmann::json& rates, std::ostream& out);
+// 1234567 -> "1.23M"; below 1000 as is (one decimal when not whole).
+std::string human(double v);
 
 }  // namespace sluice

@@ -6,6 +6,8 @@
 #include <csignal>
 
 #include "control/api.h"
+#include "control/config_edit.h"
+#include "control/config_store.h"
 #include "control/control_counters.h"
 #include "control/health_monitor.h"
 #include "control/mac_resolver.h"
@@ -97,28 +99,42 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   // still steering established flows.
   if (auto r = table.adopt(); !r) return r;
   if (auto r = table.set_node(*node); !r) return r;
-  if (auto r = table.apply(cfg.vips, kResolveWait); !r) return r;
+  if (auto r = table.apply(dataplane_vips(cfg), kResolveWait); !r) return r;
   VipAddresses addrs(*nl, link->ifindex);
   if (auto r = addrs.sync(vip_addrs(cfg)); !r) return r;
   spdlog::info("serving {} VIPs on {}; API at {}", cfg.vips.size(), cfg.interface,
                cfg.api_socket);
 
   ControlCounters counters;
+  // API changes and reloads: the tables, then the VIP addresses.
+  ConfigStore store(cfg, flags.config_path, [&](const Config& next) -> Result<void> {
+    if (auto r = table.apply(dataplane_vips(next), kResolveWait); !r) return r;
+    return addrs.sync(vip_addrs(next));
+  }, counters);
+  loop->on_hangup([&] { (void)store.reload(); });
   // Checks start once the first apply has built the tables; every later
   // apply (API change, reload) re-syncs them through ServiceTable::on_apply.
   SteadyClock clock;
   HealthMonitor health(table, clock, &counters);
   health.sync();
   loop->watch(health);
-
+  // API detach: done before the reply, so the reply tells whether it worked.
+  auto detach = [&]() -> Result<void> {
+    if (auto r = addrs.remove_all(); !r) spdlog::warn("{}", r.error().message());
+    if (auto r = (*dp)->detach(); !r) return r;
+    spdlog::info("detached from {} on API request, pins removed; exiting", cfg.interface);
+    loop->stop();
+    return {};
+  };
   DaemonInfo info{cfg.interface, "xdp", (*dp)->attached_generic(), (*dp)->pin_dir()};
-  ApiHandler handler(table, **dp, info);
+  ApiHandler handler(table, **dp, store, info, detach);
   auto stopped = loop->run(
       *api, [&](std::string_view req) { return handler.handle(req); },
       [&] {
         if (auto r = table.refresh_macs(); !r) spdlog::warn("{}", r.error().message());
       });
   if (!stopped) return stopped.error();
+  if (*stopped == 0) return {};  // detached through the API
   return shut_down(*stopped, flags, addrs, **dp);
 }
 

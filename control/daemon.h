@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "control/api_server.h"
@@ -19,6 +20,7 @@ namespace sluice {
 
 struct DaemonFlags {
   bool detach_on_exit = false;
+  std::string config_path;  // where API changes are persisted, reload reads
 };
 
 // Runs until SIGTERM/SIGINT. Errors are setup failures.
@@ -31,8 +33,12 @@ class EventLoop {
 
   // Gives `w` a turn in every iteration of run(); it must outlive run().
   void watch(LoopWatcher& w) { watchers_.push_back(&w); }
+  // SIGHUP (blocked, read from the signalfd) calls `f` instead of stopping.
+  void on_hangup(std::function<void()> f) { on_hangup_ = std::move(f); }
+  // Makes run() return 0 once the current iteration is done (API detach).
+  void stop() { stop_ = true; }
 
-  // Returns the signal that stopped the loop.
+  // Returns the signal that stopped the loop, or 0 after stop().
   Result<int> run(ApiServer& api, const ApiServer::Handler& handler,
                   const std::function<void()>& on_tick);
 
@@ -42,6 +48,8 @@ class EventLoop {
   Fd sig_;
   Fd timer_;
   std::vector<LoopWatcher*> watchers_;
+  std::function<void()> on_hangup_;
+  bool stop_ = false;
 };
 
 }  // namespace sluice

@@ -17,6 +17,7 @@ Result<EventLoop> EventLoop::create(std::chrono::milliseconds tick) {
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
   if (sigprocmask(SIG_BLOCK, &mask, nullptr) < 0) return make_error("sigprocmask", errno);
   Fd sig(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sig.valid()) return make_error("signalfd", errno);
@@ -58,7 +59,10 @@ Result<int> EventLoop::run(ApiServer& api, const ApiServer::Handler& handler,
     }
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo si{};
-      if (read(sig_.get(), &si, sizeof(si)) == sizeof(si)) return static_cast<int>(si.ssi_signo);
+      if (read(sig_.get(), &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo != SIGHUP) return static_cast<int>(si.ssi_signo);
+        if (on_hangup_) on_hangup_();
+      }
     }
     if (fds[1].revents & POLLIN) {
       uint64_t expirations = 0;
@@ -67,6 +71,7 @@ Result<int> EventLoop::run(ApiServer& api, const ApiServer::Handler& handler,
     if (fds[2].revents & POLLIN) api.serve_one(handler);
     for (size_t i = 0; i < watchers_.size(); ++i)
       watchers_[i]->on_poll(fds.data() + first[i], first[i + 1] - first[i]);
+    if (stop_) return 0;
   }
 }
 

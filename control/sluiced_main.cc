@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sluiced: dataplane dpdk: not built into this sluiced (use xdp)\n");
     return 2;
   }
+  flags.config_path = config_path;
   if (auto r = sluice::daemon_run(*cfg, flags); !r) {
     spdlog::error("{}", r.error().message());
     return 1;

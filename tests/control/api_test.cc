@@ -12,89 +12,46 @@
 
 #include "control/api_server.h"
 #include "control/ctl_print.h"
-#include "tests/control/fake_dataplane.h"
+#include "tests/control/api_fixture.h"
 
 namespace sluice {
 namespace {
 
 using nlohmann::json;
 
-struct RequestCase {
-  const char* text;
-  bool ok;
-  ApiCommand cmd;
-  const char* error;
-};
-
-TEST(ApiRequest, Parses) {
-  const RequestCase cases[] = {
-      {R"({"cmd":"status"})", true, ApiCommand::status, ""},
-      {R"({"cmd":"vip_list"})", true, ApiCommand::vip_list, ""},
-      {R"( {"cmd":"backend_list","extra":1} )", true, ApiCommand::backend_list, ""},
-      {R"({"cmd":"stats"})", true, ApiCommand::stats, ""},
-      {"status", false, {}, "bad request: not JSON"},
-      {"", false, {}, "bad request: not JSON"},
-      {R"(["status"])", false, {}, "bad request: must be a JSON object"},
-      {R"({"command":"status"})", false, {}, "bad request: \"cmd\" (a string) is required"},
-      {R"({"cmd":7})", false, {}, "bad request: \"cmd\" (a string) is required"},
-      {R"({"cmd":"reboot"})", false, {}, "bad request: unknown command 'reboot'"},
-  };
-  for (const auto& c : cases) {
-    auto r = api_parse_request(c.text);
-    ASSERT_EQ(r.ok(), c.ok) << c.text;
-    if (c.ok)
-      EXPECT_EQ(r->cmd, c.cmd) << c.text;
-    else
-      EXPECT_EQ(r.error().message(), c.error) << c.text;
-  }
-}
-
-class ApiHandlerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    VipConfig v;
-    v.address = *IpAddr::parse("198.18.0.100");
-    v.port = 80;
-    v.protocol = IPPROTO_TCP;
-    v.backends = {{*IpAddr::parse("198.18.0.11"), 1, false},
-                  {*IpAddr::parse("198.18.0.12"), 1, true}};
-    ASSERT_TRUE(table.apply({v}, {}).ok());
-  }
-  json call(const std::string& req) { return json::parse(handler.handle(req)); }
-
-  FakeDataplane dp;
-  FakeMacResolver resolver;
-  ServiceTable table{dp, resolver};
-  ApiHandler handler{table, dp, DaemonInfo{"veth-lb1", "xdp", true, "/sys/fs/bpf/x"}};
-};
+class ApiHandlerTest : public ApiFixture {};
 
 TEST_F(ApiHandlerTest, Status) {
   json r = call(R"({"cmd":"status"})");
   EXPECT_EQ(r["ok"], true);
-  EXPECT_EQ(r["interface"], "veth-lb1");
+  EXPECT_EQ(r["interface"], "veth-api");
   EXPECT_EQ(r["xdp_mode"], "generic");
   EXPECT_EQ(r["role"], "active");
-  EXPECT_EQ(r["vips"], 1);
-  EXPECT_EQ(r["backends"], 2);
+  EXPECT_EQ(r["vips"], 2);
+  EXPECT_EQ(r["backends"], 4);
+  EXPECT_EQ(r["config"], path);
 }
 
 TEST_F(ApiHandlerTest, Lists) {
   json v = call(R"({"cmd":"vip_list"})");
-  ASSERT_EQ(v["vips"].size(), 1u);
+  ASSERT_EQ(v["vips"].size(), 2u);
   EXPECT_EQ(v["vips"][0]["service"], "198.18.0.100:80/tcp");
-  EXPECT_EQ(v["vips"][0]["serving"], 1);
+  EXPECT_EQ(v["vips"][0]["serving"], 2);
+  EXPECT_EQ(v["vips"][1]["service"], "[2001:2::100]:53/udp");
+  EXPECT_EQ(v["vips"][1]["mode"], "ipip");
   json b = call(R"({"cmd":"backend_list"})");
-  ASSERT_EQ(b["backends"].size(), 2u);
+  ASSERT_EQ(b["backends"].size(), 4u);
   EXPECT_EQ(b["backends"][0]["state"], "serving");
-  EXPECT_EQ(b["backends"][1]["state"], "standby");
-  EXPECT_EQ(b["backends"][1]["backup"], true);
+  EXPECT_EQ(b["backends"][2]["state"], "standby");
+  EXPECT_EQ(b["backends"][2]["backup"], true);
+  EXPECT_EQ(b["backends"][1]["drained"], false);
 }
 
 TEST_F(ApiHandlerTest, StatsDeriveActionsFromReasons) {
   json s = call(R"({"cmd":"stats"})");
   ASSERT_EQ(s["ok"], true);
-  EXPECT_EQ(s["vips"][0]["packets"], 100);
-  EXPECT_EQ(s["backends"][1]["packets"], 1);
+  EXPECT_EQ(s["vips"][0]["packets"], 100 + table.vips()[0].vip_id);
+  EXPECT_EQ(s["backends"].size(), 4u);
   EXPECT_EQ(s["reasons"]["tx_new"]["packets"], SL_R_TX_NEW);
   // The fake counts r packets for reason r.
   EXPECT_EQ(s["actions"]["pass"], 1 + 2 + 3 + 4 + 5 + 6 + 7);

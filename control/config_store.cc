@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/config_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include "control/config_file.h"
+#include "control/config_writer.h"
+
+namespace sluice {
+
+std::string restart_only_change(const Config& running, const Config& next) {
+  if (running.interface != next.interface) return "interface";
+  if (running.dataplane != next.dataplane) return "dataplane";
+  if (running.xdp_generic != next.xdp_generic) return "xdp_mode";
+  if (running.api_socket != next.api_socket) return "api_socket";
+  if (running.metrics_listen != next.metrics_listen) return "metrics_listen";
+  if (running.conn_table_size != next.conn_table_size) return "conn_table_size";
+  return "";
+}
+
+Result<void> ConfigStore::apply_or_restore(const Config& next) {
+  auto r = apply_(next);
+  if (r) return r;
+  if (auto back = apply_(running_); !back)
+    spdlog::error("restoring the previous config after a failed change: {}",
+                  back.error().message());
+  return r;
+}
+
+Result<void> ConfigStore::change(const Edit& edit) {
+  auto r = change_uncounted(edit);
+  (r ? counters_.api_changes : counters_.api_change_failures)++;
+  return r;
+}
+
+Result<void> ConfigStore::change_uncounted(const Edit& edit) {
+  Config edited = running_;
+  if (auto r = edit(edited); !r) return r;
+  // The file's rules, exactly: what we would write must parse back.
+  std::string text = config_emit(edited);
+  auto next = config_parse(text);
+  if (!next) return next.error();
+  auto pending = PendingFile::prepare(path_, text);
+  if (!pending) return pending.error();
+  if (auto r = apply_or_restore(*next); !r) return r;
+  if (auto r = pending->commit(); !r) {
+    if (auto back = apply_(running_); !back)
+      spdlog::error("restoring the previous config: {}", back.error().message());
+    return r;
+  }
+  running_ = std::move(*next);
+  return {};
+}
+
+Result<void> ConfigStore::reload() {
+  auto r = reload_uncounted();
+  (r ? counters_.config_reloads : counters_.config_reload_failures)++;
+  if (r)
+    spdlog::info("config reloaded from {}", path_);
+  else
+    spdlog::warn("reload refused, running config kept: {}", r.error().message());
+  return r;
+}
+
+Result<void> ConfigStore::reload_uncounted() {
+  auto next = config_load(path_);
+  if (!next) return next.error();
+  if (std::string field = restart_only_change(running_, *next); !field.empty())
+    return make_error("config: " + field + ": changed in the file; it takes a restart of sluiced");
+  if (auto r = apply_or_restore(*next); !r) return r;
+  running_ = std::move(*next);
+  return {};
+}
+
+}  // namespace sluice
