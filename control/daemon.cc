@@ -11,6 +11,7 @@
 #include "control/control_counters.h"
 #include "control/health_monitor.h"
 #include "control/mac_resolver.h"
+#include "control/metrics_endpoint.h"
 #include "control/netlink.h"
 #include "control/service_table.h"
 #include "control/vip_addresses.h"
@@ -54,8 +55,9 @@ void log_ignored(const Config& cfg) {
     spdlog::warn("config: {}: not implemented yet, ignored", block);
 }
 
-Result<std::unique_ptr<XdpDataplane>> open_dataplane(const Config& cfg) {
+Result<std::unique_ptr<XdpDataplane>> open_dataplane(const Config& cfg, const DaemonFlags& flags) {
   XdpOptions opts;
+  opts.bpf_object = flags.bpf_object;
   opts.ifname = cfg.interface;
   opts.generic = cfg.xdp_generic;
   opts.conn_table_size = cfg.conn_table_size;
@@ -91,7 +93,7 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   if (!node) return node.error();
   log_ignored(cfg);
 
-  auto dp = open_dataplane(cfg);
+  auto dp = open_dataplane(cfg, flags);
   if (!dp) return dp.error();
   KernelMacResolver resolver(*nl, link->ifindex);
   ServiceTable table(**dp, resolver);
@@ -106,6 +108,12 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
                cfg.api_socket);
 
   ControlCounters counters;
+  // The metrics thread reads `counters` and the dataplane, and the state
+  // the main loop publishes after every change.
+  auto metrics = MetricsEndpoint::start(cfg.metrics_listen, **dp, counters);
+  if (!metrics) return metrics.error();
+  (*metrics)->publish(table);
+  if (!cfg.metrics_listen.empty()) spdlog::info("metrics at http://{}/metrics", cfg.metrics_listen);
   // API changes and reloads: the tables, then the VIP addresses.
   ConfigStore store(cfg, flags.config_path, [&](const Config& next) -> Result<void> {
     if (auto r = table.apply(dataplane_vips(next), kResolveWait); !r) return r;
@@ -116,6 +124,7 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   // apply (API change, reload) re-syncs them through ServiceTable::on_apply.
   SteadyClock clock;
   HealthMonitor health(table, clock, &counters);
+  health.on_transition([&] { (*metrics)->publish(table); });
   health.sync();
   loop->watch(health);
   // API detach: done before the reply, so the reply tells whether it worked.
@@ -129,9 +138,15 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   DaemonInfo info{cfg.interface, "xdp", (*dp)->attached_generic(), (*dp)->pin_dir()};
   ApiHandler handler(table, **dp, store, info, detach);
   auto stopped = loop->run(
-      *api, [&](std::string_view req) { return handler.handle(req); },
+      *api,
+      [&](std::string_view req) {
+        auto reply = handler.handle(req);
+        (*metrics)->publish(table);
+        return reply;
+      },
       [&] {
         if (auto r = table.refresh_macs(); !r) spdlog::warn("{}", r.error().message());
+        (*metrics)->publish(table);
       });
   if (!stopped) return stopped.error();
   if (*stopped == 0) return {};  // detached through the API

@@ -20,6 +20,7 @@ namespace sluice {
 
 struct DaemonFlags {
   bool detach_on_exit = false;
+  std::string bpf_object;  // XDP object file to load; empty: the built-in one
   std::string config_path;  // where API changes are persisted, reload reads
 };
 

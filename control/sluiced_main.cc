@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// sluiced --config FILE [--dataplane xdp|dpdk] [--detach-on-exit] [-v]
+// sluiced --config FILE [--dataplane xdp|dpdk] [--detach-on-exit] [--bpf-object FILE] [-v]
 // Exit codes: 0 stopped by a signal, 1 runtime failure, 2 bad usage or config
 // (nothing attached).
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -22,6 +22,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"xdp", "dpdk"}));
   app.add_flag("--detach-on-exit", flags.detach_on_exit,
                "on SIGTERM/SIGINT detach the program and remove VIP addresses");
+  app.add_option("--bpf-object", flags.bpf_object,
+                 "XDP object to load instead of the built-in one (an upgrade: it replaces the "
+                 "attached program atomically, keeping the pinned connection table)")
+      ->check(CLI::ExistingFile);
   app.add_flag("-v,--verbose", verbose, "debug logging");
   try {
     app.parse(argc, argv);

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+// sluiced's metrics endpoint: the registry the main loop publishes to, the
+// HTTP server, and the scrape (snapshot + XDP counters -> text).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "control/control_counters.h"
+#include "control/metrics.h"
+#include "control/metrics_server.h"
+
+namespace sluice {
+
+class XdpDataplane;
+
+class MetricsEndpoint {
+ public:
+  // `listen` empty: metrics disabled, publish() does nothing. `dp` and
+  // `counters` must outlive the endpoint (the server thread reads them).
+  static Result<std::unique_ptr<MetricsEndpoint>> start(const std::string& listen,
+                                                        XdpDataplane& dp,
+                                                        const ControlCounters& counters);
+
+  // Main loop, after every change of the service state.
+  void publish(const ServiceTable& table);
+
+ private:
+  MetricsEndpoint(XdpDataplane& dp, const ControlCounters& counters);
+  std::string scrape();
+
+  XdpDataplane& dp_;
+  const ControlCounters& counters_;
+  MetricsRegistry registry_;
+  ConnCountCache conn_count_;
+  BuildInfo build_;
+  std::unique_ptr<MetricsServer> server_;  // last: stopped before the rest goes
+};
+
+}  // namespace sluice

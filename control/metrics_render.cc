@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+// The exposition text: one family per metric, HELP and TYPE first, samples
+// after, label values escaped. Names and meanings are a contract with
+// dashboards: add, never rename.
+#include <cstdint>
+#include <string>
+
+#include "control/metrics.h"
+
+namespace sluice {
+
+namespace {
+
+class Exposition {
+ public:
+  void family(const char* name, const char* type, const char* help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  // `labels`: already formatted `k="v",...`, or empty.
+  void sample(const char* name, const std::string& labels, uint64_t value) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += std::to_string(value);
+    out_ += '\n';
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string label(const char* key, const std::string& value) {
+  return std::string(key) + "=\"" + metrics_escape_label(value) + "\"";
+}
+
+std::string vip_label(const MetricsVip& v) { return label("vip", v.name); }
+
+std::string backend_labels(const MetricsVip& v, const MetricsBackend& be) {
+  return vip_label(v) + "," + label("backend", be.address);
+}
+
+uint64_t packets(const sl_counters& c) { return c.packets; }
+uint64_t bytes(const sl_counters& c) { return c.bytes; }
+uint64_t new_conns(const sl_counters& c) { return c.new_conns; }
+
+struct CounterField {
+  const char* suffix;
+  const char* help;
+  uint64_t (*get)(const sl_counters&);
+};
+constexpr CounterField kFields[] = {
+    {"packets_total", "packets", packets},
+    {"bytes_total", "bytes (L3 and above)", bytes},
+    {"new_connections_total", "new connections scheduled", new_conns},
+};
+
+void render_vips(Exposition& e, const MetricsSnapshot& s, const MetricsCounters& c) {
+  for (const auto& f : kFields) {
+    std::string name = std::string("sluice_vip_") + f.suffix;
+    std::string help = std::string("Packets for the virtual service: ") + f.help + ".";
+    e.family(name.c_str(), "counter", help.c_str());
+    for (size_t i = 0; i < s.vips.size(); ++i)
+      e.sample(name.c_str(), vip_label(s.vips[i]), i < c.vips.size() ? f.get(c.vips[i]) : 0);
+  }
+}
+
+void render_backends(Exposition& e, const MetricsSnapshot& s, const MetricsCounters& c) {
+  for (const auto& f : kFields) {
+    std::string name = std::string("sluice_backend_") + f.suffix;
+    std::string help = std::string("Packets forwarded to the backend: ") + f.help + ".";
+    e.family(name.c_str(), "counter", help.c_str());
+    for (size_t i = 0; i < s.vips.size(); ++i)
+      for (size_t j = 0; j < s.vips[i].backends.size(); ++j) {
+        bool have = i < c.backends.size() && j < c.backends[i].size();
+        e.sample(name.c_str(), backend_labels(s.vips[i], s.vips[i].backends[j]),
+                 have ? f.get(c.backends[i][j]) : 0);
+      }
+  }
+  e.family("sluice_backend_up", "gauge", "1 if the backend is healthy or not health-checked.");
+  for (const auto& v : s.vips)
+    for (const auto& be : v.backends) e.sample("sluice_backend_up", backend_labels(v, be), be.up);
+  e.family("sluice_backend_health_transitions_total", "counter",
+           "Health changes of the backend (UP <-> DOWN) since sluiced started.");
+  for (const auto& v : s.vips)
+    for (const auto& be : v.backends)
+      e.sample("sluice_backend_health_transitions_total", backend_labels(v, be),
+               be.health_transitions);
+  e.family("sluice_backend_weight", "gauge", "Configured weight (0: out of the schedule).");
+  for (const auto& v : s.vips)
+    for (const auto& be : v.backends)
+      e.sample("sluice_backend_weight", backend_labels(v, be), be.weight);
+}
+
+void render_reasons(Exposition& e, const MetricsCounters& c) {
+  uint64_t actions[4] = {};
+  for (int r = 1; r < SL_R_MAX; ++r)
+    actions[sl_reason_verdict(static_cast<sl_reason>(r))] += c.reasons[r].packets;
+  e.family("sluice_xdp_actions_total", "counter", "Packets by dataplane action.");
+  for (int a = 0; a < 4; ++a)
+    e.sample("sluice_xdp_actions_total", label("action", sl_verdict_names[a]), actions[a]);
+  e.family("sluice_reason_packets_total", "counter",
+           "Packets by the reason for their action (stable names).");
+  for (int r = 1; r < SL_R_MAX; ++r)
+    e.sample("sluice_reason_packets_total", label("reason", sl_reason_names[r]),
+             c.reasons[r].packets);
+}
+
+void render_conn_table(Exposition& e, const MetricsCounters& c) {
+  e.family("sluice_conn_table_entries", "gauge",
+           "Flows in the connection table (counted at most every few seconds).");
+  if (c.conn_entries) e.sample("sluice_conn_table_entries", "", *c.conn_entries);
+  e.family("sluice_conn_table_size", "gauge", "Capacity of the connection table (LRU).");
+  e.sample("sluice_conn_table_size", "", c.conn_table_size);
+}
+
+void render_control(Exposition& e, const MetricsCounters& c) {
+  const struct {
+    const char* name;
+    const char* help;
+    uint64_t value;
+  } rows[] = {
+      {"sluice_config_reloads_total", "Config reloads that took effect.", c.control.config_reloads},
+      {"sluice_config_reload_failures_total", "Config reloads refused (last good state kept).",
+       c.control.config_reload_failures},
+      {"sluice_api_changes_total", "Changes applied through the API.", c.control.api_changes},
+      {"sluice_health_transitions_total", "Backend health changes (up <-> down).",
+       c.control.health_transitions},
+  };
+  for (const auto& row : rows) {
+    e.family(row.name, "counter", row.help);
+    e.sample(row.name, "", row.value);
+  }
+}
+
+}  // namespace
+
+std::string metrics_escape_label(const std::string& value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char ch : value) {
+    if (ch == '\\') out += "\\\\";
+    else if (ch == '"') out += "\\\"";
+    else if (ch == '\n') out += "\\n";
+    else out += ch;
+  }
+  return out;
+}
+
+std::string metrics_render(const MetricsSnapshot& snap, const MetricsCounters& counters,
+                           const BuildInfo& build) {
+  Exposition e;
+  render_vips(e, snap, counters);
+  render_backends(e, snap, counters);
+  render_reasons(e, counters);
+  render_conn_table(e, counters);
+  render_control(e, counters);
+  e.family("sluice_build_info", "gauge", "Build of the running sluiced (value always 1).");
+  e.sample("sluice_build_info",
+           label("version", build.version) + "," + label("git", build.git) + "," +
+               label("dataplane", build.dataplane),
+           1);
+  return e.take();
+}
+
+}  // namespace sluice
