@@ -62,15 +62,15 @@ struct CounterField {
   uint64_t (*get)(const sl_counters&);
 };
 constexpr CounterField kFields[] = {
-    {"packets_total", "packets", packets},
-    {"bytes_total", "bytes (L3 and above)", bytes},
-    {"new_connections_total", "new connections scheduled", new_conns},
+    {"packets_total", "Packets", packets},
+    {"bytes_total", "Bytes (IP header onwards)", bytes},
+    {"new_connections_total", "New connections", new_conns},
 };
 
 void render_vips(Exposition& e, const MetricsSnapshot& s, const MetricsCounters& c) {
   for (const auto& f : kFields) {
     std::string name = std::string("sluice_vip_") + f.suffix;
-    std::string help = std::string("Packets for the virtual service: ") + f.help + ".";
+    std::string help = std::string(f.help) + " to the virtual service.";
     e.family(name.c_str(), "counter", help.c_str());
     for (size_t i = 0; i < s.vips.size(); ++i)
       e.sample(name.c_str(), vip_label(s.vips[i]), i < c.vips.size() ? f.get(c.vips[i]) : 0);
@@ -80,7 +80,7 @@ void render_vips(Exposition& e, const MetricsSnapshot& s, const MetricsCounters&
 void render_backends(Exposition& e, const MetricsSnapshot& s, const MetricsCounters& c) {
   for (const auto& f : kFields) {
     std::string name = std::string("sluice_backend_") + f.suffix;
-    std::string help = std::string("Packets forwarded to the backend: ") + f.help + ".";
+    std::string help = std::string(f.help) + " forwarded to the backend.";
     e.family(name.c_str(), "counter", help.c_str());
     for (size_t i = 0; i < s.vips.size(); ++i)
       for (size_t j = 0; j < s.vips[i].backends.size(); ++j) {
