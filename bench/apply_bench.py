@@ -242,6 +242,18 @@ def main():
              "last_100_median_ms": round(1000 * statistics.median(ts[-100:]), 2)}
         if len(ts) < 10000:
             r["capped_at_s"] = args.loop_cap
+            # every add rewrites the whole config file and re-applies: the cost
+            # per add grows with the count. Least-squares line t(k) = a + b*k
+            # over the adds done, summed to 10,000 (an estimate, not a run).
+            n = len(ts)
+            if n >= 100:
+                mk = (n - 1) / 2
+                mt = sum(ts) / n
+                b = sum((k - mk) * (t - mt) for k, t in enumerate(ts)) / \
+                    sum((k - mk) ** 2 for k in range(n))
+                a = mt - b * mk
+                r["per_add_fit_ms"] = {"a": round(1000 * a, 3), "b_per_backend": round(1000 * b, 5)}
+                r["estimated_total_s"] = round(sum(a + b * k for k in range(10000)), 0)
         res["add_10000_loop"] = r
         write_config(cfg, 0)
         api({"cmd": "reload"})
