@@ -63,7 +63,7 @@ struct CounterField {
 };
 constexpr CounterField kFields[] = {
     {"packets_total", "Packets", packets},
-    {"bytes_total", "Bytes (IP header onwards)", bytes},
+    {"bytes_total", "Bytes, Ethernet header to the end of the IP packet", bytes},
     {"new_connections_total", "New connections", new_conns},
 };
 
