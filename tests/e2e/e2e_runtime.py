@@ -295,10 +295,13 @@ def t_api_changes():
             ("backend del be3", ["backend", "del", web, be("be3")],
              {"be1": 3, "be2": 1}, {"be1": 3, "be2": 1}),
         ]
+        windows = {}
         for what, args, want, on_disk in steps:
             if what == "backend drain be2":
                 ctl("backend", "drain", echo, be("be2"))  # the held VIP too
+            t_req = time.monotonic()
             t, _ = ctl(*args)
+            windows[what] = (t_req, t)
             nxt = stream.after(t, 200)
             got = counts(nxt)
             notes.append(f"{what}: {got}")
@@ -329,9 +332,21 @@ def t_api_changes():
                             f"errors {res['errors']}: {short(res)}")
         if not res["backends"].get("be2"):
             problems.append(f"no held connection was on be2 (the drained one): {res['backends']}")
+        # Removing a backend re-schedules the packets of its unfinished flows
+        # (DESIGN: "removed: re-schedule or drop, per the VIP's policy"): a
+        # connection to be3 still open when `backend del be3` lands is reset
+        # by the backend its last packets reach. Expected, so only failures of
+        # connections that overlap no `backend del` count.
         errs = [e for e in stream.snapshot() if e[2].startswith("!")]
+        lo, hi = windows.get("backend del be3", (0, 0))
+        in_del = [e for e in errs if e[0] < hi and e[1] > lo]
+        errs = [e for e in errs if e not in in_del]
+        if in_del:
+            notes.append(f"stream: {len(in_del)} connection(s) in flight across `backend del "
+                         f"be3` failed (expected): {in_del[:3]}")
         if errs:
-            problems.append(f"stream: {len(errs)} failed connections, e.g. {errs[:5]}")
+            problems.append(f"stream: {len(errs)} failed connections, e.g. {errs[:5]}; change "
+                            f"windows {windows}")
         stream.stop()
         stream = None
         # vip add / del, persisted
