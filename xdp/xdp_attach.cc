@@ -6,6 +6,7 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -25,6 +26,41 @@ Result<Fd> prog_if_named(uint32_t id, const char* prog_name) {
     return make_error("bpf_obj_get_info_by_fd", errno, std::to_string(id));
   if (std::strncmp(info.name, prog_name, sizeof(info.name)) != 0) return Fd();
   return fd;
+}
+
+// Tag (a hash of the instructions, map references masked) and map ids.
+struct ProgIdentity {
+  uint8_t tag[BPF_TAG_SIZE] = {};
+  uint32_t map_ids[32] = {};
+  uint32_t nr_maps = 0;
+  bool operator==(const ProgIdentity& o) const {
+    return std::memcmp(tag, o.tag, sizeof(tag)) == 0 && nr_maps == o.nr_maps &&
+           std::memcmp(map_ids, o.map_ids, nr_maps * sizeof(uint32_t)) == 0;
+  }
+};
+
+Result<ProgIdentity> prog_identity(int fd) {
+  ProgIdentity id;
+  bpf_prog_info info{};
+  info.nr_map_ids = 32;
+  info.map_ids = reinterpret_cast<uint64_t>(id.map_ids);
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+    return make_error("bpf_obj_get_info_by_fd", errno);
+  std::memcpy(id.tag, info.tag, sizeof(id.tag));
+  id.nr_maps = info.nr_map_ids > 32 ? 32 : info.nr_map_ids;
+  std::sort(id.map_ids, id.map_ids + id.nr_maps);
+  return id;
+}
+
+// A restart of the same controller loads the same object over the same
+// (pinned or adopted) maps: the running program is then kept, not swapped.
+Result<bool> same_program(int running_fd, int new_fd) {
+  auto a = prog_identity(running_fd);
+  if (!a.ok()) return a.error();
+  auto b = prog_identity(new_fd);
+  if (!b.ok()) return b.error();
+  return *a == *b;
 }
 
 }  // namespace
@@ -55,6 +91,9 @@ Result<void> xdp_attach(int ifindex, int prog_fd, bool generic, const std::strin
   // overwritten.
   Fd old(bpf_prog_get_fd_by_id(old_id));
   if (!old) return make_error("bpf_prog_get_fd_by_id", errno, std::to_string(old_id));
+  auto same = same_program(old.get(), prog_fd);
+  if (!same.ok()) return same.error();
+  if (*same) return {};
   LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old.get());
   err = bpf_xdp_attach(ifindex, prog_fd, mode_flag(generic) | XDP_FLAGS_REPLACE, &opts);
   if (err != 0) return make_error(std::string(op) + " (replace)", -err, ifname);

@@ -15,8 +15,9 @@ Result<int> xdp_ifindex(const std::string& ifname);
 
 // Attaches in native (driver) or generic (skb) mode. A program already
 // attached in that mode is replaced atomically (XDP_FLAGS_REPLACE with its
-// fd); with none, the attach fails if one appears meanwhile. Never falls
-// back to the other mode.
+// fd), unless it is the very same program (same tag, same maps: a plain
+// restart), which then stays attached; with none, the attach fails if one
+// appears meanwhile. Never falls back to the other mode.
 Result<void> xdp_attach(int ifindex, int prog_fd, bool generic, const std::string& ifname);
 
 // The program attached to the interface (either mode) if its name is
