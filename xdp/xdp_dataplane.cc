@@ -186,9 +186,13 @@ bool XdpDataplane::attached_generic() const { return impl_->opts.attach && impl_
 
 uint32_t XdpDataplane::conn_table_size() const { return bpf_map__max_entries(impl_->maps.conns); }
 
-Result<uint64_t> XdpDataplane::conn_count() const {
+namespace {
+
+// Walks the connection table in batches of 8192 with `op` (lookup, or
+// lookup-and-delete); returns how many entries it saw.
+template <class Op>
+Result<uint64_t> conns_batch_walk(int fd, Op op, const char* what) {
   constexpr uint32_t kBatch = 8192;
-  int fd = bpf_map__fd(impl_->maps.conns);
   std::vector<sl_flow_key> keys(kBatch);
   std::vector<sl_conn> values(kBatch);
   // The batch cursor is opaque (a bucket index for hash maps); a key-sized
@@ -199,13 +203,25 @@ Result<uint64_t> XdpDataplane::conn_count() const {
   for (;;) {
     uint32_t n = kBatch;
     LIBBPF_OPTS(bpf_map_batch_opts, o);
-    int err = bpf_map_lookup_batch(fd, in, &next, keys.data(), values.data(), &n, &o);
-    if (err != 0 && errno != ENOENT) return make_error("bpf_map_lookup_batch", errno, "conns");
+    int err = op(fd, in, &next, keys.data(), values.data(), &n, &o);
+    if (err != 0 && errno != ENOENT) return make_error(what, errno, "conns");
     total += n;  // ENOENT: the last, partial batch
     if (err != 0) return total;
     cursor = next;
     in = &cursor;
   }
+}
+
+}  // namespace
+
+Result<uint64_t> XdpDataplane::conn_count() const {
+  return conns_batch_walk(bpf_map__fd(impl_->maps.conns), bpf_map_lookup_batch,
+                          "bpf_map_lookup_batch");
+}
+
+Result<uint64_t> XdpDataplane::conns_flush() {
+  return conns_batch_walk(bpf_map__fd(impl_->maps.conns), bpf_map_lookup_and_delete_batch,
+                          "bpf_map_lookup_and_delete_batch");
 }
 
 Result<void> XdpDataplane::global_set(const sl_global& g) {

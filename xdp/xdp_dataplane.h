@@ -50,6 +50,9 @@ class XdpDataplane final : public Dataplane {
   // syscall per 8192 entries, so callers cache it (a 1M table takes tens
   // of milliseconds). Thread-safe: only reads through the map's fd.
   Result<uint64_t> conn_count() const;
+  // Empties the connection table (every flow is scheduled afresh); returns
+  // how many entries it removed. Benchmarks use it to start from one state.
+  Result<uint64_t> conns_flush();
 
   Result<void> global_set(const sl_global& g) override;
   Result<void> vip_put(const sl_vip_key& key, const sl_vip_meta& meta) override;
