@@ -127,8 +127,11 @@ void parse_top(const YAML::Node& n, Config& c) {
     c.xdp_generic = read_choice(n["xdp_mode"], "xdp_mode", {"native", "generic"}) == 1;
   if (n["api_socket"]) c.api_socket = read_string(n["api_socket"], "api_socket");
   if (n["metrics_listen"]) {
-    check_listen(n["metrics_listen"], "metrics_listen");
-    c.metrics_listen = n["metrics_listen"].Scalar();
+    // "" turns the endpoint off; anything else must be a listen address.
+    const YAML::Node& m = n["metrics_listen"];
+    bool off = m.IsScalar() && m.Scalar().empty();
+    if (!off) check_listen(m, "metrics_listen");
+    c.metrics_listen = off ? "" : m.Scalar();
   }
   if (n["conn_table_size"])
     c.conn_table_size = read_uint(n["conn_table_size"], "conn_table_size", 1, 1u << 27);

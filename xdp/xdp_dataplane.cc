@@ -147,6 +147,7 @@ Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts)
     im->ifindex = *idx;
   }
   if (opts.pin) {
+    if (auto r = bpffs_ensure(opts.pin_root); !r.ok()) return r.error();
     auto dir = xdp_pin_dir(opts.pin_root, opts.ifname);
     if (!dir.ok()) return dir.error();
     im->pin_dir = *dir;

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "xdp/xdp_pins.h"
 
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/stat.h>
@@ -61,6 +65,28 @@ Result<std::string> xdp_pin_dir(const std::string& pin_root, const std::string& 
   struct stat st{};
   if (stat("/proc/self/ns/net", &st) != 0) return make_error("stat", errno, "/proc/self/ns/net");
   return pin_root + "/" + std::to_string(st.st_ino) + "-" + ifname;
+}
+
+Result<void> bpffs_ensure(const std::string& pin_root) {
+  // The nearest existing ancestor of the pin root decides where pins land.
+  std::string at = pin_root;
+  struct statfs fs {};
+  while (statfs(at.c_str(), &fs) != 0) {
+    if (errno != ENOENT || at.size() <= 1) return make_error("statfs", errno, at);
+    size_t slash = at.find_last_of('/');
+    at = slash == 0 ? "/" : at.substr(0, slash);
+  }
+  if (fs.f_type == BPF_FS_MAGIC) return {};
+  // `ip netns exec` gives the process its own mount namespace with a fresh
+  // sysfs and no bpffs: mount one there (it is private to that namespace).
+  // The pins a previous run left are then out of sight; the loader adopts
+  // the attached program's maps by id instead.
+  if (at == "/sys/fs/bpf") {
+    if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0)
+      return make_error("mount bpffs", errno, at);
+    return {};
+  }
+  return make_error("pin root is not on a bpf filesystem", 0, pin_root);
 }
 
 Result<void> pin_dir_create(const std::string& dir) {

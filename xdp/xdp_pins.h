@@ -18,6 +18,9 @@ inline constexpr const char* kStateMaps[] = {
     "vip_stats", "global",    "backend_stats", "reason_stats",
 };
 
+// Makes sure `pin_root` lies on a bpffs; mounts one at /sys/fs/bpf when that
+// is a plain directory (a private mount namespace, as `ip netns exec` makes).
+Result<void> bpffs_ensure(const std::string& pin_root);
 Result<void> pin_dir_create(const std::string& dir);
 
 // Before load: make `obj` use the maps pinned in `dir`. Returns how many

@@ -78,6 +78,15 @@ TEST(Config, Defaults) {
   EXPECT_TRUE(c->ignored_blocks().empty());
 }
 
+TEST(Config, EmptyMetricsListenTurnsTheEndpointOff) {
+  auto c = config_parse("interface: eth0\nmetrics_listen: \"\"\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->metrics_listen, "");
+  auto d = config_parse("interface: eth0\n");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->metrics_listen, "127.0.0.1:9477");
+}
+
 struct BadCase {
   const char* name;
   std::string yaml;

@@ -250,11 +250,14 @@ class Sluiced:
     """sluiced on lb1 (nsenter), pid file in /run/sluice-lab so `lab down`
     kills it too."""
 
-    def __init__(self, config, detach_on_exit, log, extra_args=()):
+    def __init__(self, config, detach_on_exit, log, extra_args=(), netns_exec=False):
         self.config = config
         self.detach = detach_on_exit
         self.log_path = log
         self.extra = list(extra_args)  # e.g. --bpf-object FILE
+        # `ip netns exec` instead of nsenter: a private mount namespace where
+        # the bpffs pins are out of sight (sluiced must adopt by program id).
+        self.netns_exec = netns_exec
         self.proc = None
 
     def start(self, family, ready_timeout=20):
@@ -265,7 +268,8 @@ class Sluiced:
         logf = open(self.log_path, "ab")
         logf.write(f"=== start {' '.join(args)}\n".encode())
         logf.flush()
-        self.proc = subprocess.Popen(in_ns("lb1", args), stdout=logf, stderr=logf,
+        cmd = ["ip", "netns", "exec", "lb1"] + args if self.netns_exec else in_ns("lb1", args)
+        self.proc = subprocess.Popen(cmd, stdout=logf, stderr=logf,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         logf.close()
         with open(SLUICED_PID, "w") as f:

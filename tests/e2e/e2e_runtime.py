@@ -68,8 +68,8 @@ def write_cfg(path, vips, metrics="127.0.0.1:9477"):
         f.write("\n".join(lines) + "\n")
 
 
-def Sluiced(config, detach, log, extra=()):
-    return E.Sluiced(config, detach, log, extra)
+def Sluiced(config, detach, log, extra=(), netns_exec=False):
+    return E.Sluiced(config, detach, log, extra, netns_exec)
 
 
 class RCase:
@@ -95,7 +95,7 @@ class RCase:
         self.c.sluiced = Sluiced(self.c.config, self.detach, self.c.log, extra)
         self.c.sluiced.start(FAM)
 
-    def restart(self, extra=(), kill=False):
+    def restart(self, extra=(), kill=False, netns_exec=False):
         """Stop (SIGTERM, or SIGKILL with kill=True) and start again, never
         detaching in between."""
         s = self.c.sluiced
@@ -105,7 +105,7 @@ class RCase:
             s.proc = None
         else:
             s.stop()
-        self.c.sluiced = Sluiced(self.c.config, False, self.c.log, extra)
+        self.c.sluiced = Sluiced(self.c.config, False, self.c.log, extra, netns_exec)
         self.c.sluiced.start(FAM)
 
     def teardown(self):
@@ -564,6 +564,15 @@ def t_restart_upgrade():
         if id1 is None or id1 != id0:
             problems.append(f"SIGKILL + restart: the running program was not adopted "
                             f"(prog id {id0} -> {id1})")
+        time.sleep(1.0)
+        # Pins out of sight: `ip netns exec` mounts a private sysfs; sluiced
+        # must find the attached program and adopt its maps by id.
+        case.restart(kill=True, netns_exec=True)
+        id_hidden = xdp_prog_id()
+        notes.append(f"SIGKILL + restart under ip netns exec: prog id {id1} -> {id_hidden}")
+        if id_hidden is None or id_hidden != id1:
+            problems.append(f"restart under ip netns exec (pins hidden): the running program "
+                            f"was not adopted (prog id {id1} -> {id_hidden})")
         time.sleep(1.0)
         case.restart(extra=["--bpf-object", nxt])
         id2 = xdp_prog_id()
