@@ -71,7 +71,7 @@ struct Frame {
     tcp[13] = tcp_flags;
     set_flow(0);
   }
-  // Flow i: source 10.0.0.0/8 + i, port 1024 + i % 50000 (distinct up to 2^24).
+  // Flow i: distinct source address (198.18.0.0/15) and port for every i < 2^17 * 60000.
   void set_flow(uint32_t i) {
     // Client addresses stay in 198.18.0.0/15; the port carries the rest.
     uint32_t s = htonl(0xc6120000u + (i & 0x1ffff));

@@ -32,20 +32,12 @@ Python 3 stdlib only. Loops are bounded by count and by --deadline seconds.
 """
 import argparse
 import collections
-import ipaddress
 import json
 import socket
 import sys
 import time
 
-ALLOWED = [ipaddress.ip_network("198.18.0.0/15"), ipaddress.ip_network("2001:2::/48")]
-
-
-def check_target(addr):
-    ip = ipaddress.ip_address(addr)
-    if not any(ip in n for n in ALLOWED):
-        sys.exit(f"client: refusing target {addr}: outside 198.18.0.0/15 and 2001:2::/48")
-    return ip
+from labnet import classify, lab_target
 
 
 def http_get(ip, port, timeout, host):
@@ -120,18 +112,6 @@ def run_hold(ip, port, n, timeout, host):
     return {"attempted": n, "ok": ok, "failed": n - ok, "errors": dict(errors),
             "backends": dict(sorted(backends.items())),
             "elapsed_s": round(time.monotonic() - t0, 3)}
-
-
-def classify(e):
-    if isinstance(e, socket.timeout):
-        return "timeout"
-    if isinstance(e, ConnectionResetError):
-        return "reset"
-    if isinstance(e, ConnectionRefusedError):
-        return "refused"
-    if isinstance(e, OSError) and e.errno is not None:
-        return f"errno{e.errno}"
-    return type(e).__name__
 
 
 def run_tcp(ip, port, n, timeout, deadline, host):
@@ -289,7 +269,7 @@ def main():
                     help="--stream: minimum seconds between connection starts")
     args = ap.parse_args()
 
-    ip = check_target(args.vip)
+    ip = lab_target(args.vip, "client")
     deadline = time.monotonic() + args.deadline
     host = f"[{ip}]" if ip.version == 6 else str(ip)
     out = {"target": str(ip), "family": ip.version}

@@ -31,7 +31,6 @@ connection. Safety: targets only in 198.18.0.0/15 and 2001:2::/48; bounded by
 """
 import argparse
 import collections
-import ipaddress
 import json
 import os
 import selectors
@@ -39,21 +38,7 @@ import socket
 import sys
 import time
 
-ALLOWED = [ipaddress.ip_network("198.18.0.0/15"), ipaddress.ip_network("2001:2::/48")]
-
-
-def classify(e):
-    if isinstance(e, socket.timeout):
-        return "timeout"
-    if isinstance(e, ConnectionResetError):
-        return "reset"
-    if isinstance(e, ConnectionRefusedError):
-        return "refused"
-    if isinstance(e, BrokenPipeError):
-        return "broken-pipe"
-    if isinstance(e, OSError) and e.errno is not None:
-        return f"errno{e.errno}"
-    return type(e).__name__
+from labnet import classify, lab_target
 
 
 class Conn:
@@ -92,9 +77,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=2.0, help="answer timeout (s)")
     ap.add_argument("--duration", type=float, default=60.0, help="hard limit (s)")
     args = ap.parse_args()
-    ip = ipaddress.ip_address(args.vip)
-    if not any(ip in n for n in ALLOWED):
-        sys.exit(f"longconn: refusing target {ip}: outside 198.18.0.0/15 and 2001:2::/48")
+    ip = lab_target(args.vip, "longconn")
     fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
     t0 = time.monotonic()
     hard_end = t0 + args.duration

@@ -16,14 +16,13 @@ only; bounded by --seconds + --drain. Python 3 stdlib only.
 """
 import argparse
 import collections
-import ipaddress
 import json
 import select
 import socket
 import sys
 import time
 
-ALLOWED = [ipaddress.ip_network("198.18.0.0/15"), ipaddress.ip_network("2001:2::/48")]
+from labnet import lab_target
 
 
 def main():
@@ -35,9 +34,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--drain", type=float, default=1.0)
     args = ap.parse_args()
-    ip = ipaddress.ip_address(args.vip)
-    if not any(ip in n for n in ALLOWED):
-        sys.exit(f"udpload: refusing {ip}")
+    ip = lab_target(args.vip, "udpload")
     if args.seconds > 60 or args.pps > 200000:
         sys.exit("udpload: --seconds <= 60 and --pps <= 200000")
     fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
