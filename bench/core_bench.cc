@@ -3,6 +3,7 @@
 // over a batch of prebuilt frames, one decision per frame, beside a floor
 // that only touches each frame (reads the ethertype, writes the MACs).
 // Table lookups are the dataplane's and are not in here.
+#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -12,7 +13,7 @@
 #include "core/flow.h"
 #include "core/steer.h"
 #include "core/wrr.h"
-#include "tests/common/packet_builder.h"
+#include "tests/common/frame_spec.h"
 
 namespace sluice::test {
 namespace {

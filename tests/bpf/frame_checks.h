@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "packet_builder.h"
+#include "tests/common/packet_builder.h"
 #include "test_lb.h"
 
 namespace sluice::test {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "core/abi.h"
-#include "packet_builder.h"
+#include "tests/common/packet_builder.h"
 #include "xdp/xdp_dataplane.h"
 
 namespace sluice::test {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/encap.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
-#include "tests/common/packet_builder.h"
+#include "tests/common/frame_spec.h"
 
 namespace sluice::test {
 namespace {
@@ -12,8 +13,8 @@ sl_global global() {
   sl_global g{};
   g.role = SL_ROLE_ACTIVE;
   Addr v4 = Addr::parse("198.18.0.1"), v6 = Addr::parse("2001:2::1");
-  memcpy(&g.src_v4, v4.b, 4);
-  memcpy(g.src_v6, v6.b, 16);
+  memcpy(&g.src_v4, v4.b.data(), 4);
+  memcpy(g.src_v6, v6.b.data(), 16);
   uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x01};
   memcpy(g.lb_mac, mac, 6);
   return g;
@@ -22,8 +23,8 @@ sl_global global() {
 sl_backend backend(const char* addr) {
   sl_backend be{};
   Addr a = Addr::parse(addr);
-  be.family = a.family == 4 ? SL_AF_INET : SL_AF_INET6;
-  memcpy(be.addr, a.b, a.family == 4 ? 4 : 16);
+  be.family = a.v6 ? SL_AF_INET6 : SL_AF_INET;
+  memcpy(be.addr, a.b.data(), a.v6 ? 16 : 4);
   uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x11};
   memcpy(be.mac, mac, 6);
   be.flags = SL_BE_F_LIVE;

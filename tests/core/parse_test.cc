@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/parse.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
-#include "tests/common/packet_builder.h"
+#include "tests/common/frame_spec.h"
 
 namespace sluice::test {
 namespace {
@@ -28,8 +29,8 @@ TEST(Parse, Tcp4FlowAndOffsets) {
   sl_pkt p;
   ASSERT_EQ(parse(frame(tcp4()), &p), SL_R_NONE);
   Addr c = Addr::parse("198.18.0.10"), v = Addr::parse("198.18.0.100");
-  EXPECT_EQ(memcmp(p.flow.src, c.b, 4), 0);
-  EXPECT_EQ(memcmp(p.flow.dst, v.b, 4), 0);
+  EXPECT_EQ(memcmp(p.flow.src, c.b.data(), 4), 0);
+  EXPECT_EQ(memcmp(p.flow.dst, v.b.data(), 4), 0);
   EXPECT_EQ(p.flow.src[1] | p.flow.dst[3], 0u);
   EXPECT_EQ(ntohs(p.flow.sport), 40000);
   EXPECT_EQ(ntohs(p.flow.dport), 80);
@@ -54,7 +55,7 @@ TEST(Parse, Udp6) {
   sl_pkt p;
   ASSERT_EQ(parse(frame(udp(tcp6())), &p), SL_R_NONE);
   Addr v = Addr::parse("2001:2::100");
-  EXPECT_EQ(memcmp(p.flow.dst, v.b, 16), 0);
+  EXPECT_EQ(memcmp(p.flow.dst, v.b.data(), 16), 0);
   EXPECT_EQ(p.flow.family, SL_AF_INET6);
   EXPECT_EQ(p.flow.proto, SL_IPPROTO_UDP);
   EXPECT_EQ(ntohs(p.flow.dport), 9000);
@@ -199,26 +200,21 @@ TEST(Parse, NonIpAndOtherProtocols) {
   gre[14 + 9] = 47;
   EXPECT_EQ(parse(gre, &p), SL_R_PASS_OTHER_PROTO);
   FrameSpec echo = tcp4();
-  echo.l4 = L4{};
-  echo.l4.proto = SL_IPPROTO_ICMP;
-  echo.l4.icmp_type = 8;
+  echo.icmp = IcmpSpec{8, 0, 0, {}};  // echo request
   EXPECT_EQ(parse(frame(echo), &p), SL_R_PASS_OTHER_PROTO);
   FrameSpec ns = tcp6();
-  ns.l4 = L4{};
-  ns.l4.proto = SL_IPPROTO_ICMP;
-  ns.l4.icmp_type = 135;  // neighbour solicitation: the kernel's
-  ns.l4.raw.assign(16, 0);
+  ns.icmp = IcmpSpec{135, 0, 0, Bytes(16, 0)};  // neighbour solicitation: the kernel's
   EXPECT_EQ(parse(frame(ns), &p), SL_R_PASS_OTHER_PROTO);
 }
 
 TEST(Parse, IcmpFragNeededFollowsTheQuotedFlow) {
   for (FrameSpec f : {tcp4(), tcp6(), udp(tcp4()), udp(tcp6())}) {
-    const char* router = f.src.family == 4 ? "198.18.0.254" : "2001:2::fe";
+    const char* router = f.src.v6 ? "2001:2::fe" : "198.18.0.254";
     sl_pkt want, got;
     ASSERT_EQ(parse(frame(f), &want), SL_R_NONE);
     ASSERT_EQ(parse(icmp_too_big(f, router, 1400), &got), SL_R_NONE);
     EXPECT_TRUE(got.flags & SL_PKT_F_ICMP_ERR);
-    EXPECT_EQ(memcmp(&got.flow, &want.flow, sizeof(want.flow)), 0) << "family " << f.src.family;
+    EXPECT_EQ(memcmp(&got.flow, &want.flow, sizeof(want.flow)), 0) << (f.src.v6 ? "IPv6" : "IPv4");
   }
 }
 

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Writes a seed corpus for parse_fuzz: one valid frame per parser path, so
 // the fuzzer starts from deep inside the header chains.
+#include <arpa/inet.h>
 #include <cstdio>
 #include <string>
 
-#include "tests/common/packet_builder.h"
+#include "tests/common/frame_spec.h"
 
 using namespace sluice::test;
 

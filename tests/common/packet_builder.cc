@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "packet_builder.h"
+#include "tests/common/packet_builder.h"
 
 #include <arpa/inet.h>
 
@@ -9,10 +9,7 @@
 namespace sluice::test {
 namespace {
 
-void put16(Bytes& b, size_t off, uint16_t v) {
-  b[off] = v >> 8;
-  b[off + 1] = v & 0xff;
-}
+void put16(Bytes& b, size_t off, uint16_t v) { sluice::test::put16(&b[off], v); }
 
 void append(Bytes& b, const uint8_t* p, size_t n) { b.insert(b.end(), p, p + n); }
 
@@ -71,27 +68,36 @@ Bytes l4_segment(const Addr& src, const Addr& dst, const L4& l4) {
 }
 
 Bytes ip_packet(const Addr& src, const Addr& dst, uint8_t proto, const Bytes& payload,
-                uint16_t frag_off) {
+                uint16_t frag_off, const IpExtras& extras) {
   Bytes b;
   if (src.v6) {
     b.assign(40, 0);
     b[0] = 0x60;
-    put16(b, 4, uint16_t(payload.size()));
-    b[6] = proto;
     b[7] = 64;
     std::memcpy(&b[8], src.b.data(), 16);
     std::memcpy(&b[24], dst.b.data(), 16);
+    size_t nh = 6;  // where the next "next header" byte goes
+    for (auto [type, len] : extras.v6_ext) {
+      b[nh] = type;
+      nh = b.size();
+      b.resize(b.size() + len, 0);
+      b[nh + 1] = type == 44 ? 0 : uint8_t(len / 8 - 1);
+    }
+    b[nh] = proto;
+    put16(b, 4, uint16_t(b.size() - 40 + payload.size()));
   } else {
-    b.assign(20, 0);
-    b[0] = 0x45;
-    put16(b, 2, uint16_t(20 + payload.size()));
+    size_t hl = 20 + extras.v4_options;
+    b.assign(hl, 0);
+    b[0] = uint8_t(0x40 | (hl / 4));
+    put16(b, 2, uint16_t(hl + payload.size()));
     put16(b, 4, 0x4242);  // id
     put16(b, 6, frag_off);
     b[8] = 64;
     b[9] = proto;
     std::memcpy(&b[12], src.b.data(), 4);
     std::memcpy(&b[16], dst.b.data(), 4);
-    put16(b, 10, csum_fold(csum_add(0, b.data(), 20)));
+    for (size_t i = 20; i < hl; ++i) b[i] = 1;  // NOP options
+    put16(b, 10, csum_fold(csum_add(0, b.data(), hl)));
   }
   append(b, payload.data(), payload.size());
   return b;
@@ -101,18 +107,25 @@ Bytes ip_l4(const Addr& src, const Addr& dst, const L4& l4) {
   return ip_packet(src, dst, l4.proto, l4_segment(src, dst, l4));
 }
 
+Bytes icmp_message(const Addr& src, const Addr& dst, uint8_t type, uint8_t code, uint32_t rest,
+                   const Bytes& body) {
+  Bytes m(8, 0);
+  m[0] = type;
+  m[1] = code;
+  put16(m, 4, uint16_t(rest >> 16));
+  put16(m, 6, uint16_t(rest));
+  append(m, body.data(), body.size());
+  uint8_t proto = src.v6 ? 58 : 1;  // ICMPv6 sums a pseudo header, ICMP does not
+  uint32_t s = src.v6 ? pseudo_sum(src, dst, proto, m.size()) : 0;
+  put16(m, 2, csum_fold(csum_add(s, m.data(), m.size())));
+  return m;
+}
+
 Bytes icmp_too_big(const Addr& src, const Addr& dst, const Bytes& quoted, uint16_t mtu) {
   // v4: type 3 code 4, next-hop MTU in the low half of the second word
   // (RFC 1191); v6: type 2 code 0, MTU in the second word (RFC 4443).
-  Bytes m(8, 0);
-  m[0] = src.v6 ? 2 : 3;
-  m[1] = src.v6 ? 0 : 4;
-  put16(m, 6, mtu);
-  append(m, quoted.data(), quoted.size());
-  uint8_t proto = src.v6 ? 58 : 1;
-  uint32_t s = src.v6 ? pseudo_sum(src, dst, proto, m.size()) : 0;
-  put16(m, 2, csum_fold(csum_add(s, m.data(), m.size())));
-  return ip_packet(src, dst, proto, m);
+  Bytes m = icmp_message(src, dst, src.v6 ? 2 : 3, src.v6 ? 0 : 4, mtu, quoted);
+  return ip_packet(src, dst, src.v6 ? 58 : 1, m);
 }
 
 Bytes ether(uint16_t ethertype, const Bytes& l3, const Mac& dst, const Mac& src, int vlan) {
