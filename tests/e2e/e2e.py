@@ -624,6 +624,39 @@ def t_detach_on_exit():
         raise AssertionError("\n".join(problems))
 
 
+def t_api_detach():
+    """`sluicectl detach` (no --detach-on-exit): program, VIP and pins go,
+    and sluiced exits 0 by itself."""
+    case = Case("api-detach", 4, "dsr")
+    problems = []
+    try:
+        case.setup(WEIGHTS, detach=False)
+        pins = f"/sys/fs/bpf/sluice/{os.stat('/run/netns/lb1').st_ino}-eth0"
+        if not os.path.isdir(pins):
+            problems.append(f"no pins at {pins} while sluiced runs")
+        p = sluicectl("detach", check=False)
+        if p.returncode != 0:
+            problems.append(f"sluicectl detach exited {p.returncode}: {p.stderr.strip()}")
+        try:
+            rc = case.sluiced.proc.wait(timeout=10)
+            if rc != 0:
+                problems.append(f"sluiced exited {rc} after detach, want 0")
+        except subprocess.TimeoutExpired:
+            problems.append("sluiced still running 10 s after sluicectl detach")
+        if lb1_xdp():
+            problems.append("XDP program still attached to lb1 eth0 after sluicectl detach")
+        if VIP[4] in lb1_addrs():
+            problems.append("VIP still on lb1 eth0 after sluicectl detach")
+        if os.path.isdir(pins):
+            problems.append(f"pins left at {pins} after sluicectl detach")
+        if problems:
+            problems.append(case.sluiced.log_tail())
+    finally:
+        problems += case.teardown()
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
 def t_lab_direct():
     problems = []
     for fam in (4, 6):
@@ -670,6 +703,7 @@ for _mode in ("dsr", "ipip"):
         TESTS.append((f"{_mode}_v{_fam}_restart_keeps_connections",
                       lambda f=_fam, m=_mode: t_restart_keeps(f, m), True))
 TESTS.append(("detach_on_exit", t_detach_on_exit, True))
+TESTS.append(("api_detach", t_api_detach, True))
 
 # Issue 3: the controller at runtime (API, health checks, restart / upgrade,
 # metrics): tests/e2e/e2e_runtime.py.
