@@ -603,6 +603,22 @@ def t_restart_keeps(family, mode):
         raise AssertionError("\n".join(problems))
 
 
+def lb1_pin_dir():
+    return f"/sys/fs/bpf/sluice/{os.stat('/run/netns/lb1').st_ino}-eth0"
+
+
+def left_attached(after):
+    """What a detach left behind on lb1: program, VIP, pins."""
+    left = []
+    if lb1_xdp():
+        left.append(f"XDP program still attached to lb1 eth0 after {after}")
+    if VIP[4] in lb1_addrs():
+        left.append(f"VIP still on lb1 eth0 after {after}")
+    if os.path.isdir(lb1_pin_dir()):
+        left.append(f"pins left at {lb1_pin_dir()} after {after}")
+    return left
+
+
 def t_detach_on_exit():
     case = Case("detach", 4, "dsr")
     problems = []
@@ -611,11 +627,7 @@ def t_detach_on_exit():
         rc = case.sluiced.stop()
         if rc not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
             problems.append(f"sluiced exited {rc} on SIGTERM")
-        if lb1_xdp():
-            problems.append("XDP program still attached to lb1 eth0 after SIGTERM with "
-                            "--detach-on-exit")
-        if VIP[4] in lb1_addrs():
-            problems.append("VIP still on lb1 eth0 after SIGTERM with --detach-on-exit")
+        problems += left_attached("SIGTERM with --detach-on-exit")
         if problems:
             problems.append(case.sluiced.log_tail())
     finally:
@@ -631,9 +643,8 @@ def t_api_detach():
     problems = []
     try:
         case.setup(WEIGHTS, detach=False)
-        pins = f"/sys/fs/bpf/sluice/{os.stat('/run/netns/lb1').st_ino}-eth0"
-        if not os.path.isdir(pins):
-            problems.append(f"no pins at {pins} while sluiced runs")
+        if not os.path.isdir(lb1_pin_dir()):
+            problems.append(f"no pins at {lb1_pin_dir()} while sluiced runs")
         p = sluicectl("detach", check=False)
         if p.returncode != 0:
             problems.append(f"sluicectl detach exited {p.returncode}: {p.stderr.strip()}")
@@ -643,12 +654,7 @@ def t_api_detach():
                 problems.append(f"sluiced exited {rc} after detach, want 0")
         except subprocess.TimeoutExpired:
             problems.append("sluiced still running 10 s after sluicectl detach")
-        if lb1_xdp():
-            problems.append("XDP program still attached to lb1 eth0 after sluicectl detach")
-        if VIP[4] in lb1_addrs():
-            problems.append("VIP still on lb1 eth0 after sluicectl detach")
-        if os.path.isdir(pins):
-            problems.append(f"pins left at {pins} after sluicectl detach")
+        problems += left_attached("sluicectl detach")
         if problems:
             problems.append(case.sluiced.log_tail())
     finally:
