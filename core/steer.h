@@ -55,6 +55,17 @@ SL_INLINE enum sl_reason sl_miss_reason(const struct sl_pkt *p, int had_stale_re
 	return SL_R_TX_NEW;
 }
 
+/* A connection attempt is almost always a flow the table has never seen:
+ * schedule and insert it if absent, in one hash operation, instead of a
+ * lookup that misses followed by an insert. A record that exists after all
+ * (a retransmitted SYN, a reused tuple) sends the packet down the usual
+ * lookup path; the schedule slot it took is lost, a skew only retransmits
+ * cause. */
+SL_INLINE int sl_record_first(const struct sl_pkt *p)
+{
+	return (p->flags & SL_PKT_F_SYN) && !(p->flags & SL_PKT_F_ICMP_ERR);
+}
+
 /* Scheduled backend `idx` is usable for a new flow. */
 SL_INLINE int sl_backend_schedulable(__u32 idx, const struct sl_backend *be)
 {

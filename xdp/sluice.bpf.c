@@ -39,9 +39,11 @@ SL_INLINE int xdp_action_of(enum sl_reason r)
 	}
 }
 
-/* Picks a backend for a flow without a usable record and records it. */
+/* Picks a backend for a flow without a usable record and records it.
+ * With BPF_NOEXIST, SL_R_NONE says a record exists after all. */
 SL_INLINE enum sl_reason schedule(struct sl_pkt *p, const struct sl_vip_meta *vip,
-				  enum sl_reason why, __u32 *idx, struct sl_backend *out)
+				  enum sl_reason why, __u32 *idx, struct sl_backend *out,
+				  __u64 update_flags)
 {
 	__u32 ring_id = vip->ring_id, vip_id = vip->vip_id;
 	struct sl_ring *ring = bpf_map_lookup_elem(&rings, &ring_id);
@@ -54,7 +56,9 @@ SL_INLINE enum sl_reason schedule(struct sl_pkt *p, const struct sl_vip_meta *vi
 		return SL_R_DROP_NO_BACKEND;
 	struct sl_conn c;
 	sl_conn_init(&c, i, be, vip_id, bpf_ktime_get_ns());
-	bpf_map_update_elem(&conns, &p->flow, &c, BPF_ANY);
+	if (bpf_map_update_elem(&conns, &p->flow, &c, update_flags) != 0 &&
+	    update_flags == BPF_NOEXIST)
+		return SL_R_NONE;
 	*idx = i;
 	*out = *be;
 	return why;
@@ -64,6 +68,11 @@ SL_INLINE enum sl_reason schedule(struct sl_pkt *p, const struct sl_vip_meta *vi
 SL_INLINE enum sl_reason choose(struct sl_pkt *p, const struct sl_vip_meta *vip, __u32 *idx,
 				struct sl_backend *out)
 {
+	if (sl_record_first(p)) {
+		enum sl_reason r = schedule(p, vip, SL_R_TX_NEW, idx, out, BPF_NOEXIST);
+		if (r != SL_R_NONE)
+			return r;
+	}
 	struct sl_conn *c = bpf_map_lookup_elem(&conns, &p->flow);
 	struct sl_backend *be = NULL;
 	if (c) {
@@ -80,7 +89,7 @@ SL_INLINE enum sl_reason choose(struct sl_pkt *p, const struct sl_vip_meta *vip,
 	enum sl_reason why = sl_miss_reason(p, c != NULL);
 	if (sl_reason_verdict(why) != SL_VERDICT_TX)
 		return why;
-	return schedule(p, vip, why, idx, out);
+	return schedule(p, vip, why, idx, out, BPF_ANY);
 }
 
 SL_INLINE enum sl_reason forward(struct xdp_md *ctx, const struct sl_pkt *p, __u8 mode,

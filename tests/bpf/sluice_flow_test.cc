@@ -188,3 +188,37 @@ TEST_F(SluiceFlow, FailedBackendFlowsFollowThePolicyFlags) {
 
 }  // namespace
 }  // namespace sluice::test
+
+namespace sluice::test {
+namespace {
+
+// A SYN is inserted first (one hash operation); when a record exists after
+// all, the usual lookup decides: a retransmitted SYN keeps its backend, and
+// a SYN reusing the tuple of a removed backend's flow is scheduled again.
+TEST_F(SluiceFlow, SynWithARecordFollowsTheRecord) {
+  Bytes syn = frame(client4, vipA, {6, 42951, 80, 0x02});
+  ProgRun first = run(syn);
+  ASSERT_EQ(first.action, XDP_TX);
+  int be = backend_of_frame(first.out);
+  ASSERT_TRUE(any_of_vip_a(be));
+  for (int i = 0; i < 4; ++i) {  // the ring moves on meanwhile; the flow does not
+    ReasonProbe probe(*dp_);
+    ProgRun again = run(syn);
+    EXPECT_EQ(backend_of_frame(again.out), be) << "retransmit " << i;
+    EXPECT_EQ(probe.moved(), SL_R_TX_HIT);
+  }
+  auto saved = dp_->backend_get(uint32_t(be));
+  ASSERT_TRUE(saved.ok());
+  sl_backend gone = *saved;
+  gone.gen += 1;  // the slot now holds another backend
+  ASSERT_TRUE(dp_->backend_put(uint32_t(be), gone).ok());
+  {
+    ReasonProbe probe(*dp_);
+    run(syn);
+    EXPECT_EQ(probe.moved(), SL_R_TX_RESCHEDULED);
+  }
+  ASSERT_TRUE(dp_->backend_put(uint32_t(be), *saved).ok());
+}
+
+}  // namespace
+}  // namespace sluice::test

@@ -63,6 +63,15 @@ TEST(Steer, FlowsOfAFailedBackendDropOnlyUnderDropPolicy) {
   EXPECT_EQ(sl_reason_verdict(SL_R_DROP_BACKEND_DOWN), SL_VERDICT_DROP);
 }
 
+TEST(Steer, OnlyConnectionAttemptsAreRecordedFirst) {
+  sl_pkt syn = pkt(SL_IPPROTO_TCP, SL_PKT_F_SYN), ack = pkt(SL_IPPROTO_TCP, 0);
+  sl_pkt udp = pkt(SL_IPPROTO_UDP, 0), quoted = pkt(SL_IPPROTO_TCP, SL_PKT_F_SYN | SL_PKT_F_ICMP_ERR);
+  EXPECT_TRUE(sl_record_first(&syn));
+  EXPECT_FALSE(sl_record_first(&ack));
+  EXPECT_FALSE(sl_record_first(&udp));
+  EXPECT_FALSE(sl_record_first(&quoted));
+}
+
 TEST(Steer, MissReasons) {
   sl_pkt syn = pkt(SL_IPPROTO_TCP, SL_PKT_F_SYN), ack = pkt(SL_IPPROTO_TCP, 0);
   sl_pkt udp = pkt(SL_IPPROTO_UDP, 0), icmp = pkt(SL_IPPROTO_TCP, SL_PKT_F_ICMP_ERR);
