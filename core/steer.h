@@ -55,6 +55,20 @@ SL_INLINE enum sl_reason sl_miss_reason(const struct sl_pkt *p, int had_stale_re
 	return SL_R_TX_NEW;
 }
 
+/* What the connection-table record (`c`, NULL: none; `be`: its backend,
+ * NULL: none) decides for this packet: follow it (tx_hit / tx_icmp), drop
+ * it (drop_backend_down), or a miss reason — schedule when
+ * sl_reason_is_new_conn(), else pass/drop as the reason says. */
+SL_INLINE enum sl_reason sl_record_decide(const struct sl_pkt *p, const struct sl_conn *c,
+					  const struct sl_backend *be)
+{
+	if (sl_conn_usable(c, be))
+		return sl_hit_reason(p);
+	if (sl_conn_dropped(c, be))
+		return SL_R_DROP_BACKEND_DOWN;
+	return sl_miss_reason(p, c != 0);
+}
+
 /* A connection attempt is almost always a flow the table has never seen:
  * schedule and insert it if absent, in one hash operation, instead of a
  * lookup that misses followed by an insert. A record that exists after all

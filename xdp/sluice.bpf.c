@@ -40,10 +40,11 @@ SL_INLINE int xdp_action_of(enum sl_reason r)
 }
 
 /* Picks a backend for a flow without a usable record and records it.
- * With BPF_NOEXIST, SL_R_NONE says a record exists after all. */
+ * With BPF_NOEXIST, SL_R_NONE says a record exists after all. Backend
+ * pointers are array-map values: they stay valid for the whole run. */
 SL_INLINE enum sl_reason schedule(struct sl_pkt *p, const struct sl_vip_meta *vip,
-				  enum sl_reason why, __u32 *idx, struct sl_backend *out,
-				  __u64 update_flags)
+				  enum sl_reason why, __u32 *idx,
+				  const struct sl_backend **out, __u64 update_flags)
 {
 	__u32 ring_id = vip->ring_id, vip_id = vip->vip_id;
 	struct sl_ring *ring = bpf_map_lookup_elem(&rings, &ring_id);
@@ -60,13 +61,13 @@ SL_INLINE enum sl_reason schedule(struct sl_pkt *p, const struct sl_vip_meta *vi
 	    update_flags == BPF_NOEXIST)
 		return SL_R_NONE;
 	*idx = i;
-	*out = *be;
+	*out = be;
 	return why;
 }
 
 /* Finds the backend of the packet's flow: the recorded one, or a new pick. */
 SL_INLINE enum sl_reason choose(struct sl_pkt *p, const struct sl_vip_meta *vip, __u32 *idx,
-				struct sl_backend *out)
+				const struct sl_backend **out)
 {
 	if (sl_record_first(p)) {
 		enum sl_reason r = schedule(p, vip, SL_R_TX_NEW, idx, out, BPF_NOEXIST);
@@ -75,21 +76,21 @@ SL_INLINE enum sl_reason choose(struct sl_pkt *p, const struct sl_vip_meta *vip,
 	}
 	struct sl_conn *c = bpf_map_lookup_elem(&conns, &p->flow);
 	struct sl_backend *be = NULL;
+	__u32 i = 0;
 	if (c) {
-		__u32 i = c->backend;
+		i = c->backend;
 		be = bpf_map_lookup_elem(&backends, &i);
-		if (sl_conn_usable(c, be) && be) {
-			*idx = i;
-			*out = *be;
-			return sl_hit_reason(p);
-		}
-		if (sl_conn_dropped(c, be))
-			return SL_R_DROP_BACKEND_DOWN;
 	}
-	enum sl_reason why = sl_miss_reason(p, c != NULL);
-	if (sl_reason_verdict(why) != SL_VERDICT_TX)
-		return why;
-	return schedule(p, vip, why, idx, out, BPF_ANY);
+	enum sl_reason r = sl_record_decide(p, c, be);
+	if (sl_reason_is_new_conn(r))
+		return schedule(p, vip, r, idx, out, BPF_ANY);
+	if (sl_reason_verdict(r) == SL_VERDICT_TX) {
+		if (!be)
+			return SL_R_DROP_NO_BACKEND; /* not reached: a hit has a backend */
+		*idx = i;
+		*out = be;
+	}
+	return r;
 }
 
 SL_INLINE enum sl_reason forward(struct xdp_md *ctx, const struct sl_pkt *p, __u8 mode,
@@ -133,14 +134,16 @@ SL_INLINE enum sl_reason steer(struct xdp_md *ctx, struct sl_pkt *p)
 
 	__u64 bytes = (__u64)p->l3_off + p->l3_len;
 	__u32 idx = 0;
-	struct sl_backend be;
+	const struct sl_backend *be = NULL;
 	r = choose(p, vip, &idx, &be);
 	int is_new = sl_reason_is_new_conn(r);
 	count(&vip_stats, vip->vip_id, bytes, is_new);
 	if (sl_reason_verdict(r) != SL_VERDICT_TX)
 		return r;
 
-	enum sl_reason fr = forward(ctx, p, vip->mode, &be, g);
+	if (!be)
+		return SL_R_DROP_NO_BACKEND; /* not reached: tx always has one */
+	enum sl_reason fr = forward(ctx, p, vip->mode, be, g);
 	if (fr != SL_R_NONE)
 		return fr;
 	count(&backend_stats, idx, bytes, is_new);

@@ -63,6 +63,25 @@ TEST(Steer, FlowsOfAFailedBackendDropOnlyUnderDropPolicy) {
   EXPECT_EQ(sl_reason_verdict(SL_R_DROP_BACKEND_DOWN), SL_VERDICT_DROP);
 }
 
+TEST(Steer, RecordDecidesFollowDropOrSchedule) {
+  sl_backend be{};
+  be.gen = 1;
+  be.flags = SL_BE_F_LIVE;
+  sl_conn c{};
+  sl_conn_init(&c, 0, &be, 0, 0);
+  sl_pkt ack = pkt(SL_IPPROTO_TCP, 0), icmp = pkt(SL_IPPROTO_TCP, SL_PKT_F_ICMP_ERR);
+  EXPECT_EQ(sl_record_decide(&ack, &c, &be), SL_R_TX_HIT);
+  EXPECT_EQ(sl_record_decide(&icmp, &c, &be), SL_R_TX_ICMP);
+  be.flags = SL_BE_F_DROP_FLOWS;
+  EXPECT_EQ(sl_record_decide(&ack, &c, &be), SL_R_DROP_BACKEND_DOWN);
+  be.flags = 0;
+  EXPECT_EQ(sl_record_decide(&ack, &c, &be), SL_R_TX_RESCHEDULED);
+  EXPECT_EQ(sl_record_decide(&icmp, &c, &be), SL_R_PASS_ICMP_NO_FLOW);
+  EXPECT_EQ(sl_record_decide(&ack, nullptr, nullptr), SL_R_TX_MIDFLOW);
+  EXPECT_TRUE(sl_reason_is_new_conn(sl_record_decide(&ack, nullptr, nullptr)));
+  EXPECT_FALSE(sl_reason_is_new_conn(sl_record_decide(&icmp, nullptr, nullptr)));
+}
+
 TEST(Steer, OnlyConnectionAttemptsAreRecordedFirst) {
   sl_pkt syn = pkt(SL_IPPROTO_TCP, SL_PKT_F_SYN), ack = pkt(SL_IPPROTO_TCP, 0);
   sl_pkt udp = pkt(SL_IPPROTO_UDP, 0), quoted = pkt(SL_IPPROTO_TCP, SL_PKT_F_SYN | SL_PKT_F_ICMP_ERR);
