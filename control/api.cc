@@ -72,7 +72,7 @@ json ApiHandler::status() const {
   for (const auto& v : table_.vips()) backends += v.backends.size();
   const NodeAddrs& node = table_.node();
   auto uptime = std::chrono::steady_clock::now() - info_.started;
-  return json{
+  json out{
       {"version", "0.1.0"},
       {"pid", getpid()},
       {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},
@@ -87,7 +87,16 @@ json ApiHandler::status() const {
       {"src_v6", node.src_v6 ? node.src_v6->str() : ""},
       {"vips", table_.vips().size()},
       {"backends", backends},
+      {"unresolved_macs", table_.unresolved()},
   };
+  if (info_.loop) {
+    // How well the controller keeps up: the longest turn of its loop and
+    // the 99th percentile (a bucket bound), in milliseconds.
+    out["loop"] = json{{"turns", info_.loop->turns.load()},
+                       {"longest_ms", info_.loop->longest_us.load() / 1000.0},
+                       {"p99_ms", info_.loop->quantile_us(0.99) / 1000.0}};
+  }
+  return out;
 }
 
 json ApiHandler::vip_list() const {

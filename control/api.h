@@ -13,6 +13,7 @@
 
 #include "control/api_request.h"
 #include "control/config_store.h"
+#include "control/control_counters.h"
 #include "control/dataplane.h"
 #include "control/result.h"
 #include "control/service_table.h"
@@ -28,6 +29,7 @@ struct DaemonInfo {
   bool xdp_generic = false;
   std::string pin_dir;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  const LoopStats* loop = nullptr;  // the daemon's main loop, if any
 };
 
 class ApiHandler {

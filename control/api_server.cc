@@ -22,12 +22,13 @@ Result<sockaddr_un> unix_addr(const std::string& path) {
   return sa;
 }
 
-// A reply or request line, capped so a client cannot grow us without bound.
-constexpr size_t kMaxLine = 1 << 20;
+// A reply this long from the daemon is not a reply.
+constexpr size_t kMaxReply = 64 << 20;
 
 }  // namespace
 
-Result<ApiServer> ApiServer::listen(const std::string& path) {
+Result<std::unique_ptr<ApiServer>> ApiServer::listen(const std::string& path,
+                                                     ClientLimits limits) {
   auto sa = unix_addr(path);
   if (!sa) return sa.error();
   std::error_code ec;
@@ -43,39 +44,37 @@ Result<ApiServer> ApiServer::listen(const std::string& path) {
   int rc = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*sa), sizeof(*sa));
   ::umask(old);
   if (rc < 0) return make_error("api socket: bind", errno, path);
-  if (::listen(fd.get(), 16) < 0) return make_error("api socket: listen", errno, path);
-  return ApiServer(std::move(fd), path);
+  if (::listen(fd.get(), 128) < 0) return make_error("api socket: listen", errno, path);
+  return std::unique_ptr<ApiServer>(new ApiServer(std::move(fd), path, limits));
+}
+
+ApiServer::ApiServer(Fd fd, std::string path, ClientLimits limits)
+    : fd_(std::move(fd)),
+      path_(std::move(path)),
+      conns_(fd_.get(), limits, frame_line,
+             [this](std::string_view req) { return answer(req); },
+             [max = limits.max_request] {
+               return "{\"ok\":false,\"error\":\"request too large (at most " +
+                      std::to_string(max) + " bytes)\"}\n";
+             }) {}
+
+std::string ApiServer::answer(std::string_view request) {
+  while (!request.empty() && (request.back() == '\n' || request.back() == '\r'))
+    request.remove_suffix(1);
+  if (!handler_) return R"({"ok":false,"error":"starting up"})" "\n";
+  return handler_(request) + "\n";
+}
+
+int ApiServer::poll_timeout_ms() {
+  return conns_.poll_timeout_ms(std::chrono::steady_clock::now());
+}
+
+void ApiServer::on_poll(const pollfd* fds, size_t n) {
+  conns_.on_poll(fds, n, std::chrono::steady_clock::now());
 }
 
 ApiServer::~ApiServer() {
   if (fd_.valid()) ::unlink(path_.c_str());
-}
-
-void ApiServer::serve_one(const Handler& handler) {
-  Fd client(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  if (!client.valid()) return;  // EAGAIN: the client gave up
-  // Blocking with a short timeout: a silent client cannot stall the loop.
-  timeval tv{1, 0};
-  setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(client.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  std::string line;
-  char buf[4096];
-  while (line.find('\n') == std::string::npos && line.size() < kMaxLine) {
-    ssize_t n = ::read(client.get(), buf, sizeof(buf));
-    if (n <= 0) break;
-    line.append(buf, static_cast<size_t>(n));
-  }
-  if (size_t nl = line.find('\n'); nl != std::string::npos) line.resize(nl);
-  std::string reply = handler(line) + "\n";
-  size_t off = 0;
-  while (off < reply.size()) {
-    ssize_t n = ::send(client.get(), reply.data() + off, reply.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) {
-      spdlog::debug("api: client went away: {}", std::strerror(errno));
-      return;
-    }
-    off += static_cast<size_t>(n);
-  }
 }
 
 Result<std::string> api_call(const std::string& path, const std::string& request) {
@@ -97,7 +96,7 @@ Result<std::string> api_call(const std::string& path, const std::string& request
     if (n < 0) return make_error("no reply from " + path, errno);
     if (n == 0) break;
     reply.append(buf, static_cast<size_t>(n));
-    if (reply.size() > kMaxLine) return make_error("reply too long from " + path);
+    if (reply.size() > kMaxReply) return make_error("reply too long from " + path);
   }
   if (size_t nl = reply.find('\n'); nl != std::string::npos) reply.resize(nl);
   if (reply.empty()) return make_error("empty reply from " + path);

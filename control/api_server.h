@@ -1,38 +1,64 @@
 // SPDX-License-Identifier: Apache-2.0
 // The API's unix socket (mode 0600): one request line, one reply line per
-// connection. Driven by the daemon's poll() loop through fd().
+// connection. A watcher of the daemon's poll() loop: connections are
+// non-blocking and bounded (client_conns.h), so a silent, slow or
+// half-sent client costs a slot, never the loop's time.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "control/client_conns.h"
 #include "control/fd.h"
+#include "control/loop_watcher.h"
 #include "control/result.h"
 
 namespace sluice {
 
-class ApiServer {
+// A request line (and so a change) is at most this long: 10,000 backends
+// in one `backend add` fit several times over.
+constexpr size_t kApiMaxRequest = 4 << 20;
+
+// The API surface's bounds (the metrics port has its own).
+inline ClientLimits api_client_limits() {
+  ClientLimits l;
+  l.max_conns = 32;
+  l.max_request = kApiMaxRequest;
+  l.deadline = std::chrono::milliseconds(5000);
+  return l;
+}
+
+class ApiServer final : public LoopWatcher {
  public:
   using Handler = std::function<std::string(std::string_view)>;
 
   // Creates the parent directory if needed; replaces a stale socket, but
   // refuses to take one another sluiced is answering on.
-  static Result<ApiServer> listen(const std::string& path);
-  ~ApiServer();
-  ApiServer(ApiServer&&) = default;
-  ApiServer& operator=(ApiServer&&) = default;
+  static Result<std::unique_ptr<ApiServer>> listen(const std::string& path,
+                                                   ClientLimits limits = api_client_limits());
+  ~ApiServer() override;
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
 
-  int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }
-  // Accepts one client (the listening fd is readable) and answers it.
-  void serve_one(const Handler& handler);
+  // Answers every request from now on; until set, requests get an error.
+  void set_handler(Handler h) { handler_ = std::move(h); }
+  const ClientStats& stats() const { return conns_.stats(); }
+
+  void poll_fds(std::vector<pollfd>& out) override { conns_.poll_fds(out); }
+  int poll_timeout_ms() override;
+  void on_poll(const pollfd* fds, size_t n) override;
 
  private:
-  ApiServer(Fd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  ApiServer(Fd fd, std::string path, ClientLimits limits);
+  std::string answer(std::string_view request);
 
   Fd fd_;
   std::string path_;
+  Handler handler_;
+  ClientConnections conns_;
 };
 
 // Client side: connects, sends `request`, returns the reply line.

@@ -2,14 +2,18 @@
 #include "control/daemon.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "control/api.h"
+#include "control/api_server.h"
 #include "control/config_edit.h"
 #include "control/config_store.h"
 #include "control/control_counters.h"
-#include "control/health_monitor.h"
+#include "control/event_loop.h"
+#include "control/health_thread.h"
 #include "control/mac_resolver.h"
 #include "control/metrics_endpoint.h"
 #include "control/netlink.h"
@@ -21,8 +25,16 @@ namespace sluice {
 
 namespace {
 
-constexpr std::chrono::milliseconds kResolveWait{2000};
+// Start-up may wait for neighbours (nothing is served yet); a change made
+// from the loop never waits: unresolved MACs are retried by the tick, soon
+// at first, then less often.
+constexpr std::chrono::milliseconds kStartupResolveWait{2000};
 constexpr std::chrono::milliseconds kRefreshTick{5000};
+constexpr std::chrono::milliseconds kRetryFirst{100};
+// What sluiced asks of RLIMIT_NOFILE: room for the health probes of
+// thousands of backends, the dataplane's maps and the client surfaces,
+// whose own caps (api_client_limits, the metrics server's) stay far below.
+constexpr rlim_t kWantFiles = 65536;
 
 std::vector<IpAddr> vip_addrs(const Config& cfg) {
   std::vector<IpAddr> out;
@@ -48,6 +60,23 @@ Result<NodeAddrs> node_addrs(Netlink& nl, const LinkInfo& link, const Config& cf
                      v.name(), be.address.str(), cfg.interface,
                      be.address.is_v4() ? "IPv4" : "IPv6");
   return node;
+}
+
+// Clients are capped per surface, so the limit only has to hold the caps
+// plus what sluiced itself opens; raising it keeps a burst of probes from
+// ever meeting EMFILE.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
+  rlimit want = rl;
+  want.rlim_cur = std::max<rlim_t>(rl.rlim_cur, kWantFiles);
+  want.rlim_max = std::max(rl.rlim_max, want.rlim_cur);
+  if (setrlimit(RLIMIT_NOFILE, &want) < 0) {  // no CAP_SYS_RESOURCE: up to the hard limit
+    want.rlim_cur = want.rlim_max = rl.rlim_max;
+    if (rl.rlim_cur < rl.rlim_max) setrlimit(RLIMIT_NOFILE, &want);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    spdlog::debug("file descriptor limit {}", static_cast<uint64_t>(rl.rlim_cur));
 }
 
 void log_ignored(const Config& cfg) {
@@ -81,13 +110,15 @@ Result<void> shut_down(int signo, const DaemonFlags& flags, VipAddresses& addrs,
 }  // namespace
 
 Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
+  raise_fd_limit();
   auto nl = Netlink::open();
   if (!nl) return nl.error();
   auto link = nl->link(cfg.interface);
   if (!link) return link.error();
   auto api = ApiServer::listen(cfg.api_socket);
   if (!api) return api.error();
-  auto loop = EventLoop::create(kRefreshTick);
+  ControlCounters counters;
+  auto loop = EventLoop::create(kRefreshTick, &counters.loop);
   if (!loop) return loop.error();
   auto node = node_addrs(*nl, *link, cfg);
   if (!node) return node.error();
@@ -101,32 +132,49 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   // still steering established flows.
   if (auto r = table.adopt(); !r) return r;
   if (auto r = table.set_node(*node); !r) return r;
-  if (auto r = table.apply(dataplane_vips(cfg), kResolveWait); !r) return r;
+  if (auto r = table.apply(dataplane_vips(cfg), kStartupResolveWait); !r) return r;
   VipAddresses addrs(*nl, link->ifindex);
   if (auto r = addrs.sync(vip_addrs(cfg)); !r) return r;
   spdlog::info("serving {} VIPs on {}; API at {}", cfg.vips.size(), cfg.interface,
                cfg.api_socket);
 
-  ControlCounters counters;
   // The metrics thread reads `counters` and the dataplane, and the state
   // the main loop publishes after every change.
   auto metrics = MetricsEndpoint::start(cfg.metrics_listen, **dp, counters);
   if (!metrics) return metrics.error();
   (*metrics)->publish(table);
   if (!cfg.metrics_listen.empty()) spdlog::info("metrics at http://{}/metrics", cfg.metrics_listen);
+
+  // Unresolved MACs: retried soon after a change, then less often.
+  auto retry_delay = kRetryFirst;
+  auto retry_unresolved = [&](bool fresh) {
+    if (fresh) retry_delay = kRetryFirst;
+    if (table.unresolved() == 0) return;
+    loop->tick_soon(retry_delay);
+    retry_delay = std::min(retry_delay * 2, kRefreshTick);
+  };
   // API changes and reloads: the tables, then the VIP addresses.
   ConfigStore store(cfg, flags.config_path, [&](const Config& next) -> Result<void> {
-    if (auto r = table.apply(dataplane_vips(next), kResolveWait); !r) return r;
+    if (auto r = table.apply(dataplane_vips(next), std::chrono::milliseconds(0)); !r) return r;
+    retry_unresolved(true);
     return addrs.sync(vip_addrs(next));
   }, counters);
   loop->on_hangup([&] { (void)store.reload(); });
-  // Checks start once the first apply has built the tables; every later
-  // apply (API change, reload) re-syncs them through ServiceTable::on_apply.
+
+  // Health checks run on their own thread; their results come back to
+  // this loop, the only writer of the tables. Every apply (API change,
+  // reload) hands the thread the checks the tables now ask for.
   SteadyClock clock;
-  HealthMonitor health(table, clock, &counters);
-  health.on_transition([&] { (*metrics)->publish(table); });
-  health.sync();
-  loop->watch(health);
+  auto health = HealthThread::start(clock, &counters, [&](const HealthReport& r) {
+    if (auto w = table.set_health(r.ref, r.status); !w)
+      spdlog::error("health: reprogramming failed: {}", w.error().message());
+    if (r.changed) (*metrics)->publish(table);
+  });
+  if (!health) return health.error();
+  table.on_apply([&] { (*health)->update(health_check_defs(table)); });
+  (*health)->update(health_check_defs(table));
+  loop->watch(**health);
+
   // API detach: done before the reply, so the reply tells whether it worked.
   auto detach = [&]() -> Result<void> {
     if (auto r = addrs.remove_all(); !r) spdlog::warn("{}", r.error().message());
@@ -136,18 +184,22 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
     return {};
   };
   DaemonInfo info{cfg.interface, "xdp", (*dp)->attached_generic(), (*dp)->pin_dir()};
+  info.loop = &counters.loop;
   ApiHandler handler(table, **dp, store, info, detach);
-  auto stopped = loop->run(
-      *api,
-      [&](std::string_view req) {
-        auto reply = handler.handle(req);
-        (*metrics)->publish(table);
-        return reply;
-      },
-      [&] {
-        if (auto r = table.refresh_macs(); !r) spdlog::warn("{}", r.error().message());
-        (*metrics)->publish(table);
-      });
+  (*api)->set_handler([&](std::string_view req) {
+    auto reply = handler.handle(req);
+    (*metrics)->publish(table);
+    return reply;
+  });
+  loop->watch(**api);
+  (*metrics)->watch_clients((*api)->stats());
+  retry_unresolved(true);
+  auto stopped = loop->run([&] {
+    if (auto r = table.refresh_macs(); !r) spdlog::warn("{}", r.error().message());
+    retry_unresolved(false);
+    (*metrics)->publish(table);
+  });
+  table.on_apply(nullptr);
   if (!stopped) return stopped.error();
   if (*stopped == 0) return {};  // detached through the API
   return shut_down(*stopped, flags, addrs, **dp);

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "control/event_loop.h"
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -8,11 +10,20 @@
 #include <cstdint>
 #include <vector>
 
-#include "control/daemon.h"
-
 namespace sluice {
 
-Result<EventLoop> EventLoop::create(std::chrono::milliseconds tick) {
+namespace {
+
+timespec to_timespec(std::chrono::milliseconds ms) {
+  timespec ts{};
+  ts.tv_sec = ms.count() / 1000;
+  ts.tv_nsec = (ms.count() % 1000) * 1000000;
+  return ts;
+}
+
+}  // namespace
+
+Result<EventLoop> EventLoop::create(std::chrono::milliseconds tick, LoopStats* stats) {
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
@@ -24,12 +35,18 @@ Result<EventLoop> EventLoop::create(std::chrono::milliseconds tick) {
   Fd timer(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   if (!timer.valid()) return make_error("timerfd_create", errno);
   itimerspec its{};
-  its.it_interval.tv_sec = tick.count() / 1000;
-  its.it_interval.tv_nsec = (tick.count() % 1000) * 1000000;
+  its.it_interval = to_timespec(tick);
   its.it_value = its.it_interval;
   if (timerfd_settime(timer.get(), 0, &its, nullptr) < 0)
     return make_error("timerfd_settime", errno);
-  return EventLoop(std::move(sig), std::move(timer));
+  return EventLoop(std::move(sig), std::move(timer), tick, stats);
+}
+
+void EventLoop::tick_soon(std::chrono::milliseconds delay) {
+  itimerspec its{};
+  its.it_interval = to_timespec(tick_);
+  its.it_value = to_timespec(std::max(delay, std::chrono::milliseconds(1)));
+  timerfd_settime(timer_.get(), 0, &its, nullptr);
 }
 
 int EventLoop::watchers_timeout_ms() const {
@@ -41,22 +58,23 @@ int EventLoop::watchers_timeout_ms() const {
   return timeout;
 }
 
-Result<int> EventLoop::run(ApiServer& api, const ApiServer::Handler& handler,
-                           const std::function<void()>& on_tick) {
+Result<int> EventLoop::run(const std::function<void()>& on_tick) {
   std::vector<pollfd> fds;
   std::vector<size_t> first;  // where each watcher's fds start in `fds`
   for (;;) {
-    fds = {{sig_.get(), POLLIN, 0}, {timer_.get(), POLLIN, 0}, {api.fd(), POLLIN, 0}};
+    fds = {{sig_.get(), POLLIN, 0}, {timer_.get(), POLLIN, 0}};
     first.clear();
     for (auto* w : watchers_) {
       first.push_back(fds.size());
       w->poll_fds(fds);
     }
     first.push_back(fds.size());
-    if (poll(fds.data(), fds.size(), watchers_timeout_ms()) < 0) {
+    int timeout = watchers_timeout_ms();
+    if (poll(fds.data(), fds.size(), timeout) < 0) {
       if (errno == EINTR) continue;
       return make_error("poll", errno);
     }
+    auto woke = std::chrono::steady_clock::now();
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo si{};
       if (read(sig_.get(), &si, sizeof(si)) == sizeof(si)) {
@@ -68,9 +86,11 @@ Result<int> EventLoop::run(ApiServer& api, const ApiServer::Handler& handler,
       uint64_t expirations = 0;
       if (read(timer_.get(), &expirations, sizeof(expirations)) > 0) on_tick();
     }
-    if (fds[2].revents & POLLIN) api.serve_one(handler);
     for (size_t i = 0; i < watchers_.size(); ++i)
       watchers_[i]->on_poll(fds.data() + first[i], first[i + 1] - first[i]);
+    if (stats_)
+      stats_->record(std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - woke));
     if (stop_) return 0;
   }
 }

@@ -27,34 +27,36 @@ HealthCheck::Params check_params(const HealthCheckConfig& hc) {
 
 }  // namespace
 
-HealthMonitor::HealthMonitor(ServiceTable& table, const Clock& clock, ControlCounters* counters)
-    : table_(table), clock_(clock), counters_(counters), prober_(clock) {
-  table_.on_apply([this] { sync(); });
-}
-
-HealthMonitor::~HealthMonitor() { table_.on_apply(nullptr); }
-
-void HealthMonitor::sync() {
-  std::map<BackendRef, Entry> next;
-  for (const auto& vip : table_.vips()) {
+std::vector<HealthCheckDef> health_check_defs(const ServiceTable& table) {
+  std::vector<HealthCheckDef> defs;
+  for (const auto& vip : table.vips()) {
     if (!vip.cfg.health_check) continue;
     const HealthCheckConfig& hc = *vip.cfg.health_check;
-    for (const auto& be : vip.backends) {
-      BackendRef ref{vip.cfg.address, vip.cfg.port, vip.cfg.protocol, be.cfg.address};
-      auto old = checks_.find(ref);
-      if (old != checks_.end()) {
-        // The probe in flight finishes with the old settings.
-        Entry e = std::move(old->second);
-        checks_.erase(old);
-        e.spec = probe_spec(vip.cfg, hc, be.cfg.address);
-        e.check.set_params(check_params(hc));
-        next.emplace(ref, std::move(e));
-        continue;
-      }
-      std::string name = vip.cfg.name() + " backend " + be.cfg.address.str();
-      next.emplace(ref, Entry{name, probe_spec(vip.cfg, hc, be.cfg.address),
-                              HealthCheck(check_params(hc), clock_.now()), std::nullopt});
+    for (const auto& be : vip.backends)
+      defs.push_back({BackendRef{vip.cfg.address, vip.cfg.port, vip.cfg.protocol, be.cfg.address},
+                      vip.cfg.name() + " backend " + be.cfg.address.str(),
+                      probe_spec(vip.cfg, hc, be.cfg.address), check_params(hc)});
+  }
+  return defs;
+}
+
+HealthMonitor::HealthMonitor(const Clock& clock, ControlCounters* counters, Report report)
+    : clock_(clock), counters_(counters), report_(std::move(report)), prober_(clock) {}
+
+void HealthMonitor::sync(const std::vector<HealthCheckDef>& defs) {
+  std::map<BackendRef, Entry> next;
+  for (const auto& d : defs) {
+    auto old = checks_.find(d.ref);
+    if (old != checks_.end()) {
+      // The probe in flight finishes with the old settings.
+      Entry e = std::move(old->second);
+      checks_.erase(old);
+      e.spec = d.spec;
+      e.check.set_params(d.params);
+      next.emplace(d.ref, std::move(e));
+      continue;
     }
+    next.emplace(d.ref, Entry{d.name, d.spec, HealthCheck(d.params, clock_.now()), std::nullopt});
   }
   for (auto& [ref, e] : checks_)
     if (e.probe) prober_.cancel(*e.probe);
@@ -97,9 +99,7 @@ void HealthMonitor::on_result(const BackendRef& ref, const ProbeResult& r) {
     log_transition(e, *changed);
     if (counters_) ++counters_->health_transitions;
   }
-  if (auto w = table_.set_health(ref, e.check.status()); !w)
-    spdlog::error("health: {}: reprogramming failed: {}", e.name, w.error().message());
-  if (changed && on_transition_) on_transition_();
+  if (report_) report_(HealthReport{ref, e.check.status(), changed.has_value()});
 }
 
 void HealthMonitor::log_transition(const Entry& e, Health now) const {

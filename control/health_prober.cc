@@ -109,6 +109,7 @@ void HealthProber::poll_fds(std::vector<pollfd>& out) const {
 }
 
 int HealthProber::poll_timeout_ms() const {
+  asked_ = std::nullopt;
   if (probes_.empty()) return -1;
   auto now = clock_.now();
   auto first = Clock::time_point::max();
@@ -117,9 +118,26 @@ int HealthProber::poll_timeout_ms() const {
     first = std::min(first, p.deadline);
   }
   if (first <= now) return 0;
+  asked_ = first;
+  looked_ = now;
   // Round up: waking a hair early would just poll again.
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(first - now).count();
   return static_cast<int>((us + 999) / 1000);
+}
+
+// A turn that comes later than the prober asked (the thread was not
+// scheduled, or a caller's loop was busy) must not count against the
+// backends: the prober was not looking since it last asked, so the probes'
+// clocks stop for that long. A timeout always means `timeout` of a prober
+// that was looking, and an answer that came meanwhile is judged on what it
+// says.
+void HealthProber::forgive_lateness(Clock::time_point now) {
+  if (!asked_) return;
+  auto late = now - *asked_;
+  auto away = now - looked_;
+  asked_ = std::nullopt;
+  if (late <= kLateSlack) return;
+  for (auto& [id, p] : probes_) p.deadline += away;
 }
 
 std::optional<ProbeResult> HealthProber::on_connected(Probe& p) {
@@ -181,6 +199,7 @@ std::optional<ProbeResult> HealthProber::step(Probe& p, short revents) {
 }
 
 void HealthProber::on_poll(const pollfd* fds, size_t n) {
+  forgive_lateness(clock_.now());
   std::vector<std::pair<ProbeId, ProbeResult>> done;
   for (size_t i = 0; i < n; ++i) {
     if (fds[i].revents == 0) continue;

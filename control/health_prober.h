@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -78,11 +79,19 @@ class HealthProber {
   std::optional<ProbeResult> on_writable(Probe& p);
   std::optional<ProbeResult> on_readable(Probe& p);
   void finish(std::vector<std::pair<ProbeId, ProbeResult>>& done);
+  void forgive_lateness(Clock::time_point now);
+
+  // How late a turn may come before the probes are given the time back.
+  static constexpr std::chrono::milliseconds kLateSlack{20};
 
   const Clock& clock_;
   ProbeId next_id_ = 1;
   std::map<ProbeId, Probe> probes_;
   std::unordered_map<int, ProbeId> by_fd_;
+  // The first deadline when poll_timeout_ms() was last asked: the loop
+  // should be back by then.
+  mutable std::optional<Clock::time_point> asked_;
+  mutable Clock::time_point looked_{};  // when it was asked
 };
 
 }  // namespace sluice

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,7 +41,9 @@ class KernelMacResolver final : public MacResolver {
   // The address whose neighbour entry gives the MAC; nullopt when the
   // backend is not reachable through our interface.
   std::optional<IpAddr> neighbour_of(const MacTarget& t);
-  std::optional<Mac> lookup(const IpAddr& neigh);
+  // Fills the missing MACs of `neigh` from one neighbour dump per family.
+  void lookup_all(const std::vector<std::optional<IpAddr>>& neigh,
+                  std::vector<std::optional<Mac>>& out);
 
   Netlink& nl_;
   int ifindex_;

@@ -37,6 +37,20 @@ ControlCountValues control_count_values(const ControlCounters& c) {
                             c.api_changes.load(), c.health_transitions.load()};
 }
 
+LoopValues loop_values(const LoopStats& s) {
+  LoopValues v;
+  for (size_t i = 0; i < v.le.size(); ++i) v.le[i] = s.le[i].load();
+  v.turns = s.turns.load();
+  v.busy_us_total = s.busy_us_total.load();
+  v.longest_us = s.longest_us.load();
+  return v;
+}
+
+SurfaceValues surface_values(const std::string& surface, const ClientStats& s) {
+  return SurfaceValues{surface,         s.accepted.load(),  s.answered.load(), s.evicted.load(),
+                       s.timed_out.load(), s.too_large.load(), s.active.load()};
+}
+
 BuildInfo build_info(const std::string& dataplane) {
   return BuildInfo{SLUICE_VERSION, SLUICE_GIT_DESCRIBE, dataplane};
 }
@@ -56,6 +70,7 @@ MetricsCounters metrics_collect(const MetricsSnapshot& snap, Dataplane& dp,
   }
   if (auto r = dp.reason_counters(); r) out.reasons = *r;
   out.control = control_count_values(control);
+  out.loop = loop_values(control.loop);
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "control/client_conns.h"
 #include "control/control_counters.h"
 #include "control/dataplane.h"
 #include "core/verdict.h"
@@ -67,6 +68,22 @@ struct ControlCountValues {
 };
 ControlCountValues control_count_values(const ControlCounters& c);
 
+// The main loop's turns (LoopStats), read at scrape time.
+struct LoopValues {
+  std::array<uint64_t, LoopStats::kBucketsUs.size()> le{};
+  uint64_t turns = 0;
+  uint64_t busy_us_total = 0;
+  uint64_t longest_us = 0;
+};
+LoopValues loop_values(const LoopStats& s);
+
+// One client surface (api, metrics): its connections (ClientStats).
+struct SurfaceValues {
+  std::string surface;
+  uint64_t accepted = 0, answered = 0, evicted = 0, timed_out = 0, too_large = 0, open = 0;
+};
+SurfaceValues surface_values(const std::string& surface, const ClientStats& s);
+
 // Counters gathered for one scrape, keyed like the snapshot.
 struct MetricsCounters {
   std::vector<sl_counters> vips;                   // parallel to snapshot.vips
@@ -75,6 +92,8 @@ struct MetricsCounters {
   std::optional<uint64_t> conn_entries;  // absent: could not be counted
   uint64_t conn_table_size = 0;
   ControlCountValues control;
+  LoopValues loop;
+  std::vector<SurfaceValues> surfaces;
 };
 
 struct BuildInfo {

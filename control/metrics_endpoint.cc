@@ -40,6 +40,8 @@ std::string MetricsEndpoint::scrape() {
   MetricsCounters c = metrics_collect(*snap, dp_, counters_);
   c.conn_entries = conn_count_.get(std::chrono::steady_clock::now());
   c.conn_table_size = dp_.conn_table_size();
+  if (const ClientStats* api = api_clients_.load()) c.surfaces.push_back(surface_values("api", *api));
+  if (server_) c.surfaces.push_back(surface_values("metrics", server_->stats()));
   return metrics_render(*snap, c, build_);
 }
 

@@ -3,6 +3,7 @@
 // HTTP server, and the scrape (snapshot + XDP counters -> text).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,9 @@ class MetricsEndpoint {
 
   // Main loop, after every change of the service state.
   void publish(const ServiceTable& table);
+  // The API surface's connection counters, reported beside the metrics
+  // port's own; `api` must outlive the endpoint.
+  void watch_clients(const ClientStats& api) { api_clients_ = &api; }
 
  private:
   MetricsEndpoint(XdpDataplane& dp, const ControlCounters& counters);
@@ -34,6 +38,7 @@ class MetricsEndpoint {
   MetricsRegistry registry_;
   ConnCountCache conn_count_;
   BuildInfo build_;
+  std::atomic<const ClientStats*> api_clients_{nullptr};  // set once, read by the server
   std::unique_ptr<MetricsServer> server_;  // last: stopped before the rest goes
 };
 

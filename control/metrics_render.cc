@@ -36,6 +36,21 @@ class Exposition {
     out_ += std::to_string(value);
     out_ += '\n';
   }
+  void sample_seconds(const char* name, const std::string& labels, uint64_t us) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += seconds(us);
+    out_ += '\n';
+  }
+  static std::string seconds(uint64_t us) {
+    std::string frac = std::to_string(us % 1000000);
+    return std::to_string(us / 1000000) + "." + std::string(6 - frac.size(), '0') + frac;
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -145,6 +160,44 @@ void render_control(Exposition& e, const MetricsCounters& c) {
   }
 }
 
+// Whether the controller itself keeps up: how long its main loop is kept
+// from answering (a stalled loop delays API replies and table changes).
+void render_loop(Exposition& e, const LoopValues& l) {
+  const char* h = "sluice_loop_turn_seconds";
+  e.family(h, "histogram", "Time each turn of the controller's main loop kept it busy.");
+  std::string bucket = std::string(h) + "_bucket";
+  for (size_t i = 0; i < l.le.size(); ++i)
+    e.sample(bucket.c_str(), "le=\"" + Exposition::seconds(LoopStats::kBucketsUs[i]) + "\"",
+             l.le[i]);
+  e.sample(bucket.c_str(), "le=\"+Inf\"", l.turns);
+  e.sample_seconds((std::string(h) + "_sum").c_str(), "", l.busy_us_total);
+  e.sample((std::string(h) + "_count").c_str(), "", l.turns);
+  e.family("sluice_loop_longest_turn_seconds", "gauge",
+           "The longest turn of the main loop since sluiced started.");
+  e.sample_seconds("sluice_loop_longest_turn_seconds", "", l.longest_us);
+}
+
+// The client surfaces (API socket, metrics port) and what their bounds did.
+void render_surfaces(Exposition& e, const std::vector<SurfaceValues>& surfaces) {
+  e.family("sluice_client_connections_total", "counter",
+           "Client connections by surface and outcome (evicted: closed for a newer client "
+           "when the surface was full; timed_out: past the deadline; too_large: request over "
+           "the size cap).");
+  for (const auto& s : surfaces) {
+    const std::pair<const char*, uint64_t> rows[] = {{"accepted", s.accepted},
+                                                     {"answered", s.answered},
+                                                     {"evicted", s.evicted},
+                                                     {"timed_out", s.timed_out},
+                                                     {"too_large", s.too_large}};
+    for (const auto& [outcome, value] : rows)
+      e.sample("sluice_client_connections_total",
+               label("surface", s.surface) + "," + label("outcome", outcome), value);
+  }
+  e.family("sluice_client_connections_open", "gauge", "Client connections open now.");
+  for (const auto& s : surfaces)
+    e.sample("sluice_client_connections_open", label("surface", s.surface), s.open);
+}
+
 }  // namespace
 
 std::string metrics_escape_label(const std::string& value) {
@@ -167,6 +220,8 @@ std::string metrics_render(const MetricsSnapshot& snap, const MetricsCounters& c
   render_reasons(e, counters);
   render_conn_table(e, counters);
   render_control(e, counters);
+  render_loop(e, counters.loop);
+  render_surfaces(e, counters.surfaces);
   e.family("sluice_build_info", "gauge", "Build of the running sluiced (value always 1).");
   e.sample("sluice_build_info",
            label("version", build.version) + "," + label("git", build.git) + "," +

@@ -7,6 +7,7 @@
 #include <libmnl/libmnl.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,8 @@ class Netlink {
   // The neighbour entry's MAC if it is usable (reachable, stale, delay,
   // probe or permanent).
   Result<std::optional<Mac>> neighbour(int ifindex, const IpAddr& addr);
+  // Every usable entry of one family (SL_AF_INET / SL_AF_INET6), one dump.
+  Result<std::map<IpAddr, Mac>> neighbours(int ifindex, uint8_t family);
   // Asks the kernel to resolve addr on the interface (NTF_USE).
   Result<void> neighbour_probe(int ifindex, const IpAddr& addr);
   Result<NextHop> route(const IpAddr& dst);

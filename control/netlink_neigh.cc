@@ -16,21 +16,18 @@ namespace {
 constexpr uint16_t kUsableStates =
     NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT;
 
-bool attr_is_addr(const nlattr* a, const IpAddr& addr) {
-  return mnl_attr_get_payload_len(a) == addr.size() &&
-         std::memcmp(mnl_attr_get_payload(a), addr.bytes.data(), addr.size()) == 0;
-}
-
 }  // namespace
 
-Result<std::optional<Mac>> Netlink::neighbour(int ifindex, const IpAddr& addr) {
+// One dump for the whole table: asking per address would dump it once per
+// backend, O(backends x neighbours) with 10,000 backends.
+Result<std::map<IpAddr, Mac>> Netlink::neighbours(int ifindex, uint8_t family) {
   char buf[MNL_SOCKET_BUFFER_SIZE];
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_GETNEIGH;
   nlh->nlmsg_flags = NLM_F_DUMP;
   auto* ndm = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ndmsg)));
-  ndm->ndm_family = static_cast<uint8_t>(addr.af());
-  std::optional<Mac> found;
+  ndm->ndm_family = family == SL_AF_INET6 ? AF_INET6 : AF_INET;
+  std::map<IpAddr, Mac> found;
   auto r = transact(nlh, [&](const nlmsghdr* m) {
     auto* n = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(m));
     if (m->nlmsg_type != RTM_NEWNEIGH || n->ndm_ifindex != ifindex ||
@@ -42,15 +39,28 @@ Result<std::optional<Mac>> Netlink::neighbour(int ifindex, const IpAddr& addr) {
       if (mnl_attr_get_type(attr) == NDA_DST) dst = attr;
       if (mnl_attr_get_type(attr) == NDA_LLADDR) lladdr = attr;
     });
-    if (dst && lladdr && attr_is_addr(dst, addr) && mnl_attr_get_payload_len(lladdr) == 6) {
-      Mac mac;
-      std::memcpy(mac.data(), mnl_attr_get_payload(lladdr), 6);
-      found = mac;
-    }
+    size_t alen = family == SL_AF_INET6 ? 16 : 4;
+    if (!dst || !lladdr || mnl_attr_get_payload_len(dst) != alen ||
+        mnl_attr_get_payload_len(lladdr) != 6)
+      return MNL_CB_OK;
+    IpAddr addr;
+    addr.family = family;
+    std::memcpy(addr.bytes.data(), mnl_attr_get_payload(dst), alen);
+    Mac mac;
+    std::memcpy(mac.data(), mnl_attr_get_payload(lladdr), 6);
+    found[addr] = mac;
     return MNL_CB_OK;
   }, "netlink: dump neighbours");
   if (!r) return r.error();
   return found;
+}
+
+Result<std::optional<Mac>> Netlink::neighbour(int ifindex, const IpAddr& addr) {
+  auto all = neighbours(ifindex, addr.family);
+  if (!all) return all.error();
+  auto it = all->find(addr);
+  if (it == all->end()) return std::optional<Mac>();
+  return std::optional<Mac>(it->second);
 }
 
 Result<void> Netlink::neighbour_probe(int ifindex, const IpAddr& addr) {

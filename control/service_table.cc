@@ -153,21 +153,32 @@ Result<std::vector<VipState>> ServiceTable::plan(const std::vector<VipConfig>& v
   return next;
 }
 
-void ServiceTable::resolve_macs(std::vector<VipState>& vips, std::chrono::milliseconds wait,
-                                bool log_missing) {
+void ServiceTable::resolve_macs(std::vector<VipState>& vips, std::chrono::milliseconds wait) {
   std::vector<MacTarget> targets;
   for (const auto& v : vips)
     for (const auto& be : v.backends) targets.push_back({be.cfg.address, v.cfg.mode});
   auto macs = resolver_.resolve(targets, wait);
-  size_t i = 0;
+  size_t i = 0, missing = 0;
+  const VipState* example_vip = nullptr;
+  const BackendState* example = nullptr;
   for (auto& v : vips)
     for (auto& be : v.backends) {
       be.mac = i < macs.size() ? macs[i] : std::nullopt;
-      if (!be.mac && log_missing)
-        spdlog::warn("{}: backend {}: MAC not resolved yet, not scheduling it", v.cfg.name(),
-                     be.cfg.address.str());
+      if (!be.mac && missing++ == 0) example_vip = &v, example = &be;
       ++i;
     }
+  if (missing == 0 && unresolved_ > 0) {
+    spdlog::info("every backend MAC is resolved now");
+    unresolved_warning_.reset();
+  }
+  if (missing > 0 && missing != unresolved_) unresolved_warning_.reset();  // news: say it now
+  unresolved_ = missing;
+  if (missing == 0) return;
+  if (auto held = unresolved_warning_.take(LogLimit::Clock::now()))
+    spdlog::warn("MAC not resolved for {} backend{} (e.g. {} of {}): not scheduled until it is{}",
+                 missing, missing == 1 ? "" : "s", example->cfg.address.str(),
+                 example_vip->cfg.name(),
+                 *held ? fmt::format(" ({} repeats of this warning held back)", *held) : "");
 }
 
 uint8_t backend_flags(const VipConfig& vip, const BackendState& be) {
@@ -329,7 +340,7 @@ Result<void> ServiceTable::apply(const std::vector<VipConfig>& vips,
   if (auto r = adopt(); !r) return r;
   auto next = plan(vips);
   if (!next) return next.error();
-  resolve_macs(*next, wait, true);
+  resolve_macs(*next, wait);
   // LIVE before any ring points at a backend; anything less than LIVE
   // only once the rings no longer do.
   for (const auto& v : *next)
@@ -373,7 +384,7 @@ Result<void> ServiceTable::set_health(const BackendRef& ref, const HealthStatus&
 
 Result<size_t> ServiceTable::refresh_macs(std::chrono::milliseconds wait) {
   std::vector<VipState> fresh = vips_;
-  resolve_macs(fresh, wait, false);
+  resolve_macs(fresh, wait);
   size_t changed = 0;
   for (size_t v = 0; v < fresh.size(); ++v) {
     bool vip_changed = false;

@@ -16,6 +16,7 @@
 #include "control/config.h"
 #include "control/dataplane.h"
 #include "control/health_check.h"
+#include "control/log_limit.h"
 #include "control/mac_resolver.h"
 
 namespace sluice {
@@ -84,11 +85,12 @@ class ServiceTable {
 
   const std::vector<VipState>& vips() const { return vips_; }
   const NodeAddrs& node() const { return node_; }
+  // Backends whose MAC was not known at the last resolve (not scheduled).
+  size_t unresolved() const { return unresolved_; }
 
  private:
   Result<std::vector<VipState>> plan(const std::vector<VipConfig>& vips);
-  void resolve_macs(std::vector<VipState>& vips, std::chrono::milliseconds wait,
-                    bool log_missing);
+  void resolve_macs(std::vector<VipState>& vips, std::chrono::milliseconds wait);
   Result<void> put_backend(const VipState& vip, const BackendState& be, uint8_t flags);
   Result<void> put_backends(const VipState& vip, bool live);
   Result<void> program_ring(VipState& vip);
@@ -106,6 +108,8 @@ class ServiceTable {
   NodeAddrs node_;
   std::vector<VipState> vips_;
   bool adopted_ = false;
+  size_t unresolved_ = 0;
+  LogLimit unresolved_warning_{std::chrono::seconds(60)};
   std::function<void()> on_apply_;
 };
 

@@ -2,6 +2,11 @@
 #include "control/api.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <cstring>
+#include <vector>
+#include <atomic>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -67,22 +72,96 @@ TEST_F(ApiHandlerTest, BadRequestIsAnErrorReply) {
   EXPECT_EQ(r["error"], "bad request: not JSON");
 }
 
+// Runs the server's poll loop on a thread until `done`.
+class ServedApi {
+ public:
+  explicit ServedApi(ApiServer& server) : server_(server), thread_([this] { run(); }) {}
+  ~ServedApi() {
+    done_ = true;
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::vector<pollfd> fds;
+    while (!done_) {
+      fds.clear();
+      server_.poll_fds(fds);
+      int t = server_.poll_timeout_ms();
+      poll(fds.data(), fds.size(), t < 0 || t > 20 ? 20 : t);
+      server_.on_poll(fds.data(), fds.size());
+    }
+  }
+  ApiServer& server_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+std::string api_test_path(const char* name) {
+  return "/tmp/sluice-api-test-" + std::to_string(getpid()) + "/" + name + ".sock";
+}
+
 TEST(ApiServer, AnswersOverTheSocketWithMode0600) {
-  std::string path = "/tmp/sluice-api-test-" + std::to_string(getpid()) + "/api.sock";
+  std::string path = api_test_path("api");
   auto server = ApiServer::listen(path);
   ASSERT_TRUE(server.ok()) << server.error().message();
   struct stat st{};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  std::thread t([&] {
-    pollfd pfd{server->fd(), POLLIN, 0};
-    poll(&pfd, 1, 5000);
-    server->serve_one([](std::string_view req) { return "echo " + std::string(req); });
-  });
+  (*server)->set_handler([](std::string_view req) { return "echo " + std::string(req); });
+  ServedApi served(**server);
   auto reply = api_call(path, R"({"cmd":"status"})");
-  t.join();
   ASSERT_TRUE(reply.ok()) << reply.error().message();
   EXPECT_EQ(*reply, R"(echo {"cmd":"status"})");
+}
+
+// A connected client that sends nothing (or half a line) must not delay
+// the next client: each holds a slot, never the loop.
+TEST(ApiServer, SilentAndHalfSentClientsDoNotDelayOthers) {
+  std::string path = api_test_path("silent");
+  ClientLimits limits = api_client_limits();
+  limits.max_conns = 8;
+  auto server = ApiServer::listen(path, limits);
+  ASSERT_TRUE(server.ok()) << server.error().message();
+  (*server)->set_handler([](std::string_view) { return std::string("ok"); });
+  ServedApi served(**server);
+  std::vector<Fd> idle;
+  for (int i = 0; i < 20; ++i) {  // more than the cap: the oldest are evicted
+    Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    ASSERT_EQ(connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    if (i % 2) {
+      ASSERT_EQ(send(fd.get(), "{\"cmd\"", 7, MSG_NOSIGNAL), 7);
+    }
+    idle.push_back(std::move(fd));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto reply = api_call(path, R"({"cmd":"status"})");
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(reply.ok()) << reply.error().message();
+  EXPECT_EQ(*reply, "ok");
+  // Far below the 5 s deadline a silent client could hold before.
+  EXPECT_LT(took, std::chrono::milliseconds(1000));
+  EXPECT_LE((*server)->stats().active.load(), 8u);
+  EXPECT_GE((*server)->stats().evicted.load(), 13u);
+}
+
+TEST(ApiServer, RefusesARequestOverTheCap) {
+  std::string path = api_test_path("big");
+  ClientLimits limits = api_client_limits();
+  limits.max_request = 1024;
+  auto server = ApiServer::listen(path, limits);
+  ASSERT_TRUE(server.ok()) << server.error().message();
+  int calls = 0;
+  (*server)->set_handler([&](std::string_view) { ++calls; return std::string("ok"); });
+  ServedApi served(**server);
+  auto reply = api_call(path, std::string(4096, 'x'));
+  ASSERT_TRUE(reply.ok()) << reply.error().message();
+  EXPECT_EQ(*reply, R"x({"ok":false,"error":"request too large (at most 1024 bytes)"})x");
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ((*server)->stats().too_large.load(), 1u);
 }
 
 TEST(ApiClient, ReportsAMissingSocket) {

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <thread>
 
+#include "tests/control/fake_clock.h"
+
 namespace sluice {
 namespace {
 
@@ -182,6 +184,51 @@ TEST(HealthProber, CancelledProbeNeverReports) {
   EXPECT_EQ(prober.poll_timeout_ms(), -1);
   prober.on_poll(nullptr, 0);
   EXPECT_FALSE(called);
+}
+
+// One turn of a loop that was busy for `stall` before it looked: the
+// answers that came meanwhile are judged on what they say, not timed out
+// by the clock (a busy controller is not a failed backend).
+std::optional<ProbeResult> run_after_stall(const ProbeSpec& s, std::chrono::seconds stall) {
+  FakeClock clock;
+  HealthProber prober(clock);
+  std::optional<ProbeResult> got;
+  prober.start(s, [&](const ProbeResult& r) { got = r; });
+  for (int i = 0; i < 20 && !got; ++i) {
+    std::vector<pollfd> fds;
+    prober.poll_fds(fds);
+    (void)prober.poll_timeout_ms();  // what the loop asks for before it polls
+    std::this_thread::sleep_for(milliseconds(50));  // the answer arrives...
+    // ...while the loop is stalled (first turn), then turns come on time.
+    clock.advance(i == 0 ? std::chrono::duration_cast<milliseconds>(stall) : milliseconds(50));
+    poll(fds.data(), fds.size(), 0);
+    prober.on_poll(fds.data(), fds.size());
+  }
+  return got;
+}
+
+TEST(HealthProber, TcpAnswerThatCameDuringAStallIsNotATimeout) {
+  uint16_t port = 0;
+  Fd listener = listen_local(port);
+  auto r = run_after_stall(spec(port), std::chrono::seconds(10));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->ok) << r->error;
+}
+
+TEST(HealthProber, HttpAnswerThatCameDuringAStallIsNotATimeout) {
+  HttpResponder backend("HTTP/1.0 200 OK\r\n\r\n");
+  auto r = run_after_stall(spec(backend.port(), true), std::chrono::seconds(10));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->ok) << r->error;
+}
+
+TEST(HealthProber, NoAnswerAfterAStallIsStillATimeout) {
+  uint16_t port = 0;
+  Fd listener = listen_local(port);  // completes handshakes, never reads
+  auto r = run_after_stall(spec(port, true), std::chrono::seconds(10));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->ok);
+  EXPECT_EQ(r->error, "timeout after 300 ms (http reply)");
 }
 
 TEST(HttpStatusLine, Judged) {

@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include "control/fd.h"
 
@@ -80,6 +82,72 @@ TEST(MetricsServer, StopsPromptly) {
     auto srv = MetricsServer::start("127.0.0.1:0", [] { return std::string(); });
     ASSERT_TRUE(srv.ok()) << srv.error().message();
   }  // each destructor must join its thread
+}
+
+Fd connect_local(uint16_t port) {
+  Fd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  return s;
+}
+
+std::string exchange(uint16_t port, const std::string& raw) {
+  Fd s = connect_local(port);
+  timeval tv{5, 0};
+  setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  (void)send(s.get(), raw.data(), raw.size(), MSG_NOSIGNAL);
+  std::string reply;
+  char buf[4096];
+  for (ssize_t n; (n = recv(s.get(), buf, sizeof(buf), 0)) > 0;) reply.append(buf, size_t(n));
+  return reply;
+}
+
+TEST(MetricsServer, AnswersOnlyGetMetricsAndRoot) {
+  std::atomic<int> renders{0};
+  auto srv = MetricsServer::start("127.0.0.1:0", [&] { ++renders; return std::string("x 1\n"); });
+  ASSERT_TRUE(srv.ok()) << srv.error().message();
+  uint16_t port = (*srv)->port();
+  EXPECT_EQ(http_get(port, "/").rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(http_get(port, "/metrics?x=1").rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(exchange(port, "POST /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")
+                .rfind("HTTP/1.1 405", 0), 0u);
+  EXPECT_EQ(exchange(port, "garbage\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+  EXPECT_EQ(renders.load(), 1);
+}
+
+TEST(MetricsServer, HeaderFloodIsRefusedNotAnswered200) {
+  std::atomic<int> renders{0};
+  auto srv = MetricsServer::start("127.0.0.1:0", [&] { ++renders; return std::string("x 1\n"); });
+  ASSERT_TRUE(srv.ok()) << srv.error().message();
+  std::string flood = "GET /metrics HTTP/1.1\r\n";
+  while (flood.size() < 64 * 1024) flood += "X-Pad: " + std::string(100, 'p') + "\r\n";
+  std::string reply = exchange((*srv)->port(), flood);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 431", 0), 0u) << reply.substr(0, 80);
+  EXPECT_EQ(renders.load(), 0);
+  EXPECT_EQ((*srv)->stats().too_large.load(), 1u);
+}
+
+// Slowloris: clients that send a header line now and then, and silent
+// ones, more than the surface holds. A scrape still gets through at once.
+TEST(MetricsServer, SlowAndSilentClientsDoNotBlockAScrape) {
+  auto srv = MetricsServer::start("127.0.0.1:0", [] { return std::string("x 1\n"); });
+  ASSERT_TRUE(srv.ok()) << srv.error().message();
+  uint16_t port = (*srv)->port();
+  std::vector<Fd> hogs;
+  for (int i = 0; i < 200; ++i) {
+    hogs.push_back(connect_local(port));
+    if (i % 2) (void)send(hogs.back().get(), "GET /metrics HTTP/1.1\r\n", 23, MSG_NOSIGNAL);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  std::string reply = http_get(port, "/metrics");
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  EXPECT_LT(took, std::chrono::milliseconds(1000));  // not behind a 3 s deadline
+  EXPECT_LE((*srv)->stats().active.load(), 32u);
+  EXPECT_GT((*srv)->stats().evicted.load(), 0u);
 }
 
 }  // namespace

@@ -118,13 +118,14 @@ TEST(MetricsRender, EscapesLabelValues) {
 // follows its family's TYPE, and no family is declared twice.
 void expect_well_formed(const std::string& text) {
   const std::regex help(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .+)");
-  const std::regex type(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge))");
+  const std::regex type(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram))");
   const std::string lv = R"("(?:[^"\\\n]|\\[\\"n])*")";
   const std::string pair = "[a-zA-Z_][a-zA-Z0-9_]*=" + lv;
   const std::regex sample("([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{" + pair + "(," + pair +
-                          ")*\\})? [0-9]+");
+                          ")*\\})? [0-9]+(\\.[0-9]+)?");
   std::set<std::string> typed;
   std::string current;
+  bool histogram = false;
   std::istringstream in(text);
   int samples = 0;
   for (std::string l; std::getline(in, l);) {
@@ -133,10 +134,15 @@ void expect_well_formed(const std::string& text) {
     if (std::regex_match(l, m, type)) {
       EXPECT_TRUE(typed.insert(m[1]).second) << "family declared twice: " << l;
       current = m[1];
+      histogram = m[2] == "histogram";
       continue;
     }
     ASSERT_TRUE(std::regex_match(l, m, sample)) << "malformed line: " << l;
-    EXPECT_EQ(m[1], current) << "sample outside its family: " << l;
+    std::string name = m[1];
+    if (histogram)
+      for (const char* suffix : {"_bucket", "_sum", "_count"})
+        if (name == current + suffix) name = current;
+    EXPECT_EQ(name, current) << "sample outside its family: " << l;
     ++samples;
   }
   EXPECT_GT(samples, 20);
@@ -150,6 +156,33 @@ TEST(MetricsRender, EveryLineParses) {
   MetricsCounters c = counters_for_one_vip();  // fewer counters than VIPs: read as zero
   expect_well_formed(metrics_render(s, c, kBuild));
   expect_well_formed(metrics_render(MetricsSnapshot{}, MetricsCounters{}, kBuild));
+}
+
+TEST(MetricsRender, LoopHistogramAndClientSurfaces) {
+  LoopStats loop;
+  loop.record(std::chrono::microseconds(300));
+  loop.record(std::chrono::microseconds(1500000));
+  MetricsCounters c;
+  c.loop = loop_values(loop);
+  ClientStats api;
+  api.accepted = 7;
+  api.evicted = 2;
+  api.active = 1;
+  c.surfaces.push_back(surface_values("api", api));
+  std::string t = metrics_render(MetricsSnapshot{}, c, kBuild);
+  expect_well_formed(t);
+  EXPECT_TRUE(has_line(t, "sluice_loop_turn_seconds_bucket{le=\"0.000100\"} 0")) << t;
+  EXPECT_TRUE(has_line(t, "sluice_loop_turn_seconds_bucket{le=\"0.000500\"} 1"));
+  EXPECT_TRUE(has_line(t, "sluice_loop_turn_seconds_bucket{le=\"1.000000\"} 1"));
+  EXPECT_TRUE(has_line(t, "sluice_loop_turn_seconds_bucket{le=\"2.000000\"} 2"));
+  EXPECT_TRUE(has_line(t, "sluice_loop_turn_seconds_bucket{le=\"+Inf\"} 2"));
+  EXPECT_TRUE(has_line(t, "sluice_loop_turn_seconds_sum 1.500300"));
+  EXPECT_TRUE(has_line(t, "sluice_loop_turn_seconds_count 2"));
+  EXPECT_TRUE(has_line(t, "sluice_loop_longest_turn_seconds 1.500000"));
+  EXPECT_TRUE(has_line(t, "sluice_client_connections_total{surface=\"api\",outcome=\"evicted\"} 2"));
+  EXPECT_TRUE(has_line(t, "sluice_client_connections_open{surface=\"api\"} 1"));
+  EXPECT_EQ(loop.quantile_us(0.5), 500u);
+  EXPECT_EQ(loop.quantile_us(0.99), 2000000u);
 }
 
 TEST(MetricsCollect, ReadsEverySlotOfTheSnapshot) {

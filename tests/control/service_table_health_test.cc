@@ -165,7 +165,8 @@ TEST_F(ServiceTableHealthTest, UnknownBackendIsIgnored) {
 
 TEST_F(ServiceTableHealthTest, MonitorFollowsApplies) {
   FakeClock clock;
-  HealthMonitor monitor(table, clock, nullptr);
+  HealthMonitor monitor(clock, nullptr, {});
+  table.on_apply([&] { monitor.sync(health_check_defs(table)); });
   apply({checked_vip({be("198.18.0.11"), be("198.18.0.12")})});
   EXPECT_EQ(monitor.checks(), 2u);
   EXPECT_EQ(monitor.poll_timeout_ms(), 0);  // first probes due at once
@@ -177,6 +178,10 @@ TEST_F(ServiceTableHealthTest, MonitorFollowsApplies) {
            return v;
          }()});
   EXPECT_EQ(monitor.checks(), 1u);
+  auto defs = health_check_defs(table);
+  ASSERT_EQ(defs.size(), 1u);
+  EXPECT_EQ(defs[0].name, "198.18.0.100:443/tcp backend 198.18.0.21");
+  EXPECT_EQ(defs[0].spec.port, 443);
 }
 
 }  // namespace
