@@ -124,4 +124,30 @@ struct sl_global {
 };
 SL_STATIC_ASSERT(sizeof(struct sl_global) == 36, "sl_global size");
 
+/* Connection-state sync (MASTER -> BACKUP): one connection in terms both
+ * nodes share — the client's 5-tuple, the VIP, the backend's address and
+ * the connection's age — never a node-local slot, generation or clock.
+ * This is also the record's wire layout: every multi-byte field in network
+ * order, padding zero. */
+#define SL_SYNC_OP_NEW 1    /* the connection exists (new, or a resync entry) */
+#define SL_SYNC_OP_CLOSED 2 /* the connection ended: forget it */
+
+struct sl_sync_record {
+	struct sl_flow_key flow;
+	struct sl_vip_key vip;
+	__u32 backend[4];     /* the backend's address */
+	__u8 backend_family;  /* enum sl_family */
+	__u8 op;              /* SL_SYNC_OP_* */
+	__u16 pad;
+	__u32 age_ms;         /* network order; time since the flow was recorded */
+};
+SL_STATIC_ASSERT(sizeof(struct sl_sync_record) == 84, "sl_sync_record size");
+SL_STATIC_ASSERT(__builtin_offsetof(struct sl_sync_record, vip) == 40, "sl_sync_record vip");
+SL_STATIC_ASSERT(__builtin_offsetof(struct sl_sync_record, backend) == 60,
+		 "sl_sync_record backend");
+SL_STATIC_ASSERT(__builtin_offsetof(struct sl_sync_record, backend_family) == 76,
+		 "sl_sync_record backend_family");
+SL_STATIC_ASSERT(__builtin_offsetof(struct sl_sync_record, age_ms) == 80,
+		 "sl_sync_record age_ms");
+
 #endif
