@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "control/config_edit.h"
+#include "control/printable.h"
 
 namespace sluice {
 
@@ -29,8 +30,10 @@ std::string backend_state(const BackendState& be) {
   return "standby";  // a backup while primaries serve
 }
 
+// The message may quote the request or the config file: one printable line
+// (and valid UTF-8, which dump() requires).
 std::string api_error_reply(const std::string& message) {
-  return json{{"ok", false}, {"error", message}}.dump();
+  return json{{"ok", false}, {"error", printable(message)}}.dump();
 }
 
 std::string ApiHandler::handle(std::string_view request) {

@@ -31,7 +31,7 @@ Result<json> request(const std::string& socket, const json& req) {
   }
   json j = json::parse(*reply, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return make_error("malformed reply from " + socket);
-  if (!j.value("ok", false)) return make_error(j.value("error", std::string("request failed")));
+  if (!j.value("ok", false)) return make_error(ctl_server_error(j));
   return j;
 }
 

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "control/printable.h"
+
 namespace sluice {
 
 using nlohmann::json;
@@ -25,6 +27,12 @@ const json& list(const json& reply, const char* key) {
 }
 
 }  // namespace
+
+std::string ctl_server_error(const json& reply) {
+  auto it = reply.find("error");
+  if (it == reply.end() || !it->is_string()) return "request failed";
+  return printable(it->get<std::string>());
+}
 
 void TextTable::print(std::ostream& out) const {
   std::vector<size_t> width;

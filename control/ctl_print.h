@@ -19,6 +19,11 @@ class TextTable {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// The "error" of a failed reply as one printable line: the server quotes
+// requests and config files in it, and an old or foreign server may not
+// have escaped them.
+std::string ctl_server_error(const nlohmann::json& reply);
+
 void print_status(const nlohmann::json& reply, std::ostream& out);
 void print_vip_list(const nlohmann::json& reply, std::ostream& out);
 void print_backend_list(const nlohmann::json& reply, std::ostream& out);

@@ -11,6 +11,7 @@
 
 #include "control/config.h"
 #include "control/daemon.h"
+#include "control/printable.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"sluiced: the sluice L4 load balancer controller (runs in the foreground)"};
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
 
   auto cfg = sluice::config_load(config_path);
   if (!cfg) {
-    std::fprintf(stderr, "sluiced: %s\n", cfg.error().message().c_str());
+    std::fprintf(stderr, "sluiced: %s\n", sluice::printable(cfg.error().message()).c_str());
     return 2;
   }
   if (dataplane == "dpdk" || (dataplane.empty() && cfg->dataplane == sluice::DataplaneKind::dpdk)) {
