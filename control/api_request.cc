@@ -5,6 +5,8 @@
 
 #include <charconv>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
 
 namespace sluice {
 
@@ -153,6 +155,28 @@ Result<void> read_fields(const json& req, unsigned present, ApiRequest& out) {
   return {};
 }
 
+// nlohmann::json keeps the last of a repeated key, so {"cmd":"status",
+// "cmd":"detach"} would detach. The parser's callback sees every key in
+// order; each open object keeps the keys it has had.
+Result<json> parse_unique_keys(std::string_view text) {
+  std::vector<std::set<std::string>> open;
+  std::optional<std::string> dup;
+  auto watch = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) {
+      open.emplace_back();
+    } else if (event == json::parse_event_t::object_end) {
+      if (!open.empty()) open.pop_back();
+    } else if (event == json::parse_event_t::key && !dup && !open.empty()) {
+      if (!open.back().insert(parsed.get<std::string>()).second) dup = parsed.get<std::string>();
+    }
+    return true;
+  };
+  json req = json::parse(text, watch, false);
+  if (req.is_discarded()) return make_error("bad request: not JSON");
+  if (dup) return make_error("bad request: duplicate key '" + *dup + "'");
+  return req;
+}
+
 }  // namespace
 
 std::optional<ServiceKey> service_parse(std::string_view text) {
@@ -182,8 +206,9 @@ std::optional<ServiceKey> service_parse(std::string_view text) {
 }
 
 Result<ApiRequest> api_parse_request(std::string_view text) {
-  json req = json::parse(text, nullptr, false);
-  if (req.is_discarded()) return make_error("bad request: not JSON");
+  auto parsed = parse_unique_keys(text);
+  if (!parsed) return parsed.error();
+  const json& req = *parsed;
   if (!req.is_object()) return make_error("bad request: must be a JSON object");
   auto cmd = req.find("cmd");
   if (cmd == req.end() || !cmd->is_string())

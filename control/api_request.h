@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // API requests: one JSON object per request, {"cmd":"...", fields...}.
-// Parsing is strict (unknown fields, wrong types and bad values are errors
-// that name the field) and depends on nothing but nlohmann::json and
-// IpAddr, so the fuzz target can compile it alone.
+// Parsing is strict (a key repeated at any depth, unknown fields, wrong
+// types and bad values are errors that name the key) and depends on nothing
+// but nlohmann::json and IpAddr, so the fuzz target can compile it alone.
 #pragma once
 
 #include <cstdint>

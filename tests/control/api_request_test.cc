@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control/api.h"
+
 namespace sluice {
 namespace {
 
@@ -122,6 +124,46 @@ TEST(ApiRequest, EveryErrorNamesTheField) {
     ASSERT_FALSE(r.ok()) << c.text;
     EXPECT_EQ(r.error().message(), c.error) << c.text;
   }
+}
+
+// nlohmann::json would let the last of two equal keys win.
+TEST(ApiRequest, DuplicateKeysAtAnyDepthAreRefused) {
+  const Bad cases[] = {
+      {R"({"cmd":"status","cmd":"detach"})", "bad request: duplicate key 'cmd'"},
+      {R"({"cmd":"detach","cmd":"status"})", "bad request: duplicate key 'cmd'"},
+      {R"({"cmd":"backend_set","service":"198.18.0.100:80/tcp","address":"198.18.0.11",
+           "weight":1,"weight":0})", "bad request: duplicate key 'weight'"},
+      // Deeper ones are refused too, before the unknown field is.
+      {R"({"cmd":"status","x":{"a":1,"a":2}})", "bad request: duplicate key 'a'"},
+      {R"({"cmd":"status","x":[{"a":1},{"b":{"c":1,"c":1}}]})", "bad request: duplicate key 'c'"},
+      {"{\"cmd\":\"status\",\"\\u001b\":1,\"\\u001b\":2}", "bad request: duplicate key '\x1b'"},
+  };
+  for (const auto& c : cases) {
+    auto r = api_parse_request(c.text);
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_EQ(r.error().message(), c.error) << c.text;
+  }
+  // The same key in sibling or nested objects is no duplicate.
+  auto nested = api_parse_request(R"({"cmd":"status","x":[{"cmd":1},{"cmd":2}]})");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_EQ(nested.error().message(), "bad request: x: unknown field for status");
+}
+
+// The reply quotes the request; its error must still be one printable line.
+TEST(ApiRequest, ErrorRepliesEscapeControlBytes) {
+  auto r = api_parse_request("{\"cmd\":\"st\\u001b[2Jatus\\n\\u0000\"}");
+  ASSERT_FALSE(r.ok());
+  nlohmann::json reply = nlohmann::json::parse(api_error_reply(r.error().message()));
+  EXPECT_EQ(reply["ok"], false);
+  EXPECT_EQ(reply["error"], "bad request: unknown command 'st\\x1b[2Jatus\\x0a\\x00'");
+  auto dup = api_parse_request("{\"cmd\":\"status\",\"\\u001b\":1,\"\\u001b\":2}");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(nlohmann::json::parse(api_error_reply(dup.error().message()))["error"],
+            "bad request: duplicate key '\\x1b'");
+  // Not valid UTF-8 (a config error may quote a binary file): escaped, and
+  // the reply is still valid JSON.
+  std::string bad = "config: line 1: got '\xff\xfe'";
+  EXPECT_EQ(nlohmann::json::parse(api_error_reply(bad))["error"], "config: line 1: got '\\xff\\xfe'");
 }
 
 TEST(ServiceName, ParsesWhatServiceNameWrites) {
