@@ -13,6 +13,7 @@
 #include "control/backend_setup.h"
 #include "control/ctl_commands.h"
 #include "control/ctl_print.h"
+#include "control/sluice_version.h"
 
 namespace {
 
@@ -180,6 +181,7 @@ int run(const Command& c, const Args& a) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sluicectl: control the sluice load balancer"};
+  app.set_version_flag("--version", "sluicectl " SLUICE_VERSION " (git " SLUICE_GIT_DESCRIBE ")");
   Args a;
   app.add_option("--socket", a.socket, "sluiced API socket")->capture_default_str();
   app.require_subcommand(1);
