@@ -7,9 +7,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "control/config_fields.h"
+#include "control/printable.h"
 
 namespace sluice {
 
@@ -113,6 +115,30 @@ void parse_vips(const YAML::Node& n, Config& c) {
   }
 }
 
+// yaml-cpp keeps both entries of a repeated key and node["key"] finds the
+// first, so `interface: eth0` then `interface: lo` would quietly attach to
+// eth0: every map, at every depth, is checked before any field is read.
+// Aliases share nodes and may even form cycles: each collection is walked
+// once, known by where it starts in the text.
+void check_unique_keys(const YAML::Node& n, const std::string& path, std::set<int>& walked) {
+  if (!n.IsMap() && !n.IsSequence()) return;
+  if (!walked.insert(n.Mark().pos).second) return;
+  if (n.IsSequence()) {
+    size_t i = 0;
+    for (const auto& item : n) check_unique_keys(item, index(path, i++), walked);
+    return;
+  }
+  std::set<std::string> keys;
+  for (const auto& kv : n) {
+    if (!kv.first.IsScalar()) continue;  // check_keys refuses it
+    const std::string& key = kv.first.Scalar();
+    if (!keys.insert(key).second)
+      throw FieldError{(path.empty() ? "" : path + ": ") + "duplicate key '" + key + "' (line " +
+                       std::to_string(kv.first.Mark().line + 1) + ")"};
+    check_unique_keys(kv.second, join(path, key), walked);
+  }
+}
+
 void parse_top(const YAML::Node& n, Config& c) {
   require_map(n, "config");
   check_keys(n, "", {"interface", "dataplane", "xdp_mode", "api_socket", "metrics_listen",
@@ -155,13 +181,16 @@ std::vector<std::string> Config::ignored_blocks() const {
 Result<Config> config_parse(const std::string& yaml_text) {
   try {
     YAML::Node root = YAML::Load(yaml_text);
+    std::set<int> walked;
+    check_unique_keys(root, "", walked);
     Config c;
     parse_top(root, c);
     return c;
   } catch (const FieldError& e) {
-    return make_error("config: " + e.message);
+    // Both may quote the file's bytes: keep the error one printable line.
+    return make_error("config: " + printable(e.message));
   } catch (const YAML::Exception& e) {
-    return make_error("config: line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    return make_error("config: line " + std::to_string(e.mark.line + 1) + ": " + printable(e.msg));
   }
 }
 

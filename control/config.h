@@ -101,6 +101,8 @@ struct Config {
   bool operator==(const Config&) const = default;
 };
 
+// A key given twice in one map, at any depth, is an error naming the key
+// and its line. Errors are one printable line (control bytes escaped).
 Result<Config> config_parse(const std::string& yaml_text);
 Result<Config> config_load(const std::string& path);
 

@@ -249,6 +249,74 @@ TEST(Config, HealthCheckFields) {
   EXPECT_EQ(d->vips[0].on_backend_down, BackendDownPolicy::reschedule);
 }
 
+// yaml-cpp would let the first of two equal keys win: each depth refuses.
+struct DuplicateCase {
+  const char* name;
+  std::string yaml;
+  std::string error;
+};
+void PrintTo(const DuplicateCase& c, std::ostream* os) { *os << c.name; }
+
+class ConfigDuplicateKeys : public ::testing::TestWithParam<DuplicateCase> {};
+
+TEST_P(ConfigDuplicateKeys, AreRefusedNamingKeyAndLine) {
+  auto c = config_parse(GetParam().yaml);
+  ASSERT_FALSE(c.ok()) << GetParam().name;
+  EXPECT_EQ(c.error().message(), GetParam().error);
+}
+
+const DuplicateCase kDuplicateCases[] = {
+    {"TopLevel", "vips: []\ninterface: eth0\ninterface: lo\n",
+     "config: duplicate key 'interface' (line 3)"},
+    {"TopLevelQuoted", "interface: eth0\n\"interface\": lo\n",
+     "config: duplicate key 'interface' (line 2)"},
+    {"VipEntry", vip("    port: 81\n"), "config: vips[0]: duplicate key 'port' (line 5)"},
+    {"Backend", backends("dsr", "      - { address: 198.18.0.11, weight: 1, weight: 9 }\n"),
+     "config: vips[0].backends[0]: duplicate key 'weight' (line 7)"},
+    {"HealthCheck",
+     vip("    health_check:\n      type: tcp\n      rise: 2\n      type: http\n"),
+     "config: vips[0].health_check: duplicate key 'type' (line 8)"},
+    {"Acl", vip("    acl: { deny: [203.0.113.0/24], deny: [] }\n"),
+     "config: vips[0].acl: duplicate key 'deny' (line 5)"},
+    {"Vrrp", kHead + "vrrp:\n  vrid: 51\n  priority: 200\n  priority: 10\n",
+     "config: vrrp: duplicate key 'priority' (line 5)"},
+    {"Sync", kHead + "sync: { peer: 198.18.0.2, port: 7900, peer: 198.18.0.3 }\n",
+     "config: sync: duplicate key 'peer' (line 2)"},
+    {"WholeBlockTwice", kHead + "sync: { peer: 198.18.0.2 }\nsync: { peer: 198.18.0.3 }\n",
+     "config: duplicate key 'sync' (line 3)"},
+    // An alias shares its node: still checked, once, and a cycle ends.
+    {"InsideAnAlias", kHead + "x: &a { p: 1, p: 2 }\nsync: *a\n",
+     "config: x: duplicate key 'p' (line 2)"},
+};
+INSTANTIATE_TEST_SUITE_P(Depths, ConfigDuplicateKeys, ::testing::ValuesIn(kDuplicateCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Config, AnAliasCycleEndsWithAnErrorNotAHang) {
+  auto c = config_parse(kHead + "sync: &a { peer: *a }\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message(), "config: sync.peer: must be an IPv4 or IPv6 address, got a map");
+}
+
+TEST(Config, EqualValuesUnderDifferentParentsAreNoDuplicates) {
+  auto c = config_parse(backends("dsr", "      - { address: 198.18.0.11, weight: 1 }\n"
+                                        "      - { address: 198.18.0.12, weight: 1 }\n"));
+  ASSERT_TRUE(c.ok()) << c.error().message();
+}
+
+// The file's bytes reach the error line only as printable text.
+TEST(Config, ControlBytesInErrorsAreEscaped) {
+  std::string esc = kHead + "dataplane: \"\\e[2J\\0\"\n";  // YAML escapes: ESC, NUL
+  auto c = config_parse(esc);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message(), "config: dataplane: must be xdp|dpdk, got '\\x1b[2J\\x00'");
+  auto raw = config_parse(kHead + "dataplane: x\x7f\xff\xc3\xa9\n");
+  ASSERT_FALSE(raw.ok());
+  EXPECT_EQ(raw.error().message(), "config: dataplane: must be xdp|dpdk, got 'x\\x7f\\xff\xc3\xa9'");
+  auto key = config_parse(kHead + "\"a\\tb\": 1\n");
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.error().message(), "config: a\\x09b: unknown key");
+}
+
 TEST(Config, FourInSixIsAllowedForIpip) {
   auto c = config_parse(backends("ipip", "      - { address: \"2001:2::11\" }\n"));
   ASSERT_TRUE(c.ok()) << c.error().message();
