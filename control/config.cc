@@ -6,11 +6,10 @@
 #include <netinet/in.h>
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "control/config_fields.h"
+#include "control/config_file.h"
 #include "control/printable.h"
 
 namespace sluice {
@@ -195,11 +194,9 @@ Result<Config> config_parse(const std::string& yaml_text) {
 }
 
 Result<Config> config_load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return make_error("config: cannot read", errno, path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return config_parse(ss.str());
+  auto text = config_file_read(path);
+  if (!text) return text.error();
+  return config_parse(*text);
 }
 
 }  // namespace sluice

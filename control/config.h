@@ -104,6 +104,7 @@ struct Config {
 // A key given twice in one map, at any depth, is an error naming the key
 // and its line. Errors are one printable line (control bytes escaped).
 Result<Config> config_parse(const std::string& yaml_text);
+// config_file_read (a regular file, at most kConfigMaxBytes), then parse.
 Result<Config> config_load(const std::string& path);
 
 }  // namespace sluice

@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "control/config.h"
+#include "control/config_file.h"
 #include "control/daemon.h"
 #include "control/printable.h"
 
@@ -50,6 +51,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   flags.config_path = config_path;
+  // Only sluiced writes the file: a temp beside it now is from a write that
+  // was killed half-way, and would otherwise stay forever.
+  if (auto removed = sluice::config_remove_stale_temps(config_path); !removed)
+    spdlog::warn("{}", removed.error().message());
+  else if (*removed > 0)
+    spdlog::info("config: removed {} stale temp file(s) left by an interrupted write of {}",
+                 *removed, sluice::printable(config_path));
   if (auto r = sluice::daemon_run(*cfg, flags); !r) {
     spdlog::error("{}", r.error().message());
     return 1;
