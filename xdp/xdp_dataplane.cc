@@ -3,6 +3,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <utility>
@@ -10,6 +11,7 @@
 
 #include "sluice.skel.h"
 #include "control/fd.h"
+#include "xdp/rx_vlan_offload.h"
 #include "xdp/xdp_attach.h"
 #include "xdp/xdp_pins.h"
 
@@ -138,6 +140,24 @@ static Result<void> load(XdpDataplane::Impl& im) {
   return {};
 }
 
+// Before the program sees a packet: a tag the NIC strips is invisible to
+// it, and the second-tag rule (pass_not_ip) would not hold. Not fatal: the
+// balancer still works for everything else, and the log says what holds.
+static void rx_vlan_strip_off_logged(const std::string& ifname) {
+  auto r = rx_vlan_strip_off(ifname);
+  if (!r) {
+    spdlog::warn("{}: rx VLAN stripping left as it is ({}): a double-tagged frame whose outer "
+                 "tag the NIC strips is steered as single-tagged", ifname, r.error().message());
+    return;
+  }
+  std::string note = rx_vlan_offload_note(*r, ifname);
+  if (note.empty()) return;
+  if (r->fixed_on.empty())
+    spdlog::info("{}", note);
+  else
+    spdlog::warn("{}", note);
+}
+
 Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts) {
   auto im = std::make_unique<Impl>();
   im->opts = opts;
@@ -159,6 +179,7 @@ Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts)
     if (auto r = maps_pin(im->obj.get(), im->pin_dir); !r.ok()) return r.error();
   }
   if (opts.attach) {
+    rx_vlan_strip_off_logged(opts.ifname);
     int fd = bpf_program__fd(im->prog);
     if (auto r = xdp_attach(im->ifindex, fd, opts.generic, opts.ifname); !r.ok()) return r.error();
   }

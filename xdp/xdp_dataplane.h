@@ -30,6 +30,8 @@ class XdpDataplane final : public Dataplane {
   // so a restart keeps the connection table), pins and attaches as asked.
   // Attaching replaces the program on the interface atomically
   // (XDP_FLAGS_REPLACE): no packet meets an interface without a program.
+  // Before attaching it turns off the interface's rx VLAN stripping (and
+  // logs it), so the program sees every tag (xdp/rx_vlan_offload.h).
   static Result<std::unique_ptr<XdpDataplane>> open(const XdpOptions& opts);
   ~XdpDataplane() override;  // never detaches: the program outlives the controller
 

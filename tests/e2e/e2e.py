@@ -676,6 +676,93 @@ def t_lab_direct():
         raise AssertionError("\n".join(problems))
 
 
+# Issue 6 item 6: a double-tagged SYN to the VIP is passed (pass_not_ip),
+# never steered, in either XDP mode. The lab keeps tags in the frame on the
+# switch side (tx VLAN offload off) and sluiced turns off rx VLAN stripping on
+# lb1's eth0: without the first, the bridge's untagged outer tag reaches lb1
+# as skb metadata and XDP (native or generic) sees a single-tagged SYN.
+QINQ_SENDER = r"""
+import socket, struct, sys
+sys.path.insert(0, sys.argv[1])
+from labnet import lab_target
+iface, dmac, src, dst = sys.argv[2], bytes.fromhex(sys.argv[3].replace(":", "")), \
+    lab_target(sys.argv[4], "qinq"), lab_target(sys.argv[5], "qinq")
+sport, count, outer, inner = (int(a, 0) for a in sys.argv[6:10])
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+sock.bind((iface, 0))
+smac = sock.getsockname()[4]
+for port in range(sport, sport + count):
+    tcp = struct.pack("!HHIIBBHHH", port, 80, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
+    ph = src.packed + dst.packed + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(ph + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 1, 0x4000, 64, 6, 0, src.packed, dst.packed)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    tags = struct.pack("!HHHH", outer, 100, inner, 200)
+    sock.send(dmac + smac + tags + struct.pack("!H", 0x0800) + ip + tcp)
+"""
+QINQ_COUNT = 10
+
+
+def reason_packets(stats, name):
+    r = stats["reasons"].get(name, {})
+    return r.get("packets", 0) if isinstance(r, dict) else r
+
+
+def t_qinq_passes(xdp_mode):
+    case = Case(f"qinq-{xdp_mode}", 4, "dsr")
+    problems = []
+    try:
+        reset_lb1()
+        backend_setup("dsr")
+        write_config(case.config, 4, "dsr", WEIGHTS)
+        with open(case.config) as f:
+            text = f.read().replace(f"xdp_mode: {XDP_MODE}", f"xdp_mode: {xdp_mode}")
+        with open(case.config, "w") as f:
+            f.write(text)
+        case.sluiced = Sluiced(case.config, True, case.log)
+        case.sluiced.start(4)
+        if lb1_xdp_mode() != xdp_mode:
+            problems.append(f"program attached {lb1_xdp_mode()}, want {xdp_mode}")
+        feats = sh(["ip", "netns", "exec", "lb1", "ethtool", "-k", "eth0"], timeout=10).stdout
+        # ethtool -k prints rx-vlan-hw-parse as rx-vlan-offload.
+        for feat in ("rx-vlan-offload", "rx-vlan-stag-hw-parse"):
+            if f"{feat}: off" not in feats:
+                problems.append(f"lb1 eth0 {feat} not off after attach")
+        mac = json.loads(sh(["ip", "-n", "lb1", "-j", "link", "show", "dev", "eth0"],
+                            timeout=10).stdout)[0]["address"]
+        tools = os.path.join(REPO, "scripts", "lab-tools")
+        before = json.loads(sluicectl("stats", "-o", "json").stdout)
+        for sport, outer in ((42000, 0x88A8), (42100, 0x8100)):
+            sh(["ip", "netns", "exec", "client", "/usr/bin/python3", "-c", QINQ_SENDER, tools,
+                "eth0", mac, "198.18.0.10", VIP[4], str(sport), str(QINQ_COUNT), str(outer),
+                "0x8100"], timeout=20)
+        time.sleep(0.5)
+        after = json.loads(sluicectl("stats", "-o", "json").stdout)
+        not_ip = reason_packets(after, "pass_not_ip") - reason_packets(before, "pass_not_ip")
+        if not_ip < 2 * QINQ_COUNT:
+            problems.append(f"pass_not_ip grew by {not_ip}, want >= {2 * QINQ_COUNT} "
+                            f"(the double-tagged SYNs)")
+        tx = after["actions"]["tx"] - before["actions"]["tx"]
+        if tx:
+            problems.append(f"{tx} packets steered (tx) while only double-tagged SYNs were sent")
+        conns = json.loads(sluicectl("conns", "-o", "json").stdout)["conns"]
+        leaked = [c for c in conns if c["client"].startswith("198.18.0.10:42")]
+        if leaked:
+            problems.append(f"double-tagged SYNs recorded in the connection table: {leaked[:3]}")
+        if problems:
+            problems.append(f"stats after: {sluicectl_stats()}")
+            problems.append(case.sluiced.log_tail())
+    finally:
+        problems += case.teardown()
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
 # ---------------------------------------------------------------- runner
 
 def capabilities():
@@ -710,6 +797,8 @@ for _mode in ("dsr", "ipip"):
                       lambda f=_fam, m=_mode: t_restart_keeps(f, m), True))
 TESTS.append(("detach_on_exit", t_detach_on_exit, True))
 TESTS.append(("api_detach", t_api_detach, True))
+TESTS.append(("qinq_syn_passes_generic", lambda: t_qinq_passes("generic"), True))
+TESTS.append(("qinq_syn_passes_native", lambda: t_qinq_passes("native"), True))
 
 # Issue 3: the controller at runtime (API, health checks, restart / upgrade,
 # metrics): tests/e2e/e2e_runtime.py.
@@ -717,6 +806,11 @@ sys.path.insert(0, HERE)
 import e2e_runtime  # noqa: E402
 
 e2e_runtime.register(sys.modules[__name__])
+
+# Issue 6: the controller under abuse: tests/e2e/e2e_abuse.py.
+import e2e_abuse  # noqa: E402
+
+e2e_abuse.register(sys.modules[__name__], e2e_runtime)
 
 
 def on_alarm(_sig, _frm):
