@@ -97,6 +97,51 @@ TEST(VrrpAdvert, DecodesTheHandComputedBytes) {
   EXPECT_EQ(std::get<Advert>(d6), sample(kVip6));
 }
 
+// Captured from keepalived 2.2.7 (Debian 12; vrrp_version 3, VRID 51,
+// priority 200, advert_int 1) on a veth pair in a private network namespace,
+// the IP header first so the addresses the checksum covers are visible.
+const Bytes kKeepalived4 = {
+    0x45, 0xc0, 0x00, 0x20, 0x00, 0x01, 0x00, 0x00, 0xff, 0x70, 0x0f, 0x87,  // TTL 255, proto 112
+    0xc6, 0x12, 0x05, 0x01, 0xe0, 0x00, 0x00, 0x12,  // 198.18.5.1 -> 224.0.0.18
+    0x31, 0x33, 0xc8, 0x01, 0x00, 0x64, 0x8f, 0x4d, 0xc6, 0x12, 0x05, 0x64};  // VIP 198.18.5.100
+const Bytes kKeepalived6 = {
+    0x6c, 0x0c, 0x85, 0x72, 0x00, 0x18, 0x70, 0xff,  // payload 24, next header 112, hop limit 255
+    0xfe, 0x80, 0,    0,    0,    0,    0,    0,
+    0xe0, 0x12, 0x64, 0xff, 0xfe, 0x5f, 0x63, 0x4d,  // src
+    0xff, 0x02, 0,    0,    0,    0,    0,    0,
+    0,    0,    0,    0,    0,    0,    0,    0x12,  // ff02::12
+    0x31, 0x33, 0xc8, 0x01, 0x00, 0x64, 0x40, 0x86,  // VRRP header
+    0x20, 0x01, 0x00, 0x02, 0,    0,    0,    0,
+    0,    0,    0,    0,    0,    0,    0x01, 0x00};  // 2001:2::100
+
+IpAddr addr_at(const Bytes& b, size_t at, size_t len) {
+  IpAddr a;
+  a.family = len == 4 ? SL_AF_INET : SL_AF_INET6;
+  std::copy_n(b.begin() + at, len, a.bytes.begin());
+  return a;
+}
+
+TEST(VrrpAdvert, InteroperatesWithAKeepalivedCaptureOverIpv4) {
+  IpAddr src = addr_at(kKeepalived4, 12, 4), dst = addr_at(kKeepalived4, 16, 4);
+  Bytes msg(kKeepalived4.begin() + 20, kKeepalived4.end());
+  auto d = advert_decode(msg, AdvertRx{src, dst, kKeepalived4[8], 51, {}});
+  ASSERT_EQ(reason_of(d), "accepted");
+  Advert want{51, 200, 100, {ip("198.18.5.100")}};
+  EXPECT_EQ(std::get<Advert>(d), want);
+  EXPECT_EQ(advert_encode(want, src, dst), msg);
+}
+
+TEST(VrrpAdvert, InteroperatesWithAKeepalivedCaptureOverIpv6) {
+  IpAddr src = addr_at(kKeepalived6, 8, 16), dst = addr_at(kKeepalived6, 24, 16);
+  EXPECT_EQ(src, ip("fe80::e012:64ff:fe5f:634d"));
+  Bytes msg(kKeepalived6.begin() + 40, kKeepalived6.end());
+  auto d = advert_decode(msg, AdvertRx{src, dst, kKeepalived6[7], 51, {}});
+  ASSERT_EQ(reason_of(d), "accepted");
+  Advert want{51, 200, 100, {kVip6}};
+  EXPECT_EQ(std::get<Advert>(d), want);
+  EXPECT_EQ(advert_encode(want, src, dst), msg);
+}
+
 TEST(VrrpAdvert, ChecksumOfAMessageWithItsChecksumIsZero) {
   EXPECT_EQ(advert_checksum(kAdvert4, kSrc4, kGroup4), 0);
   EXPECT_EQ(advert_checksum(kAdvert6, kSrc6, kGroup6), 0);
