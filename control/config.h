@@ -67,12 +67,26 @@ struct VipConfig {
   bool operator==(const VipConfig&) const = default;
 };
 
+// How much each failed check lowers the advertised priority (keepalived's
+// `weight`); 0: not tracked. The result never goes below 1.
+struct VrrpTrackConfig {
+  uint32_t no_serving_backend = 0;  // 0..254: some VIP has no serving backend
+  uint32_t interface_down = 0;      // 0..254: the VRRP interface is down
+
+  bool operator==(const VrrpTrackConfig&) const = default;
+};
+
 struct VrrpConfig {
   uint32_t vrid = 0;                  // 1..255
   uint32_t priority = 100;            // 1..254
   uint32_t advert_interval_ms = 1000; // multiple of 10, 10..40950
   bool preempt = true;
+  uint32_t preempt_delay_ms = 0;      // 0..1000000; needs preempt
   std::vector<IpAddr> unicast_peers;
+  std::string interface;              // adverts go here; empty: Config::interface
+  bool virtual_mac = false;           // 00-00-5E-00-01-{VRID} (IPv6: -02-)
+  VrrpTrackConfig track;
+  std::string notify;                 // absolute path run on each transition; empty: none
 
   bool operator==(const VrrpConfig&) const = default;
 };
@@ -80,6 +94,7 @@ struct VrrpConfig {
 struct SyncConfig {
   IpAddr peer;
   uint16_t port = 7900;
+  std::string key_file;  // absolute path: HMAC-SHA256 key; empty: unsigned
 
   bool operator==(const SyncConfig&) const = default;
 };

@@ -86,9 +86,30 @@ AclConfig parse_acl(const YAML::Node& n, const std::string& path, uint8_t family
   return acl;
 }
 
+static std::string read_abs_path(const YAML::Node& n, const std::string& path) {
+  std::string s = read_string(n, path);
+  if (s[0] != '/') fail(path, "must be an absolute path, got '" + s + "'");
+  for (unsigned char c : s)
+    if (c < ' ' || c == 0x7f) fail(path, "must not contain control characters");
+  return s;
+}
+
+static VrrpTrackConfig parse_track(const YAML::Node& n, const std::string& path) {
+  require_map(n, path);
+  check_keys(n, path, {"no_serving_backend", "interface_down"});
+  VrrpTrackConfig t;
+  if (n["no_serving_backend"])
+    t.no_serving_backend =
+        read_uint(n["no_serving_backend"], join(path, "no_serving_backend"), 0, 254);
+  if (n["interface_down"])
+    t.interface_down = read_uint(n["interface_down"], join(path, "interface_down"), 0, 254);
+  return t;
+}
+
 VrrpConfig parse_vrrp(const YAML::Node& n, const std::string& path) {
   require_map(n, path);
-  check_keys(n, path, {"vrid", "priority", "advert_interval_ms", "preempt", "unicast_peers"});
+  check_keys(n, path, {"vrid", "priority", "advert_interval_ms", "preempt", "preempt_delay_ms",
+                       "unicast_peers", "interface", "virtual_mac", "track", "notify"});
   if (!n["vrid"]) fail(join(path, "vrid"), "required");
   VrrpConfig v;
   v.vrid = read_uint(n["vrid"], join(path, "vrid"), 1, 255);
@@ -102,22 +123,35 @@ VrrpConfig parse_vrrp(const YAML::Node& n, const std::string& path) {
                   std::to_string(v.advert_interval_ms));
   }
   if (n["preempt"]) v.preempt = read_bool(n["preempt"], join(path, "preempt"));
+  if (n["preempt_delay_ms"]) {
+    std::string p = join(path, "preempt_delay_ms");
+    v.preempt_delay_ms = read_uint(n["preempt_delay_ms"], p, 0, 1000000);
+    if (v.preempt_delay_ms != 0 && !v.preempt) fail(p, "needs preempt: true");
+  }
   if (n["unicast_peers"]) {
     std::string p = join(path, "unicast_peers");
     require_seq(n["unicast_peers"], p);
     for (size_t i = 0; i < n["unicast_peers"].size(); ++i)
       v.unicast_peers.push_back(read_addr(n["unicast_peers"][i], index(p, i)));
   }
+  if (n["interface"]) {
+    v.interface = read_string(n["interface"], join(path, "interface"));
+    if (v.interface.size() >= 16) fail(join(path, "interface"), "name longer than 15 characters");
+  }
+  if (n["virtual_mac"]) v.virtual_mac = read_bool(n["virtual_mac"], join(path, "virtual_mac"));
+  if (n["track"]) v.track = parse_track(n["track"], join(path, "track"));
+  if (n["notify"]) v.notify = read_abs_path(n["notify"], join(path, "notify"));
   return v;
 }
 
 SyncConfig parse_sync(const YAML::Node& n, const std::string& path) {
   require_map(n, path);
-  check_keys(n, path, {"peer", "port"});
+  check_keys(n, path, {"peer", "port", "key_file"});
   if (!n["peer"]) fail(join(path, "peer"), "required");
   SyncConfig s;
   s.peer = read_addr(n["peer"], join(path, "peer"));
   if (n["port"]) s.port = read_uint(n["port"], join(path, "port"), 1, 65535);
+  if (n["key_file"]) s.key_file = read_abs_path(n["key_file"], join(path, "key_file"));
   return s;
 }
 

@@ -79,15 +79,28 @@ void emit_vrrp(YAML::Emitter& out, const VrrpConfig& v) {
   out << YAML::Key << "priority" << YAML::Value << v.priority;
   out << YAML::Key << "advert_interval_ms" << YAML::Value << v.advert_interval_ms;
   out << YAML::Key << "preempt" << YAML::Value << v.preempt;
+  if (v.preempt_delay_ms != 0)
+    out << YAML::Key << "preempt_delay_ms" << YAML::Value << v.preempt_delay_ms;
   out << YAML::Key << "unicast_peers" << YAML::Value << YAML::Flow << YAML::BeginSeq;
   for (const auto& p : v.unicast_peers) out << p.str();
-  out << YAML::EndSeq << YAML::EndMap;
+  out << YAML::EndSeq;
+  if (!v.interface.empty()) out << YAML::Key << "interface" << YAML::Value << v.interface;
+  if (v.virtual_mac) out << YAML::Key << "virtual_mac" << YAML::Value << true;
+  if (v.track != VrrpTrackConfig{}) {
+    out << YAML::Key << "track" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "no_serving_backend" << YAML::Value << v.track.no_serving_backend;
+    out << YAML::Key << "interface_down" << YAML::Value << v.track.interface_down;
+    out << YAML::EndMap;
+  }
+  if (!v.notify.empty()) out << YAML::Key << "notify" << YAML::Value << v.notify;
+  out << YAML::EndMap;
 }
 
 void emit_sync(YAML::Emitter& out, const SyncConfig& s) {
   out << YAML::Key << "sync" << YAML::Value << YAML::Flow << YAML::BeginMap;
   out << YAML::Key << "peer" << YAML::Value << s.peer.str();
   out << YAML::Key << "port" << YAML::Value << s.port;
+  if (!s.key_file.empty()) out << YAML::Key << "key_file" << YAML::Value << s.key_file;
   out << YAML::EndMap;
 }
 
