@@ -7,6 +7,7 @@
 
 #include "control/config.h"
 #include "control/config_writer.h"
+#include "control/vrrp/vrrp_params.h"
 
 namespace sluice {
 namespace {
@@ -117,6 +118,23 @@ const Bad kBad[] = {
 
 INSTANTIATE_TEST_SUITE_P(Table, VrrpConfigErrors, ::testing::ValuesIn(kBad),
                          [](const auto& info) { return std::string(info.param.name); });
+
+TEST(VrrpConfig, BecomesTheStateMachinesParams) {
+  auto c = config_parse(kFull);
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  IpAddr me = *IpAddr::parse("198.18.0.1");
+  vrrp::Params p = vrrp::params_from_config(*c->vrrp, me);
+  EXPECT_EQ(p.vrid, 51);
+  EXPECT_EQ(p.priority, 200);
+  EXPECT_EQ(p.advert_interval_cs, 10);  // 100 ms
+  EXPECT_TRUE(p.preempt);
+  EXPECT_EQ(p.preempt_delay_ms, 5000u);
+  EXPECT_EQ(p.primary_addr, me);
+  const VrrpTrackConfig& t = c->vrrp->track;  // 60 and 254
+  EXPECT_EQ(vrrp::track_penalty(t, false, false), 0u);
+  EXPECT_EQ(vrrp::track_penalty(t, true, false), 60u);
+  EXPECT_EQ(vrrp::track_penalty(t, true, true), 314u);  // the instance clamps to priority 1
+}
 
 }  // namespace
 }  // namespace sluice
