@@ -89,8 +89,9 @@ class VrrpInstance {
   // one less `penalty`, never below 1. A master advertises a change at once.
   Actions set_track_penalty(TimePoint now, uint32_t penalty);
   // While held, a lower-priority master is accepted as if preempt were off,
-  // so a returning node waits for its connection resync. A silent master is
-  // still replaced: availability first.
+  // so a returning node waits for its connection resync (preempt_delay
+  // counts from the release). A silent master is still replaced:
+  // availability first.
   void set_preempt_hold(bool hold);
 
   std::optional<TimePoint> next_deadline() const;

@@ -345,6 +345,27 @@ TEST_F(VrrpState, PreemptWaitsWhileHeldForResync) {
   EXPECT_EQ(v.status().last_change, released + 3210ms);
 }
 
+TEST_F(VrrpState, PreemptDelayCountsFromTheRelease) {
+  VrrpInstance v(params(200, true, 3000));
+  v.set_preempt_hold(true);
+  v.start(clock.t);
+  for (int i = 0; i < 10; ++i) {
+    run_until(v, clock.t + 1s);
+    v.on_advert(clock.t, kPeer, advert(100));
+  }
+  v.set_preempt_hold(false);
+  TimePoint released = clock.t;
+  Actions seen;
+  for (int i = 1; i <= 10 && v.state() == State::backup; ++i) {
+    for (auto& a : run_until(v, released + i * 1s)) seen.push_back(a);
+    if (v.state() == State::backup) v.on_advert(clock.t, kPeer, advert(100));
+  }
+  // First lower advert after the release at +1 s, followed until +4 s; the
+  // timer set at +3 s runs out 3.21 s later.
+  EXPECT_EQ(seen, (Actions{master(Reason::preempt), send(200)}));
+  EXPECT_EQ(v.status().last_change, released + 6210ms);
+}
+
 TEST_F(VrrpState, HoldDoesNotKeepASilentMastersPlaceEmpty) {
   VrrpInstance v(params(200));
   v.set_preempt_hold(true);
