@@ -44,7 +44,10 @@ Result<std::unique_ptr<ApiServer>> ApiServer::listen(const std::string& path,
   int rc = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*sa), sizeof(*sa));
   ::umask(old);
   if (rc < 0) return make_error("api socket: bind", errno, path);
-  if (::listen(fd.get(), 128) < 0) return make_error("api socket: listen", errno, path);
+  // A deep backlog: a connect storm waits in the kernel's queue, drained a
+  // few per turn, instead of having SYNs dropped, which costs a real client
+  // a one-second retransmit.
+  if (::listen(fd.get(), SOMAXCONN) < 0) return make_error("api socket: listen", errno, path);
   return std::unique_ptr<ApiServer>(new ApiServer(std::move(fd), path, limits));
 }
 

@@ -27,7 +27,12 @@ ClientConnections::ClientConnections(int listen_fd, ClientLimits limits, Frame f
       limits_(limits),
       frame_(std::move(frame)),
       answer_(std::move(answer)),
-      too_large_(std::move(too_large)) {}
+      too_large_(std::move(too_large)) {
+  // Fewer accepts per turn than slots: a client accepted in one turn is
+  // read in the next before newer ones can evict it, however many wait.
+  limits_.accepts_per_turn =
+      std::max<size_t>(1, std::min(limits_.accepts_per_turn, limits_.max_conns / 2));
+}
 
 void ClientConnections::poll_fds(std::vector<pollfd>& out) const {
   out.push_back({listen_fd_, POLLIN, 0});
@@ -62,6 +67,9 @@ void ClientConnections::accept_some(Clock::time_point now) {
     ++stats_.accepted;
     conns_.push_back(Conn{std::move(fd), now + limits_.deadline, {}, {}, Phase::reading, false});
     stats_.active = conns_.size();
+    // A request that came with the connect is answered at once: a real
+    // client sends right away, so it rarely waits for a turn at all.
+    if (!on_readable(conns_.back())) close(std::prev(conns_.end()));
   }
 }
 

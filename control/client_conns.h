@@ -32,6 +32,7 @@ struct ClientLimits {
   size_t max_request = 64 * 1024;
   std::chrono::milliseconds deadline{2000};
   // Accepts per on_poll: a connect storm costs the loop a bounded turn.
+  // At most max_conns / 2 (see the constructor).
   size_t accepts_per_turn = 256;
 };
 

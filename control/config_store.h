@@ -26,6 +26,16 @@ class ConfigStore {
       : running_(std::move(running)), path_(std::move(path)), apply_(std::move(apply)),
         counters_(counters) {}
 
+  // Parsing and checking a change, writing the temp file and `prepare`
+  // (given the parsed config; e.g. route lookups for its backends) run on
+  // a worker thread while `pump` runs on the caller's every few ms (the
+  // health results); without a pump they run inline. `prepare` must not
+  // touch what the pump touches.
+  void offload_with(std::function<void()> pump, std::function<void(const Config&)> prepare) {
+    pump_ = std::move(pump);
+    prepare_ = std::move(prepare);
+  }
+
   const Config& running() const { return running_; }
   const std::string& path() const { return path_; }
 
@@ -40,11 +50,14 @@ class ConfigStore {
   Result<void> reload_uncounted();
   // Applies `next`; on failure re-applies the running config.
   Result<void> apply_or_restore(const Config& next);
+  Result<void> offload(const std::function<void()>& work);
 
   Config running_;
   std::string path_;
   Apply apply_;
   ControlCounters& counters_;
+  std::function<void()> pump_;
+  std::function<void(const Config&)> prepare_;
 };
 
 // Names the first setting that differs and needs a restart, or "".

@@ -15,6 +15,7 @@
 #include "control/event_loop.h"
 #include "control/health_thread.h"
 #include "control/mac_resolver.h"
+#include "control/off_loop.h"
 #include "control/metrics_endpoint.h"
 #include "control/netlink.h"
 #include "control/service_table.h"
@@ -77,6 +78,15 @@ void raise_fd_limit() {
   }
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
     spdlog::debug("file descriptor limit {}", static_cast<uint64_t>(rl.rlim_cur));
+}
+
+// The backends whose MAC comes from a route lookup (the next hop).
+std::vector<IpAddr> ipip_backends(const std::vector<VipConfig>& vips) {
+  std::vector<IpAddr> out;
+  for (const auto& v : vips)
+    if (v.mode == SL_MODE_IPIP)
+      for (const auto& b : v.backends) out.push_back(b.address);
+  return out;
 }
 
 void log_ignored(const Config& cfg) {
@@ -153,14 +163,6 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
     loop->tick_soon(retry_delay);
     retry_delay = std::min(retry_delay * 2, kRefreshTick);
   };
-  // API changes and reloads: the tables, then the VIP addresses.
-  ConfigStore store(cfg, flags.config_path, [&](const Config& next) -> Result<void> {
-    if (auto r = table.apply(dataplane_vips(next), std::chrono::milliseconds(0)); !r) return r;
-    retry_unresolved(true);
-    return addrs.sync(vip_addrs(next));
-  }, counters);
-  loop->on_hangup([&] { (void)store.reload(); });
-
   // Health checks run on their own thread; their results come back to
   // this loop, the only writer of the tables. Every apply (API change,
   // reload) hands the thread the checks the tables now ask for.
@@ -174,6 +176,21 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   table.on_apply([&] { (*health)->update(health_check_defs(table)); });
   (*health)->update(health_check_defs(table));
   loop->watch(**health);
+  // While a long change is parsed and checked off the loop, health results
+  // are still applied (off_loop.h); ipip routes are looked up there too.
+  auto pump = [&] { (*health)->drain(); };
+  auto prefetch = [&](const std::vector<VipConfig>& vips) {
+    resolver.prefetch_routes(ipip_backends(vips));
+  };
+
+  // API changes and reloads: the tables, then the VIP addresses.
+  ConfigStore store(cfg, flags.config_path, [&](const Config& next) -> Result<void> {
+    if (auto r = table.apply(dataplane_vips(next), std::chrono::milliseconds(0)); !r) return r;
+    retry_unresolved(true);
+    return addrs.sync(vip_addrs(next));
+  }, counters);
+  store.offload_with(pump, [&](const Config& next) { prefetch(dataplane_vips(next)); });
+  loop->on_hangup([&] { (void)store.reload(); });
 
   // API detach: done before the reply, so the reply tells whether it worked.
   auto detach = [&]() -> Result<void> {
@@ -194,7 +211,16 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   loop->watch(**api);
   (*metrics)->watch_clients((*api)->stats());
   retry_unresolved(true);
+  auto routes_at = std::chrono::steady_clock::now();
   auto stopped = loop->run([&] {
+    // Routes may have changed: looked up afresh once a period (not on the
+    // quicker retries of unresolved MACs).
+    if (auto now = std::chrono::steady_clock::now(); now - routes_at >= kRefreshTick) {
+      std::vector<VipConfig> vips;
+      for (const auto& v : table.vips()) vips.push_back(v.cfg);
+      run_off_loop([&] { prefetch(vips); }, pump);
+      routes_at = now;
+    }
     if (auto r = table.refresh_macs(); !r) spdlog::warn("{}", r.error().message());
     retry_unresolved(false);
     (*metrics)->publish(table);

@@ -11,17 +11,42 @@ namespace sluice {
 // line each per pass floods the log. ServiceTable reports the count.
 std::optional<IpAddr> KernelMacResolver::neighbour_of(const MacTarget& t) {
   if (t.mode == SL_MODE_DSR) return t.backend;  // same L2 segment by definition
-  auto hop = nl_.route(t.backend);
-  if (!hop) {
-    spdlog::debug("backend {}: {}", t.backend.str(), hop.error().message());
-    return std::nullopt;
+  std::optional<NextHop> hop;
+  bool cached = false;
+  {
+    std::lock_guard lock(routes_mu_);
+    if (auto it = routes_.find(t.backend); it != routes_.end()) hop = it->second, cached = true;
   }
+  if (!cached) {
+    auto r = nl_.route(t.backend);
+    if (r) hop = *r;
+    else spdlog::debug("backend {}: {}", t.backend.str(), r.error().message());
+    std::lock_guard lock(routes_mu_);
+    routes_[t.backend] = hop;
+  }
+  if (!hop) return std::nullopt;
   if (hop->ifindex != ifindex_) {
     spdlog::debug("backend {}: the route leaves through another interface (ifindex {})",
                   t.backend.str(), hop->ifindex);
     return std::nullopt;
   }
   return hop->addr;
+}
+
+void KernelMacResolver::prefetch_routes(const std::vector<IpAddr>& backends) {
+  auto nl = Netlink::open();
+  if (!nl) {
+    spdlog::debug("route prefetch: {}", nl.error().message());
+    return;
+  }
+  std::map<IpAddr, std::optional<NextHop>> fresh;
+  for (const auto& b : backends) {
+    if (fresh.contains(b)) continue;
+    auto r = nl->route(b);
+    fresh[b] = r ? std::optional<NextHop>(*r) : std::nullopt;
+  }
+  std::lock_guard lock(routes_mu_);
+  routes_ = std::move(fresh);
 }
 
 void KernelMacResolver::lookup_all(const std::vector<std::optional<IpAddr>>& neigh,

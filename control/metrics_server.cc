@@ -145,7 +145,10 @@ Result<Fd> bind_listener(const std::string& listen, const std::string& host, uin
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (::bind(fd.get(), res->ai_addr, res->ai_addrlen) < 0)
     return make_error("metrics: bind", errno, listen);
-  if (::listen(fd.get(), 128) < 0) return make_error("metrics: listen", errno, listen);
+  // A deep backlog: a connect storm waits in the kernel's queue, drained a
+  // few per turn, instead of having SYNs dropped, which costs a real client
+  // a one-second retransmit.
+  if (::listen(fd.get(), SOMAXCONN) < 0) return make_error("metrics: listen", errno, listen);
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
   if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) < 0)

@@ -338,9 +338,12 @@ Result<void> ServiceTable::retire_orphans(std::vector<sl_backend>& slots,
 Result<void> ServiceTable::apply(const std::vector<VipConfig>& vips,
                                  std::chrono::milliseconds wait) {
   if (auto r = adopt(); !r) return r;
+  auto t0 = std::chrono::steady_clock::now();
   auto next = plan(vips);
   if (!next) return next.error();
+  auto t1 = std::chrono::steady_clock::now();
   resolve_macs(*next, wait);
+  auto t2 = std::chrono::steady_clock::now();
   // LIVE before any ring points at a backend; anything less than LIVE
   // only once the rings no longer do.
   for (const auto& v : *next)
@@ -351,6 +354,11 @@ Result<void> ServiceTable::apply(const std::vector<VipConfig>& vips,
     if (auto r = put_backends(v, false); !r) return r;
   auto r = retire(*next);
   vips_ = std::move(*next);
+  auto ms = [](auto a, auto b) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(b - a).count() / 1000.0;
+  };
+  spdlog::debug("apply: plan {:.1f} ms, resolve {:.1f} ms, program {:.1f} ms", ms(t0, t1),
+                ms(t1, t2), ms(t2, std::chrono::steady_clock::now()));
   if (on_apply_) on_apply_();
   return r;
 }

@@ -110,7 +110,7 @@ TEST_F(ClientConnsTest, FullSurfaceEvictsTheOldestSilentClient) {
   make(l);
   std::vector<Fd> silent;
   for (int i = 0; i < 4; ++i) silent.push_back(connect_client());
-  turn(t0_);
+  for (int i = 0; i < 3; ++i) turn(t0_);  // two accepts a turn (half the slots)
   EXPECT_EQ(conns_->open(), 4u);
   Fd fresh = connect_client();
   ASSERT_EQ(send(fresh.get(), "x\n", 2, MSG_NOSIGNAL), 2);
@@ -119,6 +119,20 @@ TEST_F(ClientConnsTest, FullSurfaceEvictsTheOldestSilentClient) {
   EXPECT_EQ(conns_->stats().evicted.load(), 1u);
   EXPECT_EQ(read_all(silent[0]), "");  // closed: EOF, no reply
   EXPECT_LE(conns_->open(), 4u);
+}
+
+// However many clients wait in the backlog, one accepted in a turn is
+// read in the next: newer ones cannot evict it before it had its chance.
+TEST_F(ClientConnsTest, AClientIsReadBeforeNewerOnesCanEvictIt) {
+  ClientLimits l;
+  l.max_conns = 8;
+  make(l);
+  Fd first = connect_client();
+  ASSERT_EQ(send(first.get(), "mine\n", 5, MSG_NOSIGNAL), 5);
+  std::vector<Fd> storm;
+  for (int i = 0; i < 100; ++i) storm.push_back(connect_client());
+  for (int i = 0; i < 4; ++i) turn(t0_);
+  EXPECT_EQ(read_all(first), "re:mine\n");
 }
 
 TEST_F(ClientConnsTest, DeadlineClosesASilentClient) {
