@@ -390,6 +390,10 @@ Result<void> ServiceTable::set_health(const BackendRef& ref, const HealthStatus&
   return put_backend(*vip, *be, backend_flags(vip->cfg, *be));
 }
 
+// One line each for the first few, then a count: 10,000 backends whose
+// neighbours all answer at once are not 10,000 lines.
+constexpr size_t kMacChangesLogged = 8;
+
 Result<size_t> ServiceTable::refresh_macs(std::chrono::milliseconds wait) {
   std::vector<VipState> fresh = vips_;
   resolve_macs(fresh, wait);
@@ -399,8 +403,9 @@ Result<size_t> ServiceTable::refresh_macs(std::chrono::milliseconds wait) {
     for (size_t b = 0; b < fresh[v].backends.size(); ++b) {
       const BackendState& be = fresh[v].backends[b];
       if (be.mac == vips_[v].backends[b].mac) continue;
-      spdlog::info("{}: backend {}: MAC now {}", fresh[v].cfg.name(), be.cfg.address.str(),
-                   be.mac ? mac_str(*be.mac) : "unknown");
+      if (changed < kMacChangesLogged)
+        spdlog::info("{}: backend {}: MAC now {}", fresh[v].cfg.name(), be.cfg.address.str(),
+                     be.mac ? mac_str(*be.mac) : "unknown");
       if (auto r = put_backend(fresh[v], be, backend_flags(fresh[v].cfg, be)); !r)
         return r.error();
       vips_[v].backends[b].mac = be.mac;
@@ -410,6 +415,8 @@ Result<size_t> ServiceTable::refresh_macs(std::chrono::milliseconds wait) {
     if (vip_changed)
       if (auto r = program_ring(vips_[v]); !r) return r.error();
   }
+  if (changed > kMacChangesLogged)
+    spdlog::info("... and {} more backend MACs changed", changed - kMacChangesLogged);
   return changed;
 }
 
