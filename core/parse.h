@@ -3,10 +3,15 @@
  * against data_end before it reads and says why it gave up (a pass reason),
  * so a truncated or inconsistent packet never reaches the steering logic.
  *
+ * Two bounds, both checked: the frame (memory safety: every read is inside
+ * it) and the IP length (meaning: bytes past tot_len / payload_len are link
+ * padding, not transport header). L4 headers and their length fields must
+ * fit the IP length, so a TCP header hidden in the padding is malformed.
+ *
  * Verifier note: a pointer moved by a variable amount (IHL, extension header
  * length) loses its checked range, so every such pointer is bounds-checked
  * itself and then read only at constant offsets from it. Offsets from the
- * frame start are carried beside it as plain scalars. */
+ * frame start, and the IP length left for L4, are carried as plain scalars. */
 #ifndef SLUICE_CORE_PARSE_H
 #define SLUICE_CORE_PARSE_H
 
@@ -40,13 +45,14 @@ typedef const __u8 *sl_cursor;
 #define SL_FITS(pos, end, len) ((sl_cursor)(pos) + (len) <= (sl_cursor)(end))
 
 /* The quoted packet of an ICMP error: IP header + first 8 bytes of L4 (RFC 792,
- * RFC 4443). Ports are swapped into client -> VIP order. */
-SL_INLINE enum sl_reason sl_parse_quoted_ports(sl_cursor q, const void *end, __u8 proto,
-					       struct sl_pkt *p)
+ * RFC 4443). Ports are swapped into client -> VIP order. `left`: bytes of the
+ * ICMP message from `q` on. */
+SL_INLINE enum sl_reason sl_parse_quoted_ports(sl_cursor q, const void *end, __u32 left,
+					       __u8 proto, struct sl_pkt *p)
 {
 	if (proto != SL_IPPROTO_TCP && proto != SL_IPPROTO_UDP)
 		return SL_R_PASS_OTHER_PROTO;
-	if (!SL_FITS(q, end, 4))
+	if (left < 4 || !SL_FITS(q, end, 4))
 		return SL_R_PASS_MALFORMED;
 	__u16 ports[2];
 	sl_memcpy(ports, q, sizeof(ports));
@@ -57,32 +63,37 @@ SL_INLINE enum sl_reason sl_parse_quoted_ports(sl_cursor q, const void *end, __u
 	return SL_R_NONE;
 }
 
-SL_INLINE enum sl_reason sl_parse_icmp4_err(sl_cursor pos, const void *end, struct sl_pkt *p)
+SL_INLINE enum sl_reason sl_parse_icmp4_err(sl_cursor pos, const void *end, __u32 l4_len,
+					    struct sl_pkt *p)
 {
-	if (!SL_FITS(pos, end, sizeof(struct sl_icmphdr)))
+	if (l4_len < sizeof(struct sl_icmphdr) || !SL_FITS(pos, end, sizeof(struct sl_icmphdr)))
 		return SL_R_PASS_MALFORMED;
 	const struct sl_icmphdr *icmp = (const struct sl_icmphdr *)pos;
 	if (icmp->type != SL_ICMP_DEST_UNREACH || icmp->code != SL_ICMP_FRAG_NEEDED)
 		return SL_R_PASS_OTHER_PROTO;
-	if (!SL_FITS(pos, end, sizeof(struct sl_icmphdr) + sizeof(struct sl_iphdr)))
+	if (l4_len < sizeof(struct sl_icmphdr) + sizeof(struct sl_iphdr) ||
+	    !SL_FITS(pos, end, sizeof(struct sl_icmphdr) + sizeof(struct sl_iphdr)))
 		return SL_R_PASS_MALFORMED;
 	const struct sl_iphdr *in = (const struct sl_iphdr *)(pos + sizeof(struct sl_icmphdr));
 	__u32 ihl = in->ver_ihl & 0x0f;
-	if ((in->ver_ihl >> 4) != 4 || ihl < 5)
+	if ((in->ver_ihl >> 4) != 4 || ihl < 5 || sizeof(struct sl_icmphdr) + ihl * 4 > l4_len)
 		return SL_R_PASS_MALFORMED;
 	p->flow.src[0] = in->daddr;
 	p->flow.dst[0] = in->saddr;
-	return sl_parse_quoted_ports((sl_cursor)in + ihl * 4, end, in->proto, p);
+	return sl_parse_quoted_ports((sl_cursor)in + ihl * 4, end,
+				     l4_len - sizeof(struct sl_icmphdr) - ihl * 4, in->proto, p);
 }
 
-SL_INLINE enum sl_reason sl_parse_icmp6_err(sl_cursor pos, const void *end, struct sl_pkt *p)
+SL_INLINE enum sl_reason sl_parse_icmp6_err(sl_cursor pos, const void *end, __u32 l4_len,
+					    struct sl_pkt *p)
 {
-	if (!SL_FITS(pos, end, sizeof(struct sl_icmphdr)))
+	if (l4_len < sizeof(struct sl_icmphdr) || !SL_FITS(pos, end, sizeof(struct sl_icmphdr)))
 		return SL_R_PASS_MALFORMED;
 	const struct sl_icmphdr *icmp = (const struct sl_icmphdr *)pos;
 	if (icmp->type != SL_ICMPV6_PKT_TOOBIG || icmp->code != 0)
 		return SL_R_PASS_OTHER_PROTO;
-	if (!SL_FITS(pos, end, sizeof(struct sl_icmphdr) + sizeof(struct sl_ip6hdr) + 4))
+	if (l4_len < sizeof(struct sl_icmphdr) + sizeof(struct sl_ip6hdr) ||
+	    !SL_FITS(pos, end, sizeof(struct sl_icmphdr) + sizeof(struct sl_ip6hdr) + 4))
 		return SL_R_PASS_MALFORMED;
 	const struct sl_ip6hdr *in = (const struct sl_ip6hdr *)(pos + sizeof(struct sl_icmphdr));
 	if ((((sl_cursor)in)[0] >> 4) != 6)
@@ -90,16 +101,22 @@ SL_INLINE enum sl_reason sl_parse_icmp6_err(sl_cursor pos, const void *end, stru
 	sl_memcpy(p->flow.src, in->daddr, 16);
 	sl_memcpy(p->flow.dst, in->saddr, 16);
 	/* Quoted extension headers are not walked: a VIP's reply carries none. */
-	return sl_parse_quoted_ports((sl_cursor)(in + 1), end, in->nexthdr, p);
+	return sl_parse_quoted_ports((sl_cursor)(in + 1), end,
+				     l4_len - sizeof(struct sl_icmphdr) - sizeof(struct sl_ip6hdr),
+				     in->nexthdr, p);
 }
 
-SL_INLINE enum sl_reason sl_parse_l4(sl_cursor pos, const void *end, __u8 proto, struct sl_pkt *p)
+/* `l4_len`: bytes from `pos` to the end of the IP packet (its length field,
+ * not the frame). */
+SL_INLINE enum sl_reason sl_parse_l4(sl_cursor pos, const void *end, __u32 l4_len, __u8 proto,
+				     struct sl_pkt *p)
 {
 	if (proto == SL_IPPROTO_TCP) {
-		if (!SL_FITS(pos, end, sizeof(struct sl_tcphdr)))
+		if (l4_len < sizeof(struct sl_tcphdr) || !SL_FITS(pos, end, sizeof(struct sl_tcphdr)))
 			return SL_R_PASS_MALFORMED;
 		const struct sl_tcphdr *tcp = (const struct sl_tcphdr *)pos;
-		if ((tcp->doff_res >> 4) < 5)
+		__u32 doff = tcp->doff_res >> 4;
+		if (doff < 5 || doff * 4 > l4_len)
 			return SL_R_PASS_MALFORMED;
 		p->flow.sport = tcp->sport;
 		p->flow.dport = tcp->dport;
@@ -110,18 +127,23 @@ SL_INLINE enum sl_reason sl_parse_l4(sl_cursor pos, const void *end, __u8 proto,
 		return SL_R_NONE;
 	}
 	if (proto == SL_IPPROTO_UDP) {
-		if (!SL_FITS(pos, end, sizeof(struct sl_udphdr)))
+		if (l4_len < sizeof(struct sl_udphdr) || !SL_FITS(pos, end, sizeof(struct sl_udphdr)))
 			return SL_R_PASS_MALFORMED;
 		const struct sl_udphdr *udp = (const struct sl_udphdr *)pos;
+		/* RFC 768: the length covers header and data. Shorter than the IP
+		 * payload is allowed (the kernel trims), longer is not. */
+		__u32 ulen = sl_ntohs(udp->len);
+		if (ulen < sizeof(struct sl_udphdr) || ulen > l4_len)
+			return SL_R_PASS_MALFORMED;
 		p->flow.sport = udp->sport;
 		p->flow.dport = udp->dport;
 		p->flow.proto = SL_IPPROTO_UDP;
 		return SL_R_NONE;
 	}
 	if (proto == SL_IPPROTO_ICMP && p->flow.family == SL_AF_INET)
-		return sl_parse_icmp4_err(pos, end, p);
+		return sl_parse_icmp4_err(pos, end, l4_len, p);
 	if (proto == SL_IPPROTO_ICMPV6 && p->flow.family == SL_AF_INET6)
-		return sl_parse_icmp6_err(pos, end, p);
+		return sl_parse_icmp6_err(pos, end, l4_len, p);
 	return SL_R_PASS_OTHER_PROTO;
 }
 
@@ -143,7 +165,7 @@ SL_INLINE enum sl_reason sl_parse_ipv4(sl_cursor pos, const void *end, struct sl
 	if (ip->frag_off & sl_htons(SL_IP_MF | SL_IP_OFFMASK))
 		return SL_R_PASS_FRAGMENT;
 	p->l4_off = p->l3_off + ihl * 4;
-	return sl_parse_l4(pos + ihl * 4, end, ip->proto, p);
+	return sl_parse_l4(pos + ihl * 4, end, tot - ihl * 4, ip->proto, p);
 }
 
 SL_INLINE int sl_ipv6_is_ext(__u8 nh)
@@ -190,8 +212,11 @@ SL_UNROLL
 	}
 	if (sl_ipv6_is_ext(nh))
 		return SL_R_PASS_MALFORMED; /* a longer chain than we walk */
+	__u32 chain = off - p->l3_off; /* fixed header + extension headers */
+	if (chain > tot)
+		return SL_R_PASS_MALFORMED; /* extension headers beyond payload_len */
 	p->l4_off = off;
-	return sl_parse_l4(cur, end, nh, p);
+	return sl_parse_l4(cur, end, tot - chain, nh, p);
 }
 
 /* Parses one frame. SL_R_NONE: a TCP/UDP packet, or an ICMP error quoting

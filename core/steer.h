@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The steering decisions, in the order every dataplane takes them:
- *   parse -> VIP lookup -> admit -> conn lookup -> (hit | schedule) -> forward.
+ *   parse -> VIP lookup -> admit -> screen -> conn lookup -> (hit | schedule)
+ *   -> forward.
  * The dataplane does the lookups (maps, hash tables) and the I/O; each
  * decision between them is one function here, so XDP and DPDK cannot
  * disagree. */
@@ -18,6 +19,40 @@ SL_INLINE enum sl_reason sl_steer_admit(const struct sl_vip_meta *vip, const str
 		return SL_R_PASS_NOT_VIP;
 	if (!g || g->role != SL_ROLE_ACTIVE)
 		return SL_R_PASS_PASSIVE;
+	return SL_R_NONE;
+}
+
+/* A source no client to a VIP has: the VIP itself (a spoof, or a loop), the
+ * limited broadcast, a multicast group, the unspecified or a loopback
+ * address (RFC 1122 3.2.1.3, RFC 4291 2.5.2/2.5.3/2.7). */
+SL_INLINE int sl_source_impossible(const struct sl_flow_key *f)
+{
+	if (f->family == SL_AF_INET) {
+		__u32 s = sl_ntohl(f->src[0]);
+		return f->src[0] == f->dst[0] || s == 0xffffffffu || (s >> 28) == 0xe ||
+		       (s >> 24) == 0 || (s >> 24) == 127;
+	}
+	if (f->src[0] == f->dst[0] && f->src[1] == f->dst[1] && f->src[2] == f->dst[2] &&
+	    f->src[3] == f->dst[3])
+		return 1;
+	if ((sl_ntohl(f->src[0]) >> 24) == 0xff)
+		return 1;
+	return f->src[0] == 0 && f->src[1] == 0 && f->src[2] == 0 &&
+	       (f->src[3] == 0 || f->src[3] == sl_htonl(1));
+}
+
+/* Packets to a VIP that no real client sends, dropped before they can take
+ * a connection-table slot or a backend's attention. An ICMP error is about
+ * the VIP's own reply and comes from a router: not screened here. */
+SL_INLINE enum sl_reason sl_steer_screen(const struct sl_pkt *p)
+{
+	if (p->flags & SL_PKT_F_ICMP_ERR)
+		return SL_R_NONE;
+	if (p->flow.proto == SL_IPPROTO_TCP && (p->tcp_flags & SL_TCP_SYN) &&
+	    (p->tcp_flags & (SL_TCP_FIN | SL_TCP_RST)))
+		return SL_R_DROP_BAD_TCP_FLAGS;
+	if (sl_source_impossible(&p->flow))
+		return SL_R_DROP_BAD_SOURCE;
 	return SL_R_NONE;
 }
 
@@ -67,17 +102,6 @@ SL_INLINE enum sl_reason sl_record_decide(const struct sl_pkt *p, const struct s
 	if (sl_conn_dropped(c, be))
 		return SL_R_DROP_BACKEND_DOWN;
 	return sl_miss_reason(p, c != 0);
-}
-
-/* A connection attempt is almost always a flow the table has never seen:
- * schedule and insert it if absent, in one hash operation, instead of a
- * lookup that misses followed by an insert. A record that exists after all
- * (a retransmitted SYN, a reused tuple) sends the packet down the usual
- * lookup path; the schedule slot it took is lost, a skew only retransmits
- * cause. */
-SL_INLINE int sl_record_first(const struct sl_pkt *p)
-{
-	return (p->flags & SL_PKT_F_SYN) && !(p->flags & SL_PKT_F_ICMP_ERR);
 }
 
 /* Scheduled backend `idx` is usable for a new flow. */

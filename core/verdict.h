@@ -32,7 +32,11 @@ enum sl_reason {
 	SL_R_DROP_ENCAP = 14,       /* no headroom / too large to encapsulate */
 	SL_R_DROP_ACL = 15,         /* reserved for the firewall */
 	SL_R_DROP_BACKEND_DOWN = 16, /* flow of a failed backend, policy drop */
-	SL_R_MAX = 17,
+	SL_R_DROP_BAD_TCP_FLAGS = 17, /* SYN with FIN or RST: no client opens so */
+	SL_R_DROP_BAD_SOURCE = 18,  /* from the VIP itself, a broadcast, multicast,
+				     * unspecified or loopback address */
+	SL_R_DROP_TOO_BIG = 19,     /* encapsulated, it would exceed the MTU */
+	SL_R_MAX = 20,
 };
 
 /* Counter slots reserved for reasons: reasons added later must not change
@@ -56,7 +60,7 @@ static const char *const sl_reason_names[SL_R_MAX] = {
 	"pass_other_proto", "pass_not_vip", "pass_passive", "pass_icmp_no_flow",
 	"tx_hit",        "tx_new",        "tx_midflow",       "tx_rescheduled",
 	"tx_icmp",       "drop_no_backend", "drop_encap",     "drop_acl",
-	"drop_backend_down",
+	"drop_backend_down", "drop_bad_tcp_flags", "drop_bad_source", "drop_too_big",
 };
 static const char *const sl_verdict_names[4] = {"pass", "drop", "tx", "redirect"};
 #endif

@@ -39,12 +39,18 @@ SL_INLINE int xdp_action_of(enum sl_reason r)
 	}
 }
 
-/* Picks a backend for a flow without a usable record and records it.
- * With BPF_NOEXIST, SL_R_NONE says a record exists after all. Backend
- * pointers are array-map values: they stay valid for the whole run. */
+/* Picks a backend for a flow without a usable record and records it: into
+ * `stale`, the flow's unusable record, in place, or as a new entry. Backend
+ * pointers are array-map values: they stay valid for the whole run.
+ *
+ * Why never an update of an existing key: an LRU hash update takes a free
+ * node before it looks at the key, and in a full table that evicts the
+ * least recently used flow, an unrelated one, even when the update then
+ * fails (BPF_NOEXIST) or replaces the old node (BPF_ANY). Only a flow the
+ * table does not hold may cost another its slot. */
 SL_INLINE enum sl_reason schedule(struct sl_pkt *p, const struct sl_vip_meta *vip,
-				  enum sl_reason why, __u32 *idx,
-				  const struct sl_backend **out, __u64 update_flags)
+				  enum sl_reason why, struct sl_conn *stale, __u32 *idx,
+				  const struct sl_backend **out)
 {
 	__u32 ring_id = vip->ring_id, vip_id = vip->vip_id;
 	struct sl_ring *ring = bpf_map_lookup_elem(&rings, &ring_id);
@@ -57,23 +63,23 @@ SL_INLINE enum sl_reason schedule(struct sl_pkt *p, const struct sl_vip_meta *vi
 		return SL_R_DROP_NO_BACKEND;
 	struct sl_conn c;
 	sl_conn_init(&c, i, be, vip_id, bpf_ktime_get_ns());
-	if (bpf_map_update_elem(&conns, &p->flow, &c, update_flags) != 0 &&
-	    update_flags == BPF_NOEXIST)
-		return SL_R_NONE;
+	if (stale)
+		*stale = c;
+	else
+		/* Fails only if another CPU recorded the flow meanwhile: its
+		 * record stays, and this one packet goes to our pick. */
+		bpf_map_update_elem(&conns, &p->flow, &c, BPF_NOEXIST);
 	*idx = i;
 	*out = be;
 	return why;
 }
 
-/* Finds the backend of the packet's flow: the recorded one, or a new pick. */
+/* Finds the backend of the packet's flow: the recorded one, or a new pick.
+ * A SYN is looked up first too: a retransmitted one must find its record
+ * (see schedule). */
 SL_INLINE enum sl_reason choose(struct sl_pkt *p, const struct sl_vip_meta *vip, __u32 *idx,
 				const struct sl_backend **out)
 {
-	if (sl_record_first(p)) {
-		enum sl_reason r = schedule(p, vip, SL_R_TX_NEW, idx, out, BPF_NOEXIST);
-		if (r != SL_R_NONE)
-			return r;
-	}
 	struct sl_conn *c = bpf_map_lookup_elem(&conns, &p->flow);
 	struct sl_backend *be = NULL;
 	__u32 i = 0;
@@ -83,7 +89,7 @@ SL_INLINE enum sl_reason choose(struct sl_pkt *p, const struct sl_vip_meta *vip,
 	}
 	enum sl_reason r = sl_record_decide(p, c, be);
 	if (sl_reason_is_new_conn(r))
-		return schedule(p, vip, r, idx, out, BPF_ANY);
+		return schedule(p, vip, r, c, idx, out);
 	if (sl_reason_verdict(r) == SL_VERDICT_TX) {
 		if (!be)
 			return SL_R_DROP_NO_BACKEND; /* not reached: a hit has a backend */
@@ -105,6 +111,12 @@ SL_INLINE enum sl_reason forward(struct xdp_md *ctx, const struct sl_pkt *p, __u
 		return SL_R_NONE;
 	}
 	__u32 olen = sl_encap_len(be);
+	/* The driver drops a frame above the MTU without a word: count it
+	 * instead. The device's MTU is read live; L3 lengths are compared, so a
+	 * VLAN tag does not count against it. */
+	__u32 l3_len = p->l3_len;
+	if (bpf_check_mtu(ctx, 0, &l3_len, (__s32)olen, 0) != BPF_MTU_CHK_RET_SUCCESS)
+		return SL_R_DROP_TOO_BIG;
 	if (bpf_xdp_adjust_head(ctx, -(int)olen))
 		return SL_R_DROP_ENCAP;
 	data = (void *)(long)ctx->data;
@@ -135,7 +147,9 @@ SL_INLINE enum sl_reason steer(struct xdp_md *ctx, struct sl_pkt *p)
 	__u64 bytes = (__u64)p->l3_off + p->l3_len;
 	__u32 idx = 0;
 	const struct sl_backend *be = NULL;
-	r = choose(p, vip, &idx, &be);
+	r = sl_steer_screen(p);
+	if (r == SL_R_NONE)
+		r = choose(p, vip, &idx, &be);
 	int is_new = sl_reason_is_new_conn(r);
 	count(&vip_stats, vip->vip_id, bytes, is_new);
 	if (sl_reason_verdict(r) != SL_VERDICT_TX)

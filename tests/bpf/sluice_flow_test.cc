@@ -191,9 +191,9 @@ TEST_F(SluiceFlow, FailedBackendFlowsFollowThePolicyFlags) {
 }
 
 
-// A SYN is inserted first (one hash operation); when a record exists after
-// all, the usual lookup decides: a retransmitted SYN keeps its backend, and
-// a SYN reusing the tuple of a removed backend's flow is scheduled again.
+// A SYN is looked up like any packet: a retransmitted SYN keeps its backend,
+// and a SYN reusing the tuple of a removed backend's flow is scheduled again,
+// its record rewritten in place, which the next packet follows.
 TEST_F(SluiceFlow, SynWithARecordFollowsTheRecord) {
   Bytes syn = frame(client4, vipA, {6, 42951, 80, 0x02});
   int be = establish(syn);
@@ -209,10 +209,16 @@ TEST_F(SluiceFlow, SynWithARecordFollowsTheRecord) {
   sl_backend gone = *saved;
   gone.gen += 1;  // the slot now holds another backend
   ASSERT_TRUE(dp_->backend_put(uint32_t(be), gone).ok());
+  int moved_to = -1;
   {
     ReasonProbe probe(*dp_);
-    run(syn);
+    moved_to = backend_of_frame(run(syn).out);
     EXPECT_EQ(probe.moved(), SL_R_TX_RESCHEDULED);
+  }
+  {  // the record now names the pick (the slot's new gen, if it was picked again)
+    ReasonProbe probe(*dp_);
+    EXPECT_EQ(backend_of_frame(run(syn).out), moved_to);
+    EXPECT_EQ(probe.moved(), SL_R_TX_HIT);
   }
   ASSERT_TRUE(dp_->backend_put(uint32_t(be), *saved).ok());
 }

@@ -7,6 +7,7 @@
 
 #include "frame_checks.h"
 #include "reason_probe.h"
+#include "tests/common/malformed_frames.h"
 
 namespace sluice::test {
 namespace {
@@ -14,6 +15,10 @@ namespace {
 const Addr client4 = Addr::parse(kClient4), client6 = Addr::parse(kClient6);
 const Addr vipA = Addr::parse(kVipA), vipB = Addr::parse(kVipB), vipC = Addr::parse(kVipC),
            vipD = Addr::parse(kVipD), vipE = Addr::parse(kVipE), vipF = Addr::parse(kVipF);
+
+// Client ports of the refused rows and the malformed cases.
+constexpr uint16_t kRefusedPort = 41100;
+constexpr uint16_t kMalformedPort = 41200;
 
 L4 tcp(uint16_t sport, uint8_t flags = 0x02, uint16_t dport = 80) { return {6, sport, dport, flags}; }
 L4 udp(uint16_t sport, uint16_t dport) { return {17, sport, dport, 0}; }
@@ -43,6 +48,12 @@ Bytes icmp_echo() {
   m[2] = 0xf7;
   m[3] = 0xff;
   return m;
+}
+
+size_t conn_entries(XdpDataplane& dp) {
+  auto n = dp.conn_count();
+  EXPECT_TRUE(n.ok()) << n.error().message();
+  return n.ok() ? size_t(*n) : 0;
 }
 
 struct Golden {
@@ -128,6 +139,28 @@ const Golden kGolden[] = {
      XDP_PASS, SL_R_PASS_MALFORMED, [](const Bytes& in, const Bytes& out, int) { expect_untouched(in, out); }},
     {"vip_without_backend", [] { return frame(client4, vipF, tcp(41018)); }, XDP_DROP,
      SL_R_DROP_NO_BACKEND, [](const Bytes&, const Bytes&, int) {}},
+    // Issue 9: what no client sends is dropped before the table.
+    {"syn_fin", [] { return frame(client4, vipA, tcp(kRefusedPort + 0, 0x03)); }, XDP_DROP,
+     SL_R_DROP_BAD_TCP_FLAGS, [](const Bytes&, const Bytes&, int) {}},
+    {"syn_rst", [] { return frame(client4, vipA, tcp(kRefusedPort + 1, 0x06)); }, XDP_DROP,
+     SL_R_DROP_BAD_TCP_FLAGS, [](const Bytes&, const Bytes&, int) {}},
+    {"source_is_the_vip", [] { return frame(vipA, vipA, tcp(kRefusedPort + 2)); }, XDP_DROP,
+     SL_R_DROP_BAD_SOURCE, [](const Bytes&, const Bytes&, int) {}},
+    {"source_broadcast",
+     [] { return frame(Addr::parse("255.255.255.255"), vipA, tcp(kRefusedPort + 3)); }, XDP_DROP,
+     SL_R_DROP_BAD_SOURCE, [](const Bytes&, const Bytes&, int) {}},
+    {"source_multicast", [] { return frame(Addr::parse("224.0.0.5"), vipA, tcp(kRefusedPort + 4)); },
+     XDP_DROP, SL_R_DROP_BAD_SOURCE, [](const Bytes&, const Bytes&, int) {}},
+    {"udp_source_multicast",
+     [] { return frame(Addr::parse("239.1.1.1"), vipD, udp(kRefusedPort + 5, 53)); }, XDP_DROP,
+     SL_R_DROP_BAD_SOURCE, [](const Bytes&, const Bytes&, int) {}},
+    {"source6_is_the_vip", [] { return frame(vipE, vipE, tcp(kRefusedPort + 6)); }, XDP_DROP,
+     SL_R_DROP_BAD_SOURCE, [](const Bytes&, const Bytes&, int) {}},
+    {"source6_multicast", [] { return frame(Addr::parse("ff02::1"), vipE, tcp(kRefusedPort + 7)); },
+     XDP_DROP, SL_R_DROP_BAD_SOURCE, [](const Bytes&, const Bytes&, int) {}},
+    {"syn_ack_fin_is_not_a_syn_but_still_refused",
+     [] { return frame(client4, vipA, tcp(kRefusedPort + 8, 0x13)); }, XDP_DROP,
+     SL_R_DROP_BAD_TCP_FLAGS, [](const Bytes&, const Bytes&, int) {}},
 };
 
 class SluiceGolden : public ::testing::TestWithParam<Golden> {};
@@ -144,16 +177,43 @@ TEST_P(SluiceGolden, ActionReasonAndBytes) {
     primed = backend_of_frame(p.out);
   }
   Bytes in = g.input();
+  size_t recorded = conn_entries(*lb.dp);
   ReasonProbe probe(*lb.dp);
   ProgRun r = prog_run(lb.dp->prog_fd(), in);
   ASSERT_EQ(r.err, 0) << "BPF_PROG_TEST_RUN: " << strerror(r.err);
   EXPECT_EQ(r.action, g.action);
   EXPECT_EQ(probe.moved(), g.reason) << "reason counter";
+  if (r.action != XDP_TX) {
+    EXPECT_EQ(conn_entries(*lb.dp), recorded) << "a packet not forwarded left a record";
+  }
   g.check(in, r.out, primed);
 }
 
 INSTANTIATE_TEST_SUITE_P(Xdp, SluiceGolden, ::testing::ValuesIn(kGolden),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// Headers that fit the frame but not the IP length: passed untouched as
+// malformed, never steered (the lab delivered them to a backend before).
+class SluiceL4Length : public ::testing::TestWithParam<MalformedFrame> {};
+
+TEST_P(SluiceL4Length, PassedUntouchedAsMalformed) {
+  TestLb& lb = test_lb();
+  ASSERT_TRUE(lb.dp) << lb.error;
+  const Bytes& in = GetParam().bytes;
+  size_t recorded = conn_entries(*lb.dp);
+  ReasonProbe probe(*lb.dp);
+  ProgRun r = prog_run(lb.dp->prog_fd(), in);
+  ASSERT_EQ(r.err, 0) << "BPF_PROG_TEST_RUN: " << strerror(r.err);
+  EXPECT_EQ(r.action, XDP_PASS);
+  EXPECT_EQ(probe.moved(), SL_R_PASS_MALFORMED);
+  EXPECT_EQ(conn_entries(*lb.dp), recorded) << "recorded";
+  expect_untouched(in, r.out);
+}
+
+INSTANTIATE_TEST_SUITE_P(Xdp, SluiceL4Length,
+                         ::testing::ValuesIn(l4_length_frames(client4, vipA, vipD, client6, vipE,
+                                                              kMalformedPort, 53)),
+                         [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace sluice::test

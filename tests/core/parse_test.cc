@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/common/frame_spec.h"
+#include "tests/common/malformed_frames.h"
 
 namespace sluice::test {
 namespace {
@@ -122,6 +123,45 @@ TEST(Parse, TcpDataOffsetBelowFiveIsMalformed) {
   b[34 + 12] = 4 << 4;
   sl_pkt p;
   EXPECT_EQ(parse(b, &p), SL_R_PASS_MALFORMED);
+}
+
+// Issue 9: L4 is bounded by the IP length, not by the frame.
+TEST(Parse, L4BeyondTheIpLengthIsMalformed) {
+  Addr c4 = Addr::parse("198.18.0.10"), v4 = Addr::parse("198.18.0.100");
+  Addr c6 = Addr::parse("2001:2::10"), v6 = Addr::parse("2001:2::100");
+  for (const auto& m : l4_length_frames(c4, v4, v4, c6, v6, 40000, 9000)) {
+    sl_pkt p;
+    EXPECT_EQ(parse(m.bytes, &p), SL_R_PASS_MALFORMED) << m.name;
+  }
+}
+
+TEST(Parse, L4LengthFieldsThatFitAreAccepted) {
+  FrameSpec opts = tcp4();
+  opts.l4.payload = 40;
+  Bytes b = frame(opts);
+  b[kL4v4 + 12] = 15 << 4;  // 40 option bytes, all inside the IP packet
+  sl_pkt p;
+  EXPECT_EQ(parse(b, &p), SL_R_NONE);
+  // A UDP length short of the IP payload: the kernel trims, so do we accept.
+  FrameSpec u = udp(tcp4());
+  Bytes short_udp = frame(u);
+  put16(&short_udp[kL4v4 + 4], 8);
+  EXPECT_EQ(parse(short_udp, &p), SL_R_NONE);
+  // Exactly the L4 header, no data.
+  FrameSpec bare = tcp4();
+  bare.l4.payload = 0;
+  EXPECT_EQ(parse(frame(bare), &p), SL_R_NONE);
+  EXPECT_EQ(p.l3_len, 40);
+}
+
+TEST(Parse, IcmpQuoteBeyondTheIpLengthIsMalformed) {
+  // The quoted ports lie in the padding: tot_len stops after the quoted
+  // IP header.
+  Bytes b4 = with_tot_len(icmp_too_big(tcp4(), "198.18.0.254", 1400), 20 + 8 + 20);
+  sl_pkt p;
+  EXPECT_EQ(parse(b4, &p), SL_R_PASS_MALFORMED);
+  Bytes b6 = with_payload_len(icmp_too_big(tcp6(), "2001:2::fe", 1280), 8 + 40);
+  EXPECT_EQ(parse(b6, &p), SL_R_PASS_MALFORMED);
 }
 
 TEST(Parse, EthernetPaddingIsAccepted) {

@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 
+#include <cstring>
+
 namespace {
 
 sl_pkt pkt(uint8_t proto, uint8_t flags) {
@@ -82,13 +84,53 @@ TEST(Steer, RecordDecidesFollowDropOrSchedule) {
   EXPECT_FALSE(sl_reason_is_new_conn(sl_record_decide(&icmp, nullptr, nullptr)));
 }
 
-TEST(Steer, OnlyConnectionAttemptsAreRecordedFirst) {
-  sl_pkt syn = pkt(SL_IPPROTO_TCP, SL_PKT_F_SYN), ack = pkt(SL_IPPROTO_TCP, 0);
-  sl_pkt udp = pkt(SL_IPPROTO_UDP, 0), quoted = pkt(SL_IPPROTO_TCP, SL_PKT_F_SYN | SL_PKT_F_ICMP_ERR);
-  EXPECT_TRUE(sl_record_first(&syn));
-  EXPECT_FALSE(sl_record_first(&ack));
-  EXPECT_FALSE(sl_record_first(&udp));
-  EXPECT_FALSE(sl_record_first(&quoted));
+// A client -> VIP packet from `src` (v4 or v6 by the text) to 198.18.0.100
+// or 2001:2::100, with TCP flags `tcp_flags`.
+sl_pkt from(const char* src, uint8_t tcp_flags = SL_TCP_SYN, uint8_t flags = SL_PKT_F_SYN) {
+  sl_pkt p = pkt(SL_IPPROTO_TCP, flags);
+  p.tcp_flags = tcp_flags;
+  bool v6 = std::strchr(src, ':') != nullptr;
+  p.flow.family = v6 ? SL_AF_INET6 : SL_AF_INET;
+  EXPECT_EQ(inet_pton(v6 ? AF_INET6 : AF_INET, src, p.flow.src), 1) << src;
+  EXPECT_EQ(inet_pton(v6 ? AF_INET6 : AF_INET, v6 ? "2001:2::100" : "198.18.0.100", p.flow.dst),
+            1);
+  return p;
+}
+
+TEST(Steer, ScreenPassesWhatClientsSend) {
+  for (const char* src : {"198.18.0.10", "198.19.255.254", "223.255.255.255", "2001:2::10",
+                          "2001:2::101", "fe80::1", "::2", "::ffff:198.18.0.10"}) {
+    sl_pkt p = from(src);
+    EXPECT_EQ(sl_steer_screen(&p), SL_R_NONE) << src;
+  }
+  for (uint8_t f : {SL_TCP_SYN, SL_TCP_ACK, SL_TCP_ACK | SL_TCP_FIN, SL_TCP_ACK | SL_TCP_RST,
+                    SL_TCP_RST, SL_TCP_SYN | SL_TCP_ACK}) {
+    sl_pkt p = from("198.18.0.10", f, 0);
+    EXPECT_EQ(sl_steer_screen(&p), SL_R_NONE) << int(f);
+  }
+}
+
+TEST(Steer, ScreenDropsWhatNoClientSends) {
+  for (uint8_t f : {SL_TCP_SYN | SL_TCP_FIN, SL_TCP_SYN | SL_TCP_RST,
+                    SL_TCP_SYN | SL_TCP_ACK | SL_TCP_FIN}) {
+    sl_pkt p = from("198.18.0.10", f, 0);
+    EXPECT_EQ(sl_steer_screen(&p), SL_R_DROP_BAD_TCP_FLAGS) << int(f);
+  }
+  for (const char* src : {"198.18.0.100", "255.255.255.255", "224.0.0.1", "239.1.2.3",
+                          "0.0.0.0", "0.1.2.3", "127.0.0.1", "2001:2::100", "ff02::1",
+                          "ff0e::5", "::", "::1"}) {
+    sl_pkt p = from(src);
+    EXPECT_EQ(sl_steer_screen(&p), SL_R_DROP_BAD_SOURCE) << src;
+  }
+  sl_pkt udp = from("224.0.0.1");
+  udp.flow.proto = SL_IPPROTO_UDP;
+  EXPECT_EQ(sl_steer_screen(&udp), SL_R_DROP_BAD_SOURCE);
+}
+
+TEST(Steer, ScreenLeavesIcmpErrorsAlone) {
+  // The quoted flow of an error is the VIP's reply; flags are not read.
+  sl_pkt p = from("224.0.0.1", SL_TCP_SYN | SL_TCP_FIN, SL_PKT_F_ICMP_ERR);
+  EXPECT_EQ(sl_steer_screen(&p), SL_R_NONE);
 }
 
 TEST(Steer, MissReasons) {
@@ -109,6 +151,16 @@ TEST(Steer, ReasonVerdictsAndNames) {
   EXPECT_EQ(sl_reason_verdict(SL_R_TX_ICMP), SL_VERDICT_TX);
   EXPECT_EQ(sl_reason_verdict(SL_R_DROP_NO_BACKEND), SL_VERDICT_DROP);
   EXPECT_EQ(sl_reason_verdict(SL_R_DROP_ACL), SL_VERDICT_DROP);
+  EXPECT_EQ(sl_reason_verdict(SL_R_DROP_BAD_TCP_FLAGS), SL_VERDICT_DROP);
+  EXPECT_EQ(sl_reason_verdict(SL_R_DROP_BAD_SOURCE), SL_VERDICT_DROP);
+  EXPECT_EQ(sl_reason_verdict(SL_R_DROP_TOO_BIG), SL_VERDICT_DROP);
+  // Stable numbers: metrics and dashboards key on them.
+  EXPECT_EQ(int(SL_R_DROP_BAD_TCP_FLAGS), 17);
+  EXPECT_EQ(int(SL_R_DROP_BAD_SOURCE), 18);
+  EXPECT_EQ(int(SL_R_DROP_TOO_BIG), 19);
+  EXPECT_STREQ(sl_reason_names[SL_R_DROP_BAD_TCP_FLAGS], "drop_bad_tcp_flags");
+  EXPECT_STREQ(sl_reason_names[SL_R_DROP_BAD_SOURCE], "drop_bad_source");
+  EXPECT_STREQ(sl_reason_names[SL_R_DROP_TOO_BIG], "drop_too_big");
   EXPECT_EQ(sl_reason_verdict(SL_R_PASS_FRAGMENT), SL_VERDICT_PASS);
   EXPECT_EQ(sl_reason_verdict(SL_R_PASS_ICMP_NO_FLOW), SL_VERDICT_PASS);
   EXPECT_TRUE(sl_reason_is_new_conn(SL_R_TX_MIDFLOW));

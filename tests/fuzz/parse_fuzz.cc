@@ -11,6 +11,7 @@
 #include "core/encap.h"
 #include "core/flow.h"
 #include "core/parse.h"
+#include "core/wire.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // An exact-size heap copy: one byte past the end is an ASan report
@@ -24,6 +25,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (r != SL_R_NONE) return 0;
   if (p.l3_off + p.l3_len > size || p.l4_off > size) abort();
   if (p.flow.family != SL_AF_INET && p.flow.family != SL_AF_INET6) abort();
+  // The transport header (and a UDP length) lies inside the IP packet, not
+  // merely inside the frame.
+  size_t ip_end = size_t(p.l3_off) + p.l3_len;
+  if (!(p.flags & SL_PKT_F_ICMP_ERR)) {
+    size_t l4_hdr = p.flow.proto == SL_IPPROTO_TCP ? size_t(begin[p.l4_off + 12] >> 4) * 4 : 8;
+    if (p.l4_off + l4_hdr > ip_end) abort();
+    if (p.flow.proto == SL_IPPROTO_UDP &&
+        p.l4_off + size_t((begin[p.l4_off + 4] << 8) | begin[p.l4_off + 5]) > ip_end)
+      abort();
+  } else if (p.l4_off + 8 > ip_end) {
+    abort();
+  }
 
   sl_global g{};
   sl_backend be{};
