@@ -57,7 +57,8 @@ Result<void> decap_attach(const std::string& ifname, bool generic) {
   std::unique_ptr<decap_bpf, DecapDeleter> skel(decap_bpf__open_and_load());
   if (!skel) return make_error("decap_bpf__open_and_load", errno, "decap.bpf.o");
   if (auto r = local_addrs_fill(bpf_map__fd(skel->maps.decap_addrs)); !r.ok()) return r;
-  return xdp_attach(*idx, bpf_program__fd(skel->progs.sluice_decap), generic, ifname);
+  return xdp_attach(*idx, bpf_program__fd(skel->progs.sluice_decap), "sluice_decap", generic,
+                    ifname);
 }
 
 Result<void> decap_detach(const std::string& ifname) {

@@ -15,16 +15,22 @@ namespace {
 
 uint32_t mode_flag(bool generic) { return generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE; }
 
+Result<std::string> prog_name_of(int fd, uint32_t id) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+    return make_error("bpf_obj_get_info_by_fd", errno, std::to_string(id));
+  return std::string(info.name, strnlen(info.name, sizeof(info.name)));
+}
+
 // The program with this id if it is named `prog_name`, else an empty Fd.
 Result<Fd> prog_if_named(uint32_t id, const char* prog_name) {
   if (id == 0) return Fd();
   Fd fd(bpf_prog_get_fd_by_id(id));
   if (!fd) return make_error("bpf_prog_get_fd_by_id", errno, std::to_string(id));
-  bpf_prog_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0)
-    return make_error("bpf_obj_get_info_by_fd", errno, std::to_string(id));
-  if (std::strncmp(info.name, prog_name, sizeof(info.name)) != 0) return Fd();
+  auto name = prog_name_of(fd.get(), id);
+  if (!name.ok()) return name.error();
+  if (*name != std::string(prog_name).substr(0, BPF_OBJ_NAME_LEN - 1)) return Fd();
   return fd;
 }
 
@@ -71,8 +77,48 @@ Result<int> xdp_ifindex(const std::string& ifname) {
   return static_cast<int>(idx);
 }
 
-Result<void> xdp_attach(int ifindex, int prog_fd, bool generic, const std::string& ifname) {
+std::string AttachedProg::describe() const {
+  return "'" + (name.empty() ? std::string("(no name)") : name) + "' (id " + std::to_string(id) +
+         ", " + (generic ? "generic" : "native") + " mode)";
+}
+
+Result<std::optional<AttachedProg>> xdp_foreign_prog(int ifindex, const char* ours) {
+  LIBBPF_OPTS(bpf_xdp_query_opts, q);
+  int err = bpf_xdp_query(ifindex, 0, &q);
+  if (err != 0) return make_error("bpf_xdp_query", -err, std::to_string(ifindex));
+  for (bool skb : {false, true}) {
+    uint32_t id = skb ? q.skb_prog_id : q.drv_prog_id;
+    if (id == 0) continue;
+    Fd fd(bpf_prog_get_fd_by_id(id));
+    if (!fd) return make_error("bpf_prog_get_fd_by_id", errno, std::to_string(id));
+    auto name = prog_name_of(fd.get(), id);
+    if (!name.ok()) return name.error();
+    if (*name != std::string(ours).substr(0, BPF_OBJ_NAME_LEN - 1))
+      return std::optional<AttachedProg>(AttachedProg{id, *name, skb});
+  }
+  return std::optional<AttachedProg>();
+}
+
+Result<void> xdp_detach_prog(int ifindex, const AttachedProg& prog, const std::string& ifname) {
+  Fd fd(bpf_prog_get_fd_by_id(prog.id));
+  if (!fd) return make_error("bpf_prog_get_fd_by_id", errno, std::to_string(prog.id));
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = fd.get());
+  int err = bpf_xdp_detach(ifindex, mode_flag(prog.generic), &opts);
+  if (err != 0) return make_error("bpf_xdp_detach " + prog.describe(), -err, ifname);
+  return {};
+}
+
+Result<void> xdp_attach(int ifindex, int prog_fd, const char* ours, bool generic,
+                        const std::string& ifname) {
   const char* op = generic ? "bpf_xdp_attach generic" : "bpf_xdp_attach native";
+  // Another tool's program (a firewall, a sampler) is the operator's to
+  // remove: replacing it silently would take its function away unseen.
+  auto foreign = xdp_foreign_prog(ifindex, ours);
+  if (!foreign.ok()) return foreign.error();
+  if (*foreign)
+    return make_error("xdp attach: " + ifname + " has another XDP program attached, " +
+                      (*foreign)->describe() + "; not replacing it (detach it, or start " +
+                      "sluiced with --force)");
   LIBBPF_OPTS(bpf_xdp_query_opts, q);
   int err = bpf_xdp_query(ifindex, 0, &q);
   if (err != 0) return make_error("bpf_xdp_query", -err, ifname);

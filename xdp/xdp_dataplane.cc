@@ -18,6 +18,10 @@
 namespace sluice {
 namespace {
 
+// The fast path's program name: what marks a program on an interface as
+// sluice's own (to adopt, replace or detach) rather than another tool's.
+constexpr const char* kProgName = "sluice_xdp";
+
 struct ObjectCloser {
   void operator()(bpf_object* o) const { bpf_object__close(o); }
 };
@@ -82,7 +86,7 @@ static Result<void> adopt_state(XdpDataplane::Impl& im) {
     adopted = *r;
   }
   if (adopted == 0 && im.opts.attach) {
-    auto prog = xdp_attached_named(im.ifindex, "sluice_xdp", nullptr);
+    auto prog = xdp_attached_named(im.ifindex, kProgName, nullptr);
     if (!prog.ok()) return prog.error();
     if (*prog) {
       auto r = maps_adopt_from_prog(obj, prog->get());
@@ -126,8 +130,8 @@ static Result<void> load(XdpDataplane::Impl& im) {
   auto obj = object_open(im.opts.bpf_object);
   if (!obj.ok()) return obj.error();
   im.obj = std::move(*obj);
-  im.prog = bpf_object__find_program_by_name(im.obj.get(), "sluice_xdp");
-  if (im.prog == nullptr) return make_error("bpf object: no program named", ENOENT, "sluice_xdp");
+  im.prog = bpf_object__find_program_by_name(im.obj.get(), kProgName);
+  if (im.prog == nullptr) return make_error("bpf object: no program named", ENOENT, kProgName);
   if (auto r = find_maps(im.obj.get(), im.maps); !r.ok()) return r;
   int err = bpf_map__set_max_entries(im.maps.conns, im.opts.conn_table_size);
   if (err != 0) return make_error("bpf_map__set_max_entries", -err, "conns");
@@ -158,6 +162,15 @@ static void rx_vlan_strip_off_logged(const std::string& ifname) {
     spdlog::warn("{}", note);
 }
 
+Result<std::optional<AttachedProg>> xdp_detach_foreign(const std::string& ifname) {
+  auto idx = xdp_ifindex(ifname);
+  if (!idx.ok()) return idx.error();
+  auto foreign = xdp_foreign_prog(*idx, kProgName);
+  if (!foreign.ok() || !*foreign) return foreign;
+  if (auto r = xdp_detach_prog(*idx, **foreign, ifname); !r.ok()) return r.error();
+  return foreign;
+}
+
 Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts) {
   auto im = std::make_unique<Impl>();
   im->opts = opts;
@@ -181,7 +194,8 @@ Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts)
   if (opts.attach) {
     rx_vlan_strip_off_logged(opts.ifname);
     int fd = bpf_program__fd(im->prog);
-    if (auto r = xdp_attach(im->ifindex, fd, opts.generic, opts.ifname); !r.ok()) return r.error();
+    if (auto r = xdp_attach(im->ifindex, fd, kProgName, opts.generic, opts.ifname); !r.ok())
+      return r.error();
   }
   return std::unique_ptr<XdpDataplane>(new XdpDataplane(std::move(im)));
 }
@@ -194,7 +208,7 @@ XdpDataplane::~XdpDataplane() = default;
 
 Result<void> XdpDataplane::detach() {
   if (impl_->ifindex != 0) {
-    auto r = xdp_detach_named(impl_->ifindex, "sluice_xdp", impl_->opts.ifname);
+    auto r = xdp_detach_named(impl_->ifindex, kProgName, impl_->opts.ifname);
     if (!r.ok()) return r;
   }
   if (!impl_->pin_dir.empty()) return maps_unpin(impl_->pin_dir);

@@ -9,6 +9,7 @@
 
 #include "control/dataplane.h"
 #include "control/result.h"
+#include "xdp/xdp_attach.h"
 
 namespace sluice {
 
@@ -28,8 +29,10 @@ class XdpDataplane final : public Dataplane {
  public:
   // Loads the program (reusing maps already pinned for this netns+interface,
   // so a restart keeps the connection table), pins and attaches as asked.
-  // Attaching replaces the program on the interface atomically
+  // Attaching replaces sluice's own program on the interface atomically
   // (XDP_FLAGS_REPLACE): no packet meets an interface without a program.
+  // Another tool's program is never replaced: open() fails naming it (see
+  // xdp_detach_foreign for --force).
   // Before attaching it turns off the interface's rx VLAN stripping (and
   // logs it), so the program sees every tag (xdp/rx_vlan_offload.h).
   static Result<std::unique_ptr<XdpDataplane>> open(const XdpOptions& opts);
@@ -75,6 +78,12 @@ class XdpDataplane final : public Dataplane {
   explicit XdpDataplane(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// --force: detaches another tool's XDP program from `ifname` (either mode)
+// so that open() may attach; sluice's own program stays. Returns what it
+// detached, if anything. Not atomic: until open() attaches, the interface
+// has no XDP program.
+Result<std::optional<AttachedProg>> xdp_detach_foreign(const std::string& ifname);
 
 // Pin directory for an interface in the caller's network namespace.
 Result<std::string> xdp_pin_dir(const std::string& pin_root, const std::string& ifname);
