@@ -54,8 +54,14 @@ void TextTable::print(std::ostream& out) const {
 void print_status(const json& reply, std::ostream& out) {
   TextTable t({"FIELD", "VALUE"});
   for (const char* key : {"version", "pid", "uptime_s", "interface", "dataplane", "xdp_mode",
-                          "role", "lb_mac", "src_v4", "src_v6", "pin_dir", "vips", "backends"})
+                          "role", "lb_mac", "src_v4", "src_v6", "pin_dir", "vips", "backends",
+                          "unresolved_macs"})
     t.add({key, field(reply, key)});
+  if (reply.contains("loop") && reply["loop"].is_object()) {
+    const json& l = reply["loop"];
+    t.add({"loop_longest_ms", field(l, "longest_ms")});
+    t.add({"loop_p99_ms", field(l, "p99_ms")});
+  }
   t.print(out);
 }
 

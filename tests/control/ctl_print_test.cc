@@ -10,6 +10,15 @@ namespace {
 
 using nlohmann::json;
 
+TEST(PrintStatus, ShowsTheLoopsLongestTurnAndP99) {
+  json r = json::parse(R"({"version":"0.1.0","pid":7,"interface":"eth0","vips":1,
+      "unresolved_macs":0,"loop":{"turns":10,"longest_ms":12.5,"p99_ms":5.0}})");
+  std::ostringstream out;
+  print_status(r, out);
+  EXPECT_NE(out.str().find("loop_longest_ms  12.5"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("loop_p99_ms      5.0"), std::string::npos) << out.str();
+}
+
 TEST(StatsRates, PerSecondFromTwoSnapshots) {
   json before = json::parse(R"({"vips":[{"service":"s","packets":100,"bytes":1000,"new_conns":1}],
       "backends":[{"service":"s","address":"a","packets":50,"bytes":500,"new_conns":1}]})");
