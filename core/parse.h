@@ -47,8 +47,8 @@ typedef const __u8 *sl_cursor;
 /* The quoted packet of an ICMP error: IP header + first 8 bytes of L4 (RFC 792,
  * RFC 4443). Ports are swapped into client -> VIP order. `left`: bytes of the
  * ICMP message from `q` on. */
-SL_INLINE enum sl_reason sl_parse_quoted_ports(sl_cursor q, const void *end, __u32 left,
-					       __u8 proto, struct sl_pkt *p)
+SL_INLINE enum sl_reason sl_parse_quoted_ports(sl_cursor q, const void *end, __u32 left, __u8 proto,
+					       struct sl_pkt *p)
 {
 	if (proto != SL_IPPROTO_TCP && proto != SL_IPPROTO_UDP)
 		return SL_R_PASS_OTHER_PROTO;
@@ -112,7 +112,8 @@ SL_INLINE enum sl_reason sl_parse_l4(sl_cursor pos, const void *end, __u32 l4_le
 				     struct sl_pkt *p)
 {
 	if (proto == SL_IPPROTO_TCP) {
-		if (l4_len < sizeof(struct sl_tcphdr) || !SL_FITS(pos, end, sizeof(struct sl_tcphdr)))
+		if (l4_len < sizeof(struct sl_tcphdr) ||
+		    !SL_FITS(pos, end, sizeof(struct sl_tcphdr)))
 			return SL_R_PASS_MALFORMED;
 		const struct sl_tcphdr *tcp = (const struct sl_tcphdr *)pos;
 		__u32 doff = tcp->doff_res >> 4;
@@ -127,7 +128,8 @@ SL_INLINE enum sl_reason sl_parse_l4(sl_cursor pos, const void *end, __u32 l4_le
 		return SL_R_NONE;
 	}
 	if (proto == SL_IPPROTO_UDP) {
-		if (l4_len < sizeof(struct sl_udphdr) || !SL_FITS(pos, end, sizeof(struct sl_udphdr)))
+		if (l4_len < sizeof(struct sl_udphdr) ||
+		    !SL_FITS(pos, end, sizeof(struct sl_udphdr)))
 			return SL_R_PASS_MALFORMED;
 		const struct sl_udphdr *udp = (const struct sl_udphdr *)pos;
 		/* RFC 768: the length covers header and data. Shorter than the IP

@@ -141,8 +141,9 @@ std::string rx_vlan_offload_note(const RxVlanOffload& o, const std::string& ifna
             " cannot be turned off: XDP does not see the outer tag the NIC strips, so a "
             "double-tagged frame is steered as single-tagged";
   if (o.driver == "veth" && !note.empty())
-    note += "; on a veth, a tag the peer's tx VLAN offload keeps as metadata stays invisible "
-            "(turn off txvlan and tx-vlan-stag-hw-insert on the peer)";
+    note +=
+        "; on a veth, a tag the peer's tx VLAN offload keeps as metadata stays invisible "
+        "(turn off txvlan and tx-vlan-stag-hw-insert on the peer)";
   return note;
 }
 

@@ -113,7 +113,8 @@ TEST_F(FullTable, RescheduledFlowEvictsNothing) {
   gone.gen += 1;  // the slot now holds another backend
   ASSERT_TRUE(dp_->backend_put(backend, gone).ok());
   ReasonProbe probe(*dp_);
-  ProgRun r = prog_run(dp_->prog_fd(), frame(client4, vipA, {SL_IPPROTO_TCP, port, 80, SL_TCP_ACK}));
+  ProgRun r =
+      prog_run(dp_->prog_fd(), frame(client4, vipA, {SL_IPPROTO_TCP, port, 80, SL_TCP_ACK}));
   EXPECT_EQ(r.action, XDP_TX);
   EXPECT_EQ(probe.moved(), SL_R_TX_RESCHEDULED);
   std::set<FlowId> after = table();
@@ -138,8 +139,8 @@ class Mtu : public ::testing::Test {
   }
 
   // A frame whose IP packet is `l3` bytes long (TCP SYN with payload).
-  static Bytes sized(const Addr& src, const Addr& dst, uint8_t proto, uint16_t dport,
-                     size_t l3, uint16_t sport) {
+  static Bytes sized(const Addr& src, const Addr& dst, uint8_t proto, uint16_t dport, size_t l3,
+                     uint16_t sport) {
     size_t hdrs = (src.v6 ? 40 : 20) + (proto == SL_IPPROTO_TCP ? 20 : 8);
     L4 l4 = {proto, sport, dport, uint8_t(proto == SL_IPPROTO_TCP ? SL_TCP_SYN : 0), l3 - hdrs};
     return frame(src, dst, l4);

@@ -51,9 +51,10 @@ inline std::vector<MalformedFrame> l4_length_frames(const Addr& client4, const A
   };
   std::vector<MalformedFrame> out;
   // A 20-byte TCP header (no data) sits in the frame each time.
-  out.push_back({"ipv4_tot_len_20_tcp_in_padding", with_tot_len(spec(false, SL_IPPROTO_TCP, 0), 20)});
-  out.push_back({"ipv4_tot_len_28_half_a_tcp_header",
-                 with_tot_len(spec(false, SL_IPPROTO_TCP, 0), 28)});
+  out.push_back(
+      {"ipv4_tot_len_20_tcp_in_padding", with_tot_len(spec(false, SL_IPPROTO_TCP, 0), 20)});
+  out.push_back(
+      {"ipv4_tot_len_28_half_a_tcp_header", with_tot_len(spec(false, SL_IPPROTO_TCP, 0), 28)});
   Bytes doff = spec(false, SL_IPPROTO_TCP, 0);
   doff[kL4v4 + 12] = 15 << 4;  // 60 bytes claimed, 20 there
   out.push_back({"tcp_data_offset_15_in_20_bytes", doff});
@@ -62,10 +63,10 @@ inline std::vector<MalformedFrame> l4_length_frames(const Addr& client4, const A
     put16(&u[kL4v4 + 4], len);
     out.push_back({"udp_length_" + std::to_string(len), u});
   }
-  out.push_back({"ipv6_payload_len_0_tcp_in_padding",
-                 with_payload_len(spec(true, SL_IPPROTO_TCP, 0), 0)});
-  out.push_back({"ipv6_payload_len_8_half_a_tcp_header",
-                 with_payload_len(spec(true, SL_IPPROTO_TCP, 0), 8)});
+  out.push_back(
+      {"ipv6_payload_len_0_tcp_in_padding", with_payload_len(spec(true, SL_IPPROTO_TCP, 0), 0)});
+  out.push_back(
+      {"ipv6_payload_len_8_half_a_tcp_header", with_payload_len(spec(true, SL_IPPROTO_TCP, 0), 8)});
   Bytes u6 = spec(true, SL_IPPROTO_UDP, 12);
   put16(&u6[kL4v6 + 4], 500);
   out.push_back({"ipv6_udp_length_500", u6});
