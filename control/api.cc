@@ -45,6 +45,34 @@ std::string ApiHandler::handle(std::string_view request) {
   return reply->dump();
 }
 
+std::optional<std::string> ApiHandler::handle_async(std::string_view request,
+                                                   ChangeRunner& runner,
+                                                   std::function<void(std::string)> later) {
+  auto req = api_parse_request(request);
+  if (!req) return api_error_reply(req.error().message());
+  auto reply = [this, later](const Result<void>& r, bool reload) {
+    if (!r) return later(api_error_reply(r.error().message()));
+    json out = reload ? json{{"vips", store_.running().vips.size()}} : json::object();
+    out["ok"] = true;
+    later(out.dump());
+  };
+  switch (req->cmd) {
+    case ApiCommand::status:
+    case ApiCommand::vip_list:
+    case ApiCommand::backend_list:
+    case ApiCommand::stats:
+    case ApiCommand::conns:
+    case ApiCommand::detach: return handle(request);
+    case ApiCommand::reload:
+      runner.reload([reply](const Result<void>& r) { reply(r, true); });
+      return std::nullopt;
+    default: break;
+  }
+  runner.change([r = *req](Config& cfg) { return config_edit(cfg, r); },
+                [reply](const Result<void>& r) { reply(r, false); });
+  return std::nullopt;
+}
+
 Result<json> ApiHandler::dispatch(const ApiRequest& req) {
   switch (req.cmd) {
     case ApiCommand::status: return status();

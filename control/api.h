@@ -7,11 +7,13 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
 #include "control/api_request.h"
+#include "control/change_runner.h"
 #include "control/config_store.h"
 #include "control/control_counters.h"
 #include "control/dataplane.h"
@@ -44,6 +46,11 @@ class ApiHandler {
         detach_(std::move(detach)) {}
   // Never fails: errors become {"ok":false,...}.
   std::string handle(std::string_view request);
+  // The same, except that a change or a reload goes through `runner` (off
+  // the loop, one at a time): then nullopt is returned and the reply line
+  // comes later, through `later`, from the loop.
+  std::optional<std::string> handle_async(std::string_view request, ChangeRunner& runner,
+                                          std::function<void(std::string)> later);
 
  private:
   Result<nlohmann::json> dispatch(const ApiRequest& req);

@@ -55,17 +55,19 @@ ApiServer::ApiServer(Fd fd, std::string path, ClientLimits limits)
     : fd_(std::move(fd)),
       path_(std::move(path)),
       conns_(fd_.get(), limits, frame_line,
-             [this](std::string_view req) { return answer(req); },
+             [this](std::string_view req, Ticket t) { return answer(req, t); },
              [max = limits.max_request] {
                return "{\"ok\":false,\"error\":\"request too large (at most " +
                       std::to_string(max) + " bytes)\"}\n";
              }) {}
 
-std::string ApiServer::answer(std::string_view request) {
+std::optional<std::string> ApiServer::answer(std::string_view request, Ticket ticket) {
   while (!request.empty() && (request.back() == '\n' || request.back() == '\r'))
     request.remove_suffix(1);
   if (!handler_) return R"({"ok":false,"error":"starting up"})" "\n";
-  return handler_(request) + "\n";
+  auto reply = handler_(request, ticket);
+  if (!reply) return std::nullopt;
+  return *reply + "\n";
 }
 
 int ApiServer::poll_timeout_ms() {

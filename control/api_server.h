@@ -34,7 +34,10 @@ inline ClientLimits api_client_limits() {
 
 class ApiServer final : public LoopWatcher {
  public:
-  using Handler = std::function<std::string(std::string_view)>;
+  using Ticket = ClientConnections::Ticket;
+  // The reply line (without '\n') to a request, or nullopt: it comes later
+  // through complete(ticket, ...) (a change that runs off the loop).
+  using Handler = std::function<std::optional<std::string>(std::string_view, Ticket)>;
 
   // Creates the parent directory if needed; replaces a stale socket, but
   // refuses to take one another sluiced is answering on.
@@ -48,6 +51,8 @@ class ApiServer final : public LoopWatcher {
   // Answers every request from now on; until set, requests get an error.
   void set_handler(Handler h) { handler_ = std::move(h); }
   const ClientStats& stats() const { return conns_.stats(); }
+  // The reply to a request whose handler returned nullopt.
+  void complete(Ticket ticket, const std::string& reply) { conns_.complete(ticket, reply + "\n"); }
 
   void poll_fds(std::vector<pollfd>& out) override { conns_.poll_fds(out); }
   int poll_timeout_ms() override;
@@ -55,7 +60,7 @@ class ApiServer final : public LoopWatcher {
 
  private:
   ApiServer(Fd fd, std::string path, ClientLimits limits);
-  std::string answer(std::string_view request);
+  std::optional<std::string> answer(std::string_view request, Ticket ticket);
 
   Fd fd_;
   std::string path_;

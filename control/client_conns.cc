@@ -36,8 +36,10 @@ ClientConnections::ClientConnections(int listen_fd, ClientLimits limits, Frame f
 
 void ClientConnections::poll_fds(std::vector<pollfd>& out) const {
   out.push_back({listen_fd_, POLLIN, 0});
-  for (const auto& c : conns_)
-    out.push_back({c.fd.get(), static_cast<short>(c.phase == Phase::writing ? POLLOUT : POLLIN), 0});
+  for (const auto& c : conns_) {
+    short events = c.phase == Phase::writing ? POLLOUT : c.phase == Phase::waiting ? 0 : POLLIN;
+    out.push_back({c.fd.get(), events, 0});  // waiting: hangups only
+  }
 }
 
 int ClientConnections::poll_timeout_ms(Clock::time_point now) const {
@@ -52,20 +54,23 @@ int ClientConnections::poll_timeout_ms(Clock::time_point now) const {
 void ClientConnections::evict_one() {
   // The oldest client still sending its request: the one that has used
   // its slot longest without saying anything we could answer.
-  auto victim = std::find_if(conns_.begin(), conns_.end(),
-                             [](const Conn& c) { return c.phase != Phase::writing; });
+  // Never one that is being answered (writing, or waiting for its answer).
+  auto idle = [](const Conn& c) { return c.phase == Phase::reading || c.phase == Phase::lingering; };
+  auto victim = std::find_if(conns_.begin(), conns_.end(), idle);
   if (victim == conns_.end()) victim = conns_.begin();
   ++stats_.evicted;
   close(victim);
 }
 
 void ClientConnections::accept_some(Clock::time_point now) {
+  now_ = now;
   for (size_t i = 0; i < limits_.accepts_per_turn; ++i) {
     Fd fd(::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (!fd.valid()) return;  // EAGAIN, or EMFILE: the rest wait in the backlog
     if (conns_.size() >= limits_.max_conns) evict_one();
     ++stats_.accepted;
-    conns_.push_back(Conn{std::move(fd), now + limits_.deadline, {}, {}, Phase::reading, false});
+    conns_.push_back(
+        Conn{next_ticket_++, std::move(fd), now + limits_.deadline, {}, {}, Phase::reading, false});
     stats_.active = conns_.size();
     // A request that came with the connect is answered at once: a real
     // client sends right away, so it rarely waits for a turn at all.
@@ -73,11 +78,25 @@ void ClientConnections::accept_some(Clock::time_point now) {
   }
 }
 
-bool ClientConnections::reply(Conn& c, std::string out) {
-  c.out = std::move(out);
+bool ClientConnections::reply(Conn& c, std::optional<std::string> out) {
   c.in.clear();
+  if (!out) {
+    c.phase = Phase::waiting;
+    c.deadline = now_ + limits_.answer_wait;
+    return true;
+  }
+  c.out = std::move(*out);
   c.phase = Phase::writing;
   return on_writable(c);
+}
+
+void ClientConnections::complete(Ticket ticket, std::string out) {
+  auto it = std::find_if(conns_.begin(), conns_.end(),
+                         [&](const Conn& c) { return c.ticket == ticket; });
+  if (it == conns_.end() || it->phase != Phase::waiting) return;
+  // The rest of the exchange gets the usual deadline from here.
+  it->deadline = std::max(it->deadline, Clock::now() + limits_.deadline);
+  if (!reply(*it, std::move(out))) close(it);
 }
 
 bool ClientConnections::on_readable(Conn& c) {
@@ -89,19 +108,19 @@ bool ClientConnections::on_readable(Conn& c) {
     if (n == 0) {
       // Half-closed after a request without its terminator: answer what came.
       if (c.in.empty()) return false;
-      return reply(c, answer_(c.in));
+      return reply(c, answer_(c.in, c.ticket));
     }
     c.in.append(buf, static_cast<size_t>(n));
     if (auto len = frame_(c.in); len && *len <= limits_.max_request) {
       c.unread = *len < c.in.size();
-      return reply(c, answer_(std::string_view(c.in).substr(0, *len)));
+      return reply(c, answer_(std::string_view(c.in).substr(0, *len), c.ticket));
     }
     if (c.in.size() > limits_.max_request) {
       ++stats_.too_large;
       c.unread = true;
       std::string out = too_large_ ? too_large_() : std::string();
       if (out.empty()) return false;
-      return reply(c, std::move(out));
+      return reply(c, std::optional<std::string>(std::move(out)));
     }
     if (static_cast<size_t>(n) < sizeof(buf) && static_cast<size_t>(n) < room) return true;
   }
@@ -147,6 +166,8 @@ bool ClientConnections::step(Conn& c, short revents) {
     case Phase::lingering:
       if (revents & (POLLIN | POLLERR | POLLHUP)) return discard(c);
       return true;
+    case Phase::waiting:
+      return !(revents & (POLLERR | POLLHUP));  // the client left
   }
   return false;
 }
@@ -157,6 +178,7 @@ void ClientConnections::close(Iter it) {
 }
 
 void ClientConnections::on_poll(const pollfd* fds, size_t n, Clock::time_point now) {
+  now_ = now;
   // The fds of this turn, by number: a connection accepted or evicted
   // below is not in them (and an fd number may be reused), so look up
   // revents by fd only for connections that existed at poll_fds().

@@ -31,6 +31,9 @@ struct ClientLimits {
   size_t max_conns = 64;
   size_t max_request = 64 * 1024;
   std::chrono::milliseconds deadline{2000};
+  // A request whose answer comes later (complete()): how long its client
+  // may wait for it, from when the request was read.
+  std::chrono::milliseconds answer_wait{60000};
   // Accepts per on_poll: a connect storm costs the loop a bounded turn.
   // At most max_conns / 2 (see the constructor).
   size_t accepts_per_turn = 256;
@@ -51,8 +54,11 @@ class ClientConnections {
   using Clock = std::chrono::steady_clock;
   // The request's length once `bytes` holds a whole one; nullopt: not yet.
   using Frame = std::function<std::optional<size_t>(std::string_view bytes)>;
-  // The reply to a whole request.
-  using Answer = std::function<std::string(std::string_view request)>;
+  // Names a connection whose answer comes later.
+  using Ticket = uint64_t;
+  // The reply to a whole request; nullopt: it comes later, through
+  // complete(ticket, ...).
+  using Answer = std::function<std::optional<std::string>(std::string_view request, Ticket)>;
   // The reply when the request passed max_request ("" closes silently).
   using TooLarge = std::function<std::string()>;
 
@@ -68,13 +74,18 @@ class ClientConnections {
   int poll_timeout_ms(Clock::time_point now) const;
   void on_poll(const pollfd* fds, size_t n, Clock::time_point now);
 
+  // The reply to a request answered later; a client that left (or waited
+  // past answer_wait) is not there to get it. Not from inside on_poll.
+  void complete(Ticket ticket, std::string reply);
+
   size_t open() const { return conns_.size(); }
   const ClientStats& stats() const { return stats_; }
   const ClientLimits& limits() const { return limits_; }
 
  private:
-  enum class Phase { reading, writing, lingering };
+  enum class Phase { reading, waiting, writing, lingering };
   struct Conn {
+    Ticket ticket = 0;
     Fd fd;
     Clock::time_point deadline;
     std::string in;
@@ -90,7 +101,7 @@ class ClientConnections {
   bool step(Conn& c, short revents);
   bool on_readable(Conn& c);
   bool on_writable(Conn& c);
-  bool reply(Conn& c, std::string out);
+  bool reply(Conn& c, std::optional<std::string> out);
   bool discard(Conn& c);
   void close(Iter it);
 
@@ -100,6 +111,8 @@ class ClientConnections {
   Answer answer_;
   TooLarge too_large_;
   std::list<Conn> conns_;  // oldest first
+  Ticket next_ticket_ = 1;
+  Clock::time_point now_{};  // of the current turn
   ClientStats stats_;
 };
 

@@ -7,7 +7,6 @@
 
 #include "control/config_file.h"
 #include "control/config_writer.h"
-#include "control/off_loop.h"
 
 namespace sluice {
 
@@ -31,44 +30,62 @@ Result<void> ConfigStore::apply_or_restore(const Config& next) {
 }
 
 Result<void> ConfigStore::change(const Edit& edit) {
-  auto r = change_uncounted(edit);
+  auto e = edited(edit);
+  if (!e) {
+    counters_.api_change_failures++;
+    return e.error();
+  }
+  return finish_change(prepare_change(*e));
+}
+
+Result<void> ConfigStore::reload() { return finish_reload(prepare_reload()); }
+
+Result<Config> ConfigStore::edited(const Edit& edit) const {
+  Config copy = running_;
+  if (auto r = edit(copy); !r) return r.error();
+  return copy;
+}
+
+Result<ConfigStore::Prepared> ConfigStore::prepare_change(const Config& edited) const {
+  // The file's rules, exactly: what we would write must parse back.
+  std::string text = config_emit(edited);
+  auto next = config_parse(text);
+  if (!next) return next.error();
+  auto file = PendingFile::prepare(path_, text);
+  if (!file) return file.error();
+  if (prepare_) prepare_(*next);
+  Prepared p{std::move(*next), std::nullopt};
+  p.file.emplace(std::move(*file));
+  return p;
+}
+
+Result<ConfigStore::Prepared> ConfigStore::prepare_reload() const {
+  auto next = config_load(path_);
+  if (!next) return next.error();
+  if (prepare_) prepare_(*next);
+  return Prepared{std::move(*next), std::nullopt};
+}
+
+Result<void> ConfigStore::finish_change(Result<Prepared> prepared) {
+  auto r = finish_change_uncounted(prepared);
   (r ? counters_.api_changes : counters_.api_change_failures)++;
   return r;
 }
 
-Result<void> ConfigStore::offload(const std::function<void()>& work) {
-  run_off_loop(work, pump_);
-  return {};
-}
-
-Result<void> ConfigStore::change_uncounted(const Edit& edit) {
-  Config edited = running_;
-  if (auto r = edit(edited); !r) return r;
-  // The file's rules, exactly: what we would write must parse back. With
-  // 10,000 backends that and the fsync take a second: off the loop.
-  std::optional<Result<Config>> next;
-  std::optional<Result<PendingFile>> pending;
-  (void)offload([&] {
-    std::string text = config_emit(edited);
-    next.emplace(config_parse(text));
-    if (!*next) return;
-    pending.emplace(PendingFile::prepare(path_, text));
-    if (*pending && prepare_) prepare_(**next);
-  });
-  if (!*next) return next->error();
-  if (!*pending) return pending->error();
-  if (auto r = apply_or_restore(**next); !r) return r;
-  if (auto r = (*pending)->commit(); !r) {
+Result<void> ConfigStore::finish_change_uncounted(Result<Prepared>& prepared) {
+  if (!prepared) return prepared.error();
+  if (auto r = apply_or_restore(prepared->next); !r) return r;
+  if (auto r = prepared->file->commit(); !r) {
     if (auto back = apply_(running_); !back)
       spdlog::error("restoring the previous config: {}", back.error().message());
     return r;
   }
-  running_ = std::move(**next);
+  running_ = std::move(prepared->next);
   return {};
 }
 
-Result<void> ConfigStore::reload() {
-  auto r = reload_uncounted();
+Result<void> ConfigStore::finish_reload(Result<Prepared> prepared) {
+  auto r = finish_reload_uncounted(prepared);
   (r ? counters_.config_reloads : counters_.config_reload_failures)++;
   if (r)
     spdlog::info("config reloaded from {}", path_);
@@ -77,21 +94,12 @@ Result<void> ConfigStore::reload() {
   return r;
 }
 
-Result<void> ConfigStore::reload_uncounted() {
-  auto t0 = std::chrono::steady_clock::now();
-  std::optional<Result<Config>> next;
-  (void)offload([&] {
-    next.emplace(config_load(path_));
-    if (*next && prepare_) prepare_(**next);
-  });
-  if (!*next) return next->error();
-  spdlog::debug("reload: read, parsed and prepared {} in {} ms", path_,
-                std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now() - t0).count());
-  if (std::string field = restart_only_change(running_, **next); !field.empty())
+Result<void> ConfigStore::finish_reload_uncounted(Result<Prepared>& prepared) {
+  if (!prepared) return prepared.error();
+  if (std::string field = restart_only_change(running_, prepared->next); !field.empty())
     return make_error("config: " + field + ": changed in the file; it takes a restart of sluiced");
-  if (auto r = apply_or_restore(**next); !r) return r;
-  running_ = std::move(**next);
+  if (auto r = apply_or_restore(prepared->next); !r) return r;
+  running_ = std::move(prepared->next);
   return {};
 }
 

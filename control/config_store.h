@@ -7,9 +7,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "control/config.h"
+#include "control/config_file.h"
 #include "control/control_counters.h"
 #include "control/result.h"
 
@@ -26,15 +28,10 @@ class ConfigStore {
       : running_(std::move(running)), path_(std::move(path)), apply_(std::move(apply)),
         counters_(counters) {}
 
-  // Parsing and checking a change, writing the temp file and `prepare`
-  // (given the parsed config; e.g. route lookups for its backends) run on
-  // a worker thread while `pump` runs on the caller's every few ms (the
-  // health results); without a pump they run inline. `prepare` must not
-  // touch what the pump touches.
-  void offload_with(std::function<void()> pump, std::function<void(const Config&)> prepare) {
-    pump_ = std::move(pump);
-    prepare_ = std::move(prepare);
-  }
+  // Runs on the thread that prepares a change (see below), given the
+  // parsed config: e.g. route lookups for its backends. Must not touch the
+  // service table.
+  void set_prepare(std::function<void(const Config&)> prepare) { prepare_ = std::move(prepare); }
 
   const Config& running() const { return running_; }
   const std::string& path() const { return path_; }
@@ -45,18 +42,31 @@ class ConfigStore {
   // config_reload_failures. Settings that need a restart must not change.
   Result<void> reload();
 
+  // The same in three steps, so that the long middle one (parse, check by
+  // writing out and parsing back, the temp file's write and fsync,
+  // `prepare`) can run on a worker thread (change_runner.h) while the loop
+  // goes on: edited() and finish_*() on the loop's thread, prepare_*() on
+  // any thread (it reads only the path and the prepare hook).
+  struct Prepared {
+    Config next;
+    std::optional<PendingFile> file;  // API changes: the new file, not yet renamed
+  };
+  Result<Config> edited(const Edit& edit) const;
+  Result<Prepared> prepare_change(const Config& edited) const;
+  Result<Prepared> prepare_reload() const;
+  Result<void> finish_change(Result<Prepared> prepared);
+  Result<void> finish_reload(Result<Prepared> prepared);
+
  private:
-  Result<void> change_uncounted(const Edit& edit);
-  Result<void> reload_uncounted();
+  Result<void> finish_change_uncounted(Result<Prepared>& prepared);
+  Result<void> finish_reload_uncounted(Result<Prepared>& prepared);
   // Applies `next`; on failure re-applies the running config.
   Result<void> apply_or_restore(const Config& next);
-  Result<void> offload(const std::function<void()>& work);
 
   Config running_;
   std::string path_;
   Apply apply_;
   ControlCounters& counters_;
-  std::function<void()> pump_;
   std::function<void(const Config&)> prepare_;
 };
 

@@ -9,6 +9,7 @@
 
 #include "control/api.h"
 #include "control/api_server.h"
+#include "control/change_runner.h"
 #include "control/config_edit.h"
 #include "control/config_store.h"
 #include "control/control_counters.h"
@@ -176,8 +177,8 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   table.on_apply([&] { (*health)->update(health_check_defs(table)); });
   (*health)->update(health_check_defs(table));
   loop->watch(**health);
-  // While a long change is parsed and checked off the loop, health results
-  // are still applied (off_loop.h); ipip routes are looked up there too.
+  // Route lookups for ipip backends run off the loop (prefetch, while the
+  // loop keeps applying health results: off_loop.h).
   auto pump = [&] { (*health)->drain(); };
   auto prefetch = [&](const std::vector<VipConfig>& vips) {
     resolver.prefetch_routes(ipip_backends(vips));
@@ -189,8 +190,13 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
     retry_unresolved(true);
     return addrs.sync(vip_addrs(next));
   }, counters);
-  store.offload_with(pump, [&](const Config& next) { prefetch(dataplane_vips(next)); });
-  loop->on_hangup([&] { (void)store.reload(); });
+  store.set_prepare([&](const Config& next) { prefetch(dataplane_vips(next)); });
+  // Changes and reloads: parsed, checked and written off the loop, one at
+  // a time, applied on it; status and health go on meanwhile.
+  auto changes = ChangeRunner::create(store);
+  if (!changes) return changes.error();
+  loop->watch(**changes);
+  loop->on_hangup([&] { (*changes)->reload({}); });
 
   // API detach: done before the reply, so the reply tells whether it worked.
   auto detach = [&]() -> Result<void> {
@@ -203,8 +209,11 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   DaemonInfo info{cfg.interface, "xdp", (*dp)->attached_generic(), (*dp)->pin_dir()};
   info.loop = &counters.loop;
   ApiHandler handler(table, **dp, store, info, detach);
-  (*api)->set_handler([&](std::string_view req) {
-    auto reply = handler.handle(req);
+  (*api)->set_handler([&](std::string_view req, ApiServer::Ticket t) {
+    auto reply = handler.handle_async(req, **changes, [&, t](std::string later) {
+      (*api)->complete(t, later);
+      (*metrics)->publish(table);
+    });
     (*metrics)->publish(table);
     return reply;
   });

@@ -101,7 +101,9 @@ struct MetricsServer::Impl {
         stop(std::move(s)),
         render(std::move(r)),
         conns(listener.get(), metrics_client_limits(), frame_http_head,
-              [this](std::string_view head) { return metrics_http_answer(head, render); },
+              [this](std::string_view head, ClientConnections::Ticket) -> std::optional<std::string> {
+                return metrics_http_answer(head, render);
+              },
               [] { return plain("431 Request Header Fields Too Large", "header too large\n"); }) {}
   void run();
 

@@ -110,7 +110,9 @@ TEST(ApiServer, AnswersOverTheSocketWithMode0600) {
   struct stat st{};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  (*server)->set_handler([](std::string_view req) { return "echo " + std::string(req); });
+  (*server)->set_handler([](std::string_view req, ApiServer::Ticket) -> std::optional<std::string> {
+    return "echo " + std::string(req);
+  });
   ServedApi served(**server);
   auto reply = api_call(path, R"({"cmd":"status"})");
   ASSERT_TRUE(reply.ok()) << reply.error().message();
@@ -125,7 +127,8 @@ TEST(ApiServer, SilentAndHalfSentClientsDoNotDelayOthers) {
   limits.max_conns = 8;
   auto server = ApiServer::listen(path, limits);
   ASSERT_TRUE(server.ok()) << server.error().message();
-  (*server)->set_handler([](std::string_view) { return std::string("ok"); });
+  (*server)->set_handler(
+      [](std::string_view, ApiServer::Ticket) -> std::optional<std::string> { return "ok"; });
   ServedApi served(**server);
   std::vector<Fd> idle;
   for (int i = 0; i < 20; ++i) {  // more than the cap: the oldest are evicted
@@ -157,7 +160,10 @@ TEST(ApiServer, RefusesARequestOverTheCap) {
   auto server = ApiServer::listen(path, limits);
   ASSERT_TRUE(server.ok()) << server.error().message();
   int calls = 0;
-  (*server)->set_handler([&](std::string_view) { ++calls; return std::string("ok"); });
+  (*server)->set_handler([&](std::string_view, ApiServer::Ticket) -> std::optional<std::string> {
+    ++calls;
+    return "ok";
+  });
   ServedApi served(**server);
   auto reply = api_call(path, std::string(4096, 'x'));
   ASSERT_TRUE(reply.ok()) << reply.error().message();

@@ -46,8 +46,12 @@ class ClientConnsTest : public ::testing::Test {
   void make(ClientLimits limits) {
     conns_ = std::make_unique<ClientConnections>(
         listener_.get(), limits, frame_line,
-        [this](std::string_view req) {
+        [this](std::string_view req, ClientConnections::Ticket t) -> std::optional<std::string> {
           ++answered_;
+          if (req.rfind("later", 0) == 0) {
+            later_.push_back(t);
+            return std::nullopt;
+          }
           return "re:" + std::string(req);
         },
         [] { return std::string("too large\n"); });
@@ -72,6 +76,7 @@ class ClientConnsTest : public ::testing::Test {
   Fd listener_;
   std::unique_ptr<ClientConnections> conns_;
   int answered_ = 0;
+  std::vector<ClientConnections::Ticket> later_;
   Clock::time_point t0_ = Clock::now();
 };
 
@@ -133,6 +138,25 @@ TEST_F(ClientConnsTest, AClientIsReadBeforeNewerOnesCanEvictIt) {
   for (int i = 0; i < 100; ++i) storm.push_back(connect_client());
   for (int i = 0; i < 4; ++i) turn(t0_);
   EXPECT_EQ(read_all(first), "re:mine\n");
+}
+
+// An answer that comes later (a change off the loop): the connection
+// waits without a deadline of the reading kind and is never evicted.
+TEST_F(ClientConnsTest, AnswerLaterReachesItsClient) {
+  ClientLimits l;
+  l.max_conns = 2;
+  make(l);
+  Fd c = connect_client();
+  ASSERT_EQ(send(c.get(), "later\n", 6, MSG_NOSIGNAL), 6);
+  for (int i = 0; i < 2; ++i) turn(t0_);
+  ASSERT_EQ(later_.size(), 1u);
+  std::vector<Fd> others;
+  for (int i = 0; i < 4; ++i) others.push_back(connect_client());
+  for (int i = 0; i < 4; ++i) turn(t0_ + milliseconds(3000));  // past the 2 s deadline
+  EXPECT_EQ(conns_->open(), 2u);
+  conns_->complete(later_[0], "done\n");
+  EXPECT_EQ(read_all(c), "done\n");
+  conns_->complete(later_[0], "again\n");  // gone: nothing happens
 }
 
 TEST_F(ClientConnsTest, DeadlineClosesASilentClient) {
