@@ -42,7 +42,9 @@ std::string ApiHandler::handle(std::string_view request) {
   auto reply = dispatch(*req);
   if (!reply) return api_error_reply(reply.error().message());
   (*reply)["ok"] = true;
-  return reply->dump();
+  // A string we did not make (a config path, a file's text) may not be
+  // UTF-8: replaced, never a throw out of the loop.
+  return reply->dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::optional<std::string> ApiHandler::handle_async(std::string_view request,
@@ -54,7 +56,7 @@ std::optional<std::string> ApiHandler::handle_async(std::string_view request,
     if (!r) return later(api_error_reply(r.error().message()));
     json out = reload ? json{{"vips", store_.running().vips.size()}} : json::object();
     out["ok"] = true;
-    later(out.dump());
+    later(out.dump(-1, ' ', false, json::error_handler_t::replace));
   };
   switch (req->cmd) {
     case ApiCommand::status:

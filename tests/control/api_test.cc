@@ -68,6 +68,18 @@ TEST_F(ApiHandlerTest, StatsDeriveActionsFromReasons) {
   EXPECT_FALSE(s["reasons"].contains("none"));
 }
 
+TEST_F(ApiHandlerTest, NonUtf8InAReplyIsReplacedNotThrown) {
+  // The config path comes from the command line and may be any bytes.
+  std::string bad = dir + "/\xff\xfe.yaml";
+  ASSERT_EQ(rename(path.c_str(), bad.c_str()), 0);
+  ConfigStore odd(store->running(), bad, [](const Config&) -> Result<void> { return {}; }, counters);
+  ApiHandler h(table, flaky, odd, DaemonInfo{"veth-api", "xdp", true, "/sys/fs/bpf/x"});
+  json r = json::parse(h.handle(R"({"cmd":"status"})"));
+  EXPECT_EQ(r["ok"], true);
+  EXPECT_NE(r["config"].get<std::string>().find("\uFFFD"), std::string::npos);
+  ASSERT_EQ(rename(bad.c_str(), path.c_str()), 0);
+}
+
 TEST_F(ApiHandlerTest, BadRequestIsAnErrorReply) {
   json r = call("{");
   EXPECT_EQ(r["ok"], false);
