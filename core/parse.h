@@ -27,6 +27,7 @@
 #define SL_PKT_F_VLAN 0x01     /* one 802.1Q / 802.1ad tag */
 #define SL_PKT_F_ICMP_ERR 0x02 /* flow taken from the quoted (inner) header */
 #define SL_PKT_F_SYN 0x04      /* TCP SYN without ACK: a connection attempt */
+#define SL_PKT_F_DF 0x08       /* IPv4 don't-fragment: the sender does path-MTU discovery */
 
 struct sl_pkt {
 	/* Client -> VIP, as the client sent it. For an ICMP error this is the
@@ -166,6 +167,8 @@ SL_INLINE enum sl_reason sl_parse_ipv4(sl_cursor pos, const void *end, struct sl
 	p->flow.dst[0] = ip->daddr;
 	if (ip->frag_off & sl_htons(SL_IP_MF | SL_IP_OFFMASK))
 		return SL_R_PASS_FRAGMENT;
+	if (ip->frag_off & sl_htons(SL_IP_DF))
+		p->flags |= SL_PKT_F_DF;
 	p->l4_off = p->l3_off + ihl * 4;
 	return sl_parse_l4(pos + ihl * 4, end, tot - ihl * 4, ip->proto, p);
 }

@@ -35,8 +35,10 @@ enum sl_reason {
 	SL_R_DROP_BAD_TCP_FLAGS = 17, /* SYN with FIN or RST: no client opens so */
 	SL_R_DROP_BAD_SOURCE = 18,  /* from the VIP itself, a broadcast, multicast,
 				     * unspecified or loopback address */
-	SL_R_DROP_TOO_BIG = 19,     /* encapsulated, it would exceed the MTU */
-	SL_R_MAX = 20,
+	SL_R_DROP_TOO_BIG = 19,     /* encapsulated, it would exceed the MTU (and no
+				     * ICMP can say so: IPv4 without DF) */
+	SL_R_TX_ICMP_TOO_BIG = 20,  /* ditto: frag-needed / packet-too-big sent back */
+	SL_R_MAX = 21,
 };
 
 /* Counter slots reserved for reasons: reasons added later must not change
@@ -46,7 +48,7 @@ SL_STATIC_ASSERT(SL_R_MAX <= SL_REASON_SLOTS, "reason counters have room");
 
 SL_INLINE enum sl_verdict sl_reason_verdict(enum sl_reason r)
 {
-	if (r >= SL_R_TX_HIT && r <= SL_R_TX_ICMP)
+	if ((r >= SL_R_TX_HIT && r <= SL_R_TX_ICMP) || r == SL_R_TX_ICMP_TOO_BIG)
 		return SL_VERDICT_TX;
 	if (r >= SL_R_DROP_NO_BACKEND && r < SL_R_MAX)
 		return SL_VERDICT_DROP;
@@ -61,6 +63,7 @@ static const char *const sl_reason_names[SL_R_MAX] = {
 	"tx_hit",        "tx_new",        "tx_midflow",       "tx_rescheduled",
 	"tx_icmp",       "drop_no_backend", "drop_encap",     "drop_acl",
 	"drop_backend_down", "drop_bad_tcp_flags", "drop_bad_source", "drop_too_big",
+	"tx_icmp_too_big",
 };
 static const char *const sl_verdict_names[4] = {"pass", "drop", "tx", "redirect"};
 #endif

@@ -8,6 +8,7 @@
 #include "core/encap.h"
 #include "core/flow.h"
 #include "core/steer.h"
+#include "core/too_big.h"
 #include "core/wrr.h"
 #include "xdp/sluice_maps.h"
 
@@ -99,6 +100,28 @@ SL_INLINE enum sl_reason choose(struct sl_pkt *p, const struct sl_vip_meta *vip,
 	return r;
 }
 
+/* The packet will not fit the tunnel: tell the client (core/too_big.h),
+ * turning this very frame into the ICMP error, or drop it where no ICMP
+ * may be sent. `mtu`: the largest packet that fits once encapsulated. */
+SL_INLINE enum sl_reason too_big(struct xdp_md *ctx, const struct sl_pkt *p, __u32 mtu)
+{
+	if (!sl_too_big_answerable(p))
+		return SL_R_DROP_TOO_BIG;
+	__u32 grow = sl_too_big_grow(p);
+	if (bpf_xdp_adjust_head(ctx, -(int)grow))
+		return SL_R_DROP_TOO_BIG;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	int want = (int)(p->l3_off + grow + sl_too_big_quote(p));
+	if (bpf_xdp_adjust_tail(ctx, want - (int)(end - data)))
+		return SL_R_DROP_TOO_BIG;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (sl_too_big_write(data, end, p, mtu))
+		return SL_R_DROP_TOO_BIG;
+	return SL_R_TX_ICMP_TOO_BIG;
+}
+
 SL_INLINE enum sl_reason forward(struct xdp_md *ctx, const struct sl_pkt *p, __u8 mode,
 				 const struct sl_backend *be, const struct sl_global *g)
 {
@@ -111,11 +134,15 @@ SL_INLINE enum sl_reason forward(struct xdp_md *ctx, const struct sl_pkt *p, __u
 		return SL_R_NONE;
 	}
 	__u32 olen = sl_encap_len(be);
-	/* The driver drops a frame above the MTU without a word: count it
-	 * instead. The device's MTU is read live; L3 lengths are compared, so a
-	 * VLAN tag does not count against it. */
-	__u32 l3_len = p->l3_len;
-	if (bpf_check_mtu(ctx, 0, &l3_len, (__s32)olen, 0) != BPF_MTU_CHK_RET_SUCCESS)
+	/* The driver drops a frame above the MTU without a word: answer or
+	 * count it instead. The device's MTU is read live; L3 lengths are
+	 * compared, so a VLAN tag does not count against it. On a violation
+	 * the helper leaves the device MTU in `mtu`. */
+	__u32 mtu = p->l3_len;
+	long rc = bpf_check_mtu(ctx, 0, &mtu, (__s32)olen, 0);
+	if (rc == BPF_MTU_CHK_RET_FRAG_NEEDED && mtu > olen)
+		return too_big(ctx, p, mtu - olen);
+	if (rc != BPF_MTU_CHK_RET_SUCCESS)
 		return SL_R_DROP_TOO_BIG;
 	if (bpf_xdp_adjust_head(ctx, -(int)olen))
 		return SL_R_DROP_ENCAP;

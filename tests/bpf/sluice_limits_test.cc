@@ -125,7 +125,9 @@ TEST_F(FullTable, RescheduledFlowEvictsNothing) {
 }
 
 // Encapsulation grows the frame by 20 / 40 bytes; past the interface MTU
-// the driver would drop it without a trace. The program counts it instead.
+// the driver would drop it without a trace. The program answers the client
+// with ICMP frag-needed / packet-too-big instead (IPv4 without DF: dropped
+// and counted, nothing may be said).
 // BPF_PROG_TEST_RUN takes the MTU of the ingress device it is given: a
 // veth of the test's own namespace, MTU 1500.
 class Mtu : public ::testing::Test {
@@ -168,7 +170,48 @@ class Mtu : public ::testing::Test {
   uint32_t ifindex_ = 0;
 };
 
-TEST_F(Mtu, EncapsulationAboveTheMtuIsDroppedAndCounted) {
+// The answer, byte for byte: back to the sender's MAC, from the VIP to the
+// client, the MTU that fits, valid checksums, the client's packet quoted.
+void expect_too_big(const Bytes& in, const Bytes& out, const Addr& vip, const Addr& client,
+                    uint32_t mtu) {
+  size_t ip_len = client.v6 ? 40 : 20, quote = client.v6 ? 128 : 68;
+  ASSERT_EQ(out.size(), 14 + ip_len + 8 + quote);
+  EXPECT_TRUE(std::equal(in.begin() + 6, in.begin() + 12, out.begin())) << "to the sender";
+  EXPECT_TRUE(std::equal(in.begin(), in.begin() + 6, out.begin() + 6)) << "from us";
+  EXPECT_EQ(get16(out, 12), client.v6 ? 0x86dd : 0x0800);
+  const uint8_t* ip = out.data() + 14;
+  const uint8_t* icmp = ip + ip_len;
+  uint32_t sum = 0;
+  if (client.v6) {
+    EXPECT_EQ(ip[0] >> 4, 6);
+    EXPECT_EQ(get16(out, 18), 8 + quote) << "payload length";
+    EXPECT_EQ(ip[6], 58) << "next header ICMPv6";
+    EXPECT_EQ(0, std::memcmp(ip + 8, vip.b.data(), 16)) << "from the VIP";
+    EXPECT_EQ(0, std::memcmp(ip + 24, client.b.data(), 16)) << "to the client";
+    EXPECT_EQ(icmp[0], 2) << "packet too big";
+    EXPECT_EQ(icmp[1], 0);
+    EXPECT_EQ(uint32_t(get16(out, 14 + 40 + 4)) << 16 | get16(out, 14 + 40 + 6), mtu);
+    sum = csum_add(0, ip + 8, 32);
+    uint8_t tail[8] = {0, 0, 0, uint8_t(8 + quote), 0, 0, 0, 58};
+    sum = csum_add(sum, tail, 8);
+  } else {
+    EXPECT_EQ(ip[0], 0x45);
+    EXPECT_EQ(get16(out, 16), 20 + 8 + quote) << "total length";
+    EXPECT_EQ(ip[9], 1) << "protocol ICMP";
+    EXPECT_EQ(csum_fold(csum_add(0, ip, 20)), 0) << "IPv4 header checksum";
+    EXPECT_EQ(0, std::memcmp(ip + 12, vip.b.data(), 4)) << "from the VIP";
+    EXPECT_EQ(0, std::memcmp(ip + 16, client.b.data(), 4)) << "to the client";
+    EXPECT_EQ(icmp[0], 3) << "destination unreachable";
+    EXPECT_EQ(icmp[1], 4) << "fragmentation needed";
+    EXPECT_EQ(get16(out, 14 + 20 + 4), 0);
+    EXPECT_EQ(get16(out, 14 + 20 + 6), mtu) << "next-hop MTU";
+  }
+  EXPECT_EQ(csum_fold(csum_add(sum, icmp, 8 + quote)), 0) << "ICMP checksum";
+  EXPECT_TRUE(std::equal(in.begin() + 14, in.begin() + 14 + long(quote), icmp + 8))
+      << "the client's packet quoted";
+}
+
+TEST_F(Mtu, EncapsulationAboveTheMtuIsAnsweredWithIcmp) {
   struct Case {
     const char* name;
     Addr src, vip;
@@ -194,10 +237,25 @@ TEST_F(Mtu, EncapsulationAboveTheMtuIsDroppedAndCounted) {
       Bytes in = sized(c.src, c.vip, c.proto, c.port, c.fits + 1, sport++);
       ProgRun r = run(in);
       ASSERT_EQ(r.err, 0) << strerror(r.err);
-      EXPECT_EQ(r.action, XDP_DROP) << c.name << " one byte over";
-      EXPECT_EQ(probe.moved(), SL_R_DROP_TOO_BIG) << c.name;
+      EXPECT_EQ(r.action, XDP_TX) << c.name << " one byte over";
+      EXPECT_EQ(probe.moved(), SL_R_TX_ICMP_TOO_BIG) << c.name;
+      SCOPED_TRACE(c.name);
+      expect_too_big(in, r.out, c.vip, c.src, uint32_t(c.fits));
     }
   }
+}
+
+// IPv4 without DF asks to be fragmented on the way, which XDP cannot do,
+// and must not be answered with frag-needed: dropped and counted.
+TEST_F(Mtu, Ipv4WithoutDfAboveTheMtuIsDroppedAndCounted) {
+  L4 l4 = {SL_IPPROTO_TCP, 44201, 80, SL_TCP_SYN, 1481 - 40};
+  Bytes in = ether(0x0800, ip_packet(client4, vipB, SL_IPPROTO_TCP,
+                                     l4_segment(client4, vipB, l4), 0));
+  ReasonProbe probe(*test_lb().dp);
+  ProgRun r = run(in);
+  ASSERT_EQ(r.err, 0) << strerror(r.err);
+  EXPECT_EQ(r.action, XDP_DROP);
+  EXPECT_EQ(probe.moved(), SL_R_DROP_TOO_BIG);
 }
 
 TEST_F(Mtu, DsrAtTheMtuIsForwarded) {

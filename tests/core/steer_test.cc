@@ -154,6 +154,9 @@ TEST(Steer, ReasonVerdictsAndNames) {
   EXPECT_EQ(sl_reason_verdict(SL_R_DROP_BAD_TCP_FLAGS), SL_VERDICT_DROP);
   EXPECT_EQ(sl_reason_verdict(SL_R_DROP_BAD_SOURCE), SL_VERDICT_DROP);
   EXPECT_EQ(sl_reason_verdict(SL_R_DROP_TOO_BIG), SL_VERDICT_DROP);
+  EXPECT_EQ(sl_reason_verdict(SL_R_TX_ICMP_TOO_BIG), SL_VERDICT_TX);
+  EXPECT_EQ(int(SL_R_TX_ICMP_TOO_BIG), 20);
+  EXPECT_STREQ(sl_reason_names[SL_R_TX_ICMP_TOO_BIG], "tx_icmp_too_big");
   // Stable numbers: metrics and dashboards key on them.
   EXPECT_EQ(int(SL_R_DROP_BAD_TCP_FLAGS), 17);
   EXPECT_EQ(int(SL_R_DROP_BAD_SOURCE), 18);
