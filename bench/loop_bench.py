@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 ABUSE = os.path.join(REPO, "scripts", "lab-tools", "abuse.py")
+sys.path.insert(0, os.path.dirname(ABUSE))
+import abuse  # noqa: E402  (a timed API round trip)
 RUNDIR = "/run/sluice-lab"
 SOCK = f"{RUNDIR}/loopbench.sock"
 VIP = "198.18.0.100"
@@ -63,23 +64,11 @@ def write_config(path, bulk_n):
 
 
 def status(timeout=3.0):
-    t = time.perf_counter()
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
     try:
-        s.connect(SOCK)
-        s.sendall(b'{"cmd":"status"}\n')
-        buf = b""
-        while not buf.endswith(b"\n"):
-            b = s.recv(65536)
-            if not b:
-                break
-            buf += b
-        return time.perf_counter() - t, json.loads(buf or b"{}")
+        took, reply = abuse.api_roundtrip(SOCK, b'{"cmd":"status"}\n', timeout)
+        return took, json.loads(reply or b"{}")
     except (OSError, ValueError):
         return None, {}
-    finally:
-        s.close()
 
 
 class Daemon:
@@ -142,16 +131,10 @@ def reloads(config, seconds, stop):
             if stop.is_set():
                 return
             write_config(config, n)
-            status_sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            status_sock.settimeout(60)
             try:
-                status_sock.connect(SOCK)
-                status_sock.sendall(b'{"cmd":"reload"}\n')
-                status_sock.recv(65536)
+                abuse.api_roundtrip(SOCK, b'{"cmd":"reload"}\n', timeout=60)
             except OSError:
                 pass
-            finally:
-                status_sock.close()
             stop.wait(seconds / 4)
 
 

@@ -26,26 +26,10 @@ class Exposition {
   }
   // `labels`: already formatted `k="v",...`, or empty.
   void sample(const char* name, const std::string& labels, uint64_t value) {
-    out_ += name;
-    if (!labels.empty()) {
-      out_ += '{';
-      out_ += labels;
-      out_ += '}';
-    }
-    out_ += ' ';
-    out_ += std::to_string(value);
-    out_ += '\n';
+    line(name, labels, std::to_string(value));
   }
   void sample_seconds(const char* name, const std::string& labels, uint64_t us) {
-    out_ += name;
-    if (!labels.empty()) {
-      out_ += '{';
-      out_ += labels;
-      out_ += '}';
-    }
-    out_ += ' ';
-    out_ += seconds(us);
-    out_ += '\n';
+    line(name, labels, seconds(us));
   }
   static std::string seconds(uint64_t us) {
     std::string frac = std::to_string(us % 1000000);
@@ -54,6 +38,18 @@ class Exposition {
   std::string take() { return std::move(out_); }
 
  private:
+  void line(const char* name, const std::string& labels, const std::string& value) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += value;
+    out_ += '\n';
+  }
+
   std::string out_;
 };
 

@@ -96,6 +96,25 @@ def hold(make, n, duration, reopen, payload=None, every=None):
             "failed": failed}
 
 
+def api_roundtrip(path, request, timeout=5.0):
+    """One request line on sluiced's API socket: (seconds, reply bytes).
+    Shared with the e2e tests and bench/loop_bench.py, which time `status`."""
+    t = time.perf_counter()
+    s = unix_conn(path)
+    try:
+        s.settimeout(timeout)
+        s.sendall(request)
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        return time.perf_counter() - t, reply
+    finally:
+        s.close()
+
+
 def api_big(path, size, duration):
     pad = max(0, size - 40)
     req = ('{"cmd":"status","pad":"' + "x" * pad + '"}\n').encode()
@@ -103,18 +122,8 @@ def api_big(path, size, duration):
     sent = answered = failed = 0
     while time.monotonic() < end:
         try:
-            s = unix_conn(path)
-            s.settimeout(10)
-            s.sendall(req)
             sent += 1
-            reply = b""
-            while not reply.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                reply += chunk
-            answered += bool(reply)
-            s.close()
+            answered += bool(api_roundtrip(path, req, timeout=10)[1])
         except OSError:
             failed += 1
             time.sleep(0.01)

@@ -11,25 +11,12 @@
 #include <thread>
 
 #include "tests/control/fake_clock.h"
+#include "tests/control/local_listener.h"
 
 namespace sluice {
 namespace {
 
 using std::chrono::milliseconds;
-
-// A TCP listener on 127.0.0.1 at a kernel-chosen port.
-Fd listen_local(uint16_t& port) {
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(sin);
-  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&sin), len), 0);
-  EXPECT_EQ(listen(fd.get(), 16), 0);
-  EXPECT_EQ(getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sin), &len), 0);
-  port = ntohs(sin.sin_port);
-  return fd;
-}
 
 // Answers one connection with `reply` once it has read the request head,
 // then closes it.

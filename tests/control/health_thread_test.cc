@@ -12,23 +12,12 @@
 #include <map>
 #include <thread>
 
+#include "tests/control/local_listener.h"
+
 namespace sluice {
 namespace {
 
 using std::chrono::milliseconds;
-
-Fd listen_local(uint16_t& port) {
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(sin);
-  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&sin), len), 0);
-  EXPECT_EQ(listen(fd.get(), 64), 0);
-  EXPECT_EQ(getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sin), &len), 0);
-  port = ntohs(sin.sin_port);
-  return fd;
-}
 
 HealthCheckDef tcp_check(uint16_t port) {
   HealthCheckDef d;
@@ -41,17 +30,29 @@ HealthCheckDef tcp_check(uint16_t port) {
   return d;
 }
 
-TEST(HealthThread, ProbesKeepTheirScheduleWhileTheMainLoopIsStalled) {
+// A health thread checking one backend: a listener on 127.0.0.1.
+class HealthThreadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    listener = listen_local(port);
+    auto started =
+        HealthThread::start(clock, nullptr, [&](const HealthReport& r) { got.push_back(r); });
+    ASSERT_TRUE(started.ok()) << started.error().message();
+    t = std::move(*started);
+    t->update({tcp_check(port)});
+  }
+
   uint16_t port = 0;
-  Fd listener = listen_local(port);
+  Fd listener;
   SteadyClock clock;
   std::vector<HealthReport> got;
-  auto t = HealthThread::start(clock, nullptr, [&](const HealthReport& r) { got.push_back(r); });
-  ASSERT_TRUE(t.ok()) << t.error().message();
-  (*t)->update({tcp_check(port)});
+  std::unique_ptr<HealthThread> t;
+};
+
+TEST_F(HealthThreadTest, ProbesKeepTheirScheduleWhileTheMainLoopIsStalled) {
   // The "main loop" is busy for a second and drains nothing meanwhile.
   std::this_thread::sleep_for(milliseconds(1000));
-  EXPECT_EQ((*t)->drain(), 1u);  // coalesced: one report per backend
+  EXPECT_EQ(t->drain(), 1u);  // coalesced: one report per backend
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].status.state, Health::up);
   EXPECT_FALSE(got[0].changed);
@@ -59,19 +60,12 @@ TEST(HealthThread, ProbesKeepTheirScheduleWhileTheMainLoopIsStalled) {
   EXPECT_GE(got[0].status.consecutive_ok, 5u);
 }
 
-TEST(HealthThread, ABackendThatGoesAwayIsDownOnSchedule) {
-  uint16_t port = 0;
-  Fd listener = listen_local(port);
-  SteadyClock clock;
-  std::vector<HealthReport> got;
-  auto t = HealthThread::start(clock, nullptr, [&](const HealthReport& r) { got.push_back(r); });
-  ASSERT_TRUE(t.ok()) << t.error().message();
-  (*t)->update({tcp_check(port)});
+TEST_F(HealthThreadTest, ABackendThatGoesAwayIsDownOnSchedule) {
   std::this_thread::sleep_for(milliseconds(300));
   listener.reset();  // connects are refused from now on
   auto gone = clock.now();
   std::this_thread::sleep_for(milliseconds(800));  // stalled again
-  (*t)->drain();
+  t->drain();
   ASSERT_FALSE(got.empty());
   const HealthReport& last = got.back();
   EXPECT_EQ(last.status.state, Health::down);
@@ -81,21 +75,14 @@ TEST(HealthThread, ABackendThatGoesAwayIsDownOnSchedule) {
   EXPECT_GT(last.status.last_change, gone);
 }
 
-TEST(HealthThread, UpdateStopsChecksOfRemovedBackends) {
-  uint16_t port = 0;
-  Fd listener = listen_local(port);
-  SteadyClock clock;
-  std::vector<HealthReport> got;
-  auto t = HealthThread::start(clock, nullptr, [&](const HealthReport& r) { got.push_back(r); });
-  ASSERT_TRUE(t.ok()) << t.error().message();
-  (*t)->update({tcp_check(port)});
+TEST_F(HealthThreadTest, UpdateStopsChecksOfRemovedBackends) {
   std::this_thread::sleep_for(milliseconds(250));
-  (*t)->update({});
+  t->update({});
   std::this_thread::sleep_for(milliseconds(100));
-  (*t)->drain();
+  t->drain();
   got.clear();
   std::this_thread::sleep_for(milliseconds(300));
-  EXPECT_EQ((*t)->drain(), 0u);
+  EXPECT_EQ(t->drain(), 0u);
   EXPECT_TRUE(got.empty());
 }
 

@@ -22,10 +22,14 @@ reach only sluiced's unix socket and 127.0.0.1 inside lb1.
 """
 import json
 import os
-import socket
 import subprocess
+import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "scripts", "lab-tools"))
+import abuse  # noqa: E402  (the abusers, and a timed API round trip)
 
 E = None  # the e2e module
 R = None  # e2e_runtime (RCase, Stream, lab_http, HC)
@@ -47,22 +51,8 @@ def rss_kb(pid):
 
 def status_ms():
     """One `status` round trip on the API socket, timed without a process start."""
-    t = time.monotonic()
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    try:
-        s.connect(E.SOCK)
-        s.sendall(b'{"cmd":"status"}\n')
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
-    finally:
-        s.close()
-    ms = (time.monotonic() - t) * 1000
-    return ms, json.loads(reply)
+    took, reply = abuse.api_roundtrip(E.SOCK, b'{"cmd":"status"}\n')
+    return took * 1000, json.loads(reply)
 
 
 def scrape_s():
