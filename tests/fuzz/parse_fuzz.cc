@@ -2,6 +2,7 @@
 // libFuzzer target for the shared parser and the writers that trust it:
 // any frame the parser accepts must be safe to encapsulate, and the flow it
 // reports must stay inside the frame. Run under ASan/UBSan.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include "core/encap.h"
 #include "core/flow.h"
 #include "core/parse.h"
+#include "core/too_big.h"
 #include "core/wire.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -50,6 +52,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (rc == 0 && memcmp(out.data() + out.size() - p.l3_len - (size - p.l3_off - p.l3_len),
                           begin + p.l3_off, p.l3_len) != 0)
       abort();  // the inner packet must come through byte for byte
+  }
+  // The too-big answer, prepared as the XDP program does (grown in front,
+  // trimmed to the quote): the writer must stay inside that frame.
+  if (sl_too_big_answerable(&p)) {
+    size_t want = p.l3_off + sl_too_big_grow(&p) + sl_too_big_quote(&p);
+    std::unique_ptr<uint8_t[]> out(new uint8_t[want]);
+    size_t copy = std::min(size, want - sl_too_big_grow(&p));
+    memcpy(out.get() + sl_too_big_grow(&p), begin, copy);
+    if (copy + sl_too_big_grow(&p) == want &&
+        sl_too_big_write(out.get(), out.get() + want, &p, 1280) != 0)
+      abort();
   }
   return 0;
 }
