@@ -866,6 +866,72 @@ def t_refusals_in_lab():
         raise AssertionError("\n".join(problems))
 
 
+# Issue 9 item 4: path-MTU discovery through an ipip balancer. lb1's eth0 is
+# lowered to MTU 1500 for the test, so the client's full-size segments
+# (1500 bytes, DF) do not fit once encapsulated (1520): the program answers
+# with ICMP frag-needed (MTU 1480) from the VIP, the client's kernel lowers
+# its path MTU, and a 4000-byte line still makes it to the backend's echo.
+PMTU_CLIENT = r"""
+import socket, sys
+sys.path.insert(0, sys.argv[1])
+from labnet import lab_target
+vip = str(lab_target(sys.argv[2], "pmtu"))
+line = b"x" * 4000 + b"\n"
+s = socket.create_connection((vip, 7000), timeout=10)
+s.sendall(line)
+buf = b""
+while not buf.endswith(b"\n"):
+    b = s.recv(65536)
+    if not b:
+        break
+    buf += b
+print(buf.decode(errors="replace").strip()[:20], len(buf))
+"""
+
+
+def t_pmtu_ipip():
+    case = Case("pmtu", 4, "ipip")
+    problems = []
+    try:
+        reset_lb1()
+        backend_setup("ipip")
+        write_config(case.config, 4, "ipip", {"be1": 1})
+        with open(case.config, "a") as f:
+            f.write(f"  - address: {VIP[4]}\n    port: 7000\n    protocol: tcp\n"
+                    f"    mode: ipip\n    backends:\n      - {{ address: {BE[4]['be1']}, "
+                    f"weight: 1 }}\n")
+        sh(["ip", "-n", "lb1", "link", "set", "dev", "eth0", "mtu", "1500"], timeout=10)
+        sh(["ip", "-n", "client", "route", "flush", "cache"], timeout=10, check=False)
+        case.sluiced = Sluiced(case.config, True, case.log)
+        case.sluiced.start(4)
+        before = json.loads(sluicectl("stats", "-o", "json").stdout)
+        p = sh(["ip", "netns", "exec", "client", "/usr/bin/python3", "-c", PMTU_CLIENT,
+                os.path.join(REPO, "scripts", "lab-tools"), VIP[4]], timeout=30, check=False)
+        after = json.loads(sluicectl("stats", "-o", "json").stdout)
+        # The echo answers "be1 " + the line's first 1024 bytes: 1029 with "\n",
+        # and only once the whole line (past the first full-size segment) came.
+        if p.returncode != 0 or not p.stdout.startswith("be1 xxxx") or " 1029" not in p.stdout:
+            problems.append(f"4000-byte line through the VIP: rc {p.returncode}, "
+                            f"out {p.stdout.strip()!r}, err {p.stderr.strip()[-300:]!r}")
+        icmp = (reason_packets(after, "tx_icmp_too_big")
+                - reason_packets(before, "tx_icmp_too_big"))
+        if icmp < 1:
+            problems.append("no tx_icmp_too_big: the oversized segments were not answered")
+        route = sh(["ip", "-n", "client", "route", "get", VIP[4]], timeout=10).stdout
+        if "mtu 1480" not in route:
+            problems.append(f"client's path MTU to the VIP not lowered to 1480: {route.strip()}")
+        if problems:
+            problems.append(f"stats after: {sluicectl_stats()}")
+            problems.append(case.sluiced.log_tail())
+    finally:
+        sh(["ip", "-n", "lb1", "link", "set", "dev", "eth0", "mtu", "1600"], timeout=10,
+           check=False)
+        sh(["ip", "-n", "client", "route", "flush", "cache"], timeout=10, check=False)
+        problems += case.teardown()
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
 # ---------------------------------------------------------------- runner
 
 def capabilities():
@@ -903,6 +969,7 @@ TESTS.append(("api_detach", t_api_detach, True))
 TESTS.append(("qinq_syn_passes_generic", lambda: t_qinq_passes("generic"), True))
 TESTS.append(("qinq_syn_passes_native", lambda: t_qinq_passes("native"), True))
 TESTS.append(("refusals_counted_not_steered", t_refusals_in_lab, True))
+TESTS.append(("pmtu_through_ipip_v4", t_pmtu_ipip, True))
 
 # Issue 3: the controller at runtime (API, health checks, restart / upgrade,
 # metrics): tests/e2e/e2e_runtime.py.
