@@ -175,6 +175,25 @@ TEST_F(ClientConnsTest, DeadlineClosesASilentClient) {
   EXPECT_EQ(answered_, 0);
 }
 
+// A byte every 0.9 s never finishes a request: the deadline is for the
+// whole exchange, not renewed by each byte.
+TEST_F(ClientConnsTest, TrickleDoesNotRenewTheDeadline) {
+  ClientLimits l;
+  l.deadline = milliseconds(2000);
+  make(l);
+  Fd c = connect_client();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(send(c.get(), "x", 1, MSG_NOSIGNAL), 1);
+    turn(t0_ + milliseconds(900 * i));
+  }
+  EXPECT_EQ(conns_->open(), 1u);  // at 1.8 s
+  ASSERT_EQ(send(c.get(), "x", 1, MSG_NOSIGNAL), 1);
+  turn(t0_ + milliseconds(2700));
+  EXPECT_EQ(conns_->open(), 0u);
+  EXPECT_EQ(conns_->stats().timed_out.load(), 1u);
+  EXPECT_EQ(answered_, 0);
+}
+
 TEST_F(ClientConnsTest, OversizeRequestIsRefusedUnread) {
   ClientLimits l;
   l.max_request = 1000;
