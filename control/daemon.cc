@@ -19,6 +19,7 @@
 #include "control/off_loop.h"
 #include "control/metrics_endpoint.h"
 #include "control/netlink.h"
+#include "control/sd_notify.h"
 #include "control/service_table.h"
 #include "control/vip_addresses.h"
 #include "xdp/xdp_dataplane.h"
@@ -111,6 +112,7 @@ Result<std::unique_ptr<XdpDataplane>> open_dataplane(const Config& cfg, const Da
 Result<void> shut_down(int signo, const DaemonFlags& flags, VipAddresses& addrs,
                        XdpDataplane& dp) {
   spdlog::info("signal {}: stopping", strsignal(signo));
+  notify_stopping();
   if (!flags.detach_on_exit) return {};
   if (auto r = addrs.remove_all(); !r) spdlog::warn("{}", r.error().message());
   if (auto r = dp.detach(); !r) return r;
@@ -148,6 +150,7 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   if (auto r = addrs.sync(vip_addrs(cfg)); !r) return r;
   spdlog::info("serving {} VIPs on {}; API at {}", cfg.vips.size(), cfg.interface,
                cfg.api_socket);
+  notify_ready(fmt::format("serving {} VIPs on {}", cfg.vips.size(), cfg.interface));
 
   // The metrics thread reads `counters` and the dataplane, and the state
   // the main loop publishes after every change.
@@ -196,7 +199,15 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   auto changes = ChangeRunner::create(store);
   if (!changes) return changes.error();
   loop->watch(**changes);
-  loop->on_hangup([&] { (*changes)->reload({}); });
+  // systemd's ExecReload: RELOADING=1 now, READY=1 once the reload is done
+  // (applied or refused), or the unit would stay "reloading".
+  loop->on_hangup([&] {
+    notify_reloading();
+    (*changes)->reload([&](const Result<void>&) {
+      notify_ready(fmt::format("serving {} VIPs on {}", store.running().vips.size(),
+                               cfg.interface));
+    });
+  });
 
   // API detach: done before the reply, so the reply tells whether it worked.
   auto detach = [&]() -> Result<void> {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// sluiced --config FILE [--dataplane xdp|dpdk] [--detach-on-exit] [--bpf-object FILE] [-v]
+// sluiced --config FILE [--dataplane xdp|dpdk] [--detach-on-exit] [--bpf-object FILE] [--force] [-v]
+// sluiced --check-config FILE | --version | --help
 // Exit codes: 0 stopped by a signal, 1 runtime failure, 2 bad usage or config
 // (nothing attached).
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -10,16 +11,28 @@
 #include <cstdio>
 
 #include "control/config.h"
+#include "control/config_check.h"
 #include "control/config_file.h"
 #include "control/daemon.h"
+#include "control/sd_notify.h"
+#include "control/sluice_version.h"
 #include "control/printable.h"
+#include "xdp/xdp_dataplane.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"sluiced: the sluice L4 load balancer controller (runs in the foreground)"};
   std::string config_path, dataplane;
   sluice::DaemonFlags flags;
   bool verbose = false;
-  app.add_option("--config", config_path, "YAML config file")->required();
+  std::string check_path;
+  CLI::Option* config_opt = app.add_option("--config", config_path, "YAML config file to run");
+  app.add_option("--check-config", check_path,
+                 "validate FILE as sluiced would at start, touching nothing; exit 0 if valid, "
+                 "2 with the offending field if not")
+      ->excludes(config_opt);
+  app.set_version_flag("--version", std::string("sluiced " SLUICE_VERSION " (git " SLUICE_GIT_DESCRIBE
+                                                ", dataplanes: xdp, sd_notify: ") +
+                                        (sluice::notify_supported() ? "libsystemd)" : "none)"));
   app.add_option("--dataplane", dataplane, "override the config's dataplane")
       ->check(CLI::IsMember({"xdp", "dpdk"}));
   app.add_flag("--detach-on-exit", flags.detach_on_exit,
@@ -28,12 +41,21 @@ int main(int argc, char** argv) {
                  "XDP object to load instead of the built-in one (an upgrade: it replaces the "
                  "attached program atomically, keeping the pinned connection table)")
       ->check(CLI::ExistingFile);
+  bool force = false;
+  app.add_flag("--force", force,
+               "detach another tool's XDP program from the interface first (without it, "
+               "sluiced refuses to replace it)");
   app.add_flag("-v,--verbose", verbose, "debug logging");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     std::fprintf(stderr, "sluiced: %s (see --help)\n", e.what());
+    return 2;
+  }
+  if (!check_path.empty()) return sluice::config_check_report(check_path, stdout, stderr);
+  if (config_path.empty()) {
+    std::fprintf(stderr, "sluiced: --config FILE is required (see --help)\n");
     return 2;
   }
   auto logger = spdlog::stderr_color_mt("sluiced");
@@ -58,6 +80,16 @@ int main(int argc, char** argv) {
   else if (*removed > 0)
     spdlog::info("config: removed {} stale temp file(s) left by an interrupted write of {}",
                  *removed, sluice::printable(config_path));
+  if (force) {
+    auto gone = sluice::xdp_detach_foreign(cfg->interface);
+    if (!gone) {
+      spdlog::error("--force: {}", gone.error().message());
+      return 1;
+    }
+    if (*gone)
+      spdlog::warn("--force: detached another tool's XDP program {} from {}",
+                   (*gone)->describe(), cfg->interface);
+  }
   if (auto r = sluice::daemon_run(*cfg, flags); !r) {
     spdlog::error("{}", r.error().message());
     return 1;
