@@ -39,7 +39,11 @@ std::string api_error_reply(const std::string& message) {
 std::string ApiHandler::handle(std::string_view request) {
   auto req = api_parse_request(request);
   if (!req) return api_error_reply(req.error().message());
-  auto reply = dispatch(*req);
+  return reply_to(*req);
+}
+
+std::string ApiHandler::reply_to(const ApiRequest& req) {
+  auto reply = dispatch(req);
   if (!reply) return api_error_reply(reply.error().message());
   (*reply)["ok"] = true;
   // A string we did not make (a config path, a file's text) may not be
@@ -64,7 +68,7 @@ std::optional<std::string> ApiHandler::handle_async(std::string_view request,
     case ApiCommand::backend_list:
     case ApiCommand::stats:
     case ApiCommand::conns:
-    case ApiCommand::detach: return handle(request);
+    case ApiCommand::detach: return reply_to(*req);
     case ApiCommand::reload:
       runner.reload([reply](const Result<void>& r) { reply(r, true); });
       return std::nullopt;

@@ -53,6 +53,7 @@ class ApiHandler {
                                           std::function<void(std::string)> later);
 
  private:
+  std::string reply_to(const ApiRequest& req);  // the reply line to a parsed request
   Result<nlohmann::json> dispatch(const ApiRequest& req);
   nlohmann::json status() const;
   nlohmann::json vip_list() const;

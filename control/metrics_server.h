@@ -26,7 +26,6 @@ Result<std::pair<std::string, uint16_t>> metrics_listen_parse(const std::string&
 // The request's header block ends at the first empty line.
 std::optional<size_t> frame_http_head(std::string_view bytes);
 
-class MetricsServer;
 // The whole HTTP reply to a header block.
 std::string metrics_http_answer(std::string_view head,
                                 const std::function<std::string()>& render);
