@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <future>
 
 #include "control/api.h"
 #include "control/api_server.h"
@@ -16,7 +17,6 @@
 #include "control/event_loop.h"
 #include "control/health_thread.h"
 #include "control/mac_resolver.h"
-#include "control/off_loop.h"
 #include "control/metrics_endpoint.h"
 #include "control/netlink.h"
 #include "control/sd_notify.h"
@@ -180,9 +180,9 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   table.on_apply([&] { (*health)->update(health_check_defs(table)); });
   (*health)->update(health_check_defs(table));
   loop->watch(**health);
-  // Route lookups for ipip backends run off the loop (prefetch, while the
-  // loop keeps applying health results: off_loop.h).
-  auto pump = [&] { (*health)->drain(); };
+  // Route lookups for ipip backends run off the loop: on the change
+  // runner's worker for a change, on a refresh thread of their own once a
+  // tick; resolve() then finds them cached.
   auto prefetch = [&](const std::vector<VipConfig>& vips) {
     resolver.prefetch_routes(ipip_backends(vips));
   };
@@ -232,13 +232,18 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   (*metrics)->watch_clients((*api)->stats());
   retry_unresolved(true);
   auto routes_at = std::chrono::steady_clock::now();
+  std::future<void> route_refresh;  // joined (if running) when it goes out of scope
   auto stopped = loop->run([&] {
     // Routes may have changed: looked up afresh once a period (not on the
-    // quicker retries of unresolved MACs).
-    if (auto now = std::chrono::steady_clock::now(); now - routes_at >= kRefreshTick) {
+    // quicker retries of unresolved MACs), never waited for; a refresh still
+    // running is not started again.
+    auto now = std::chrono::steady_clock::now();
+    bool idle = !route_refresh.valid() ||
+                route_refresh.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    if (idle && now - routes_at >= kRefreshTick) {
       std::vector<VipConfig> vips;
       for (const auto& v : table.vips()) vips.push_back(v.cfg);
-      run_off_loop([&] { prefetch(vips); }, pump);
+      route_refresh = std::async(std::launch::async, [&prefetch, vips] { prefetch(vips); });
       routes_at = now;
     }
     if (auto r = table.refresh_macs(); !r) spdlog::warn("{}", r.error().message());
