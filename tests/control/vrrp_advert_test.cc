@@ -272,3 +272,28 @@ TEST(VrrpAdvert, GroupsAndVirtualMacs) {
 
 }  // namespace
 }  // namespace sluice::vrrp
+
+namespace sluice::vrrp {
+namespace {
+
+// Found by advert_fuzz: a checksum written as 0xffff (ones'-complement
+// zero's other form) verifies and decodes; re-encoding writes the other form.
+TEST(VrrpAdvert, ChecksumOfAllOnesIsTheSameZero) {
+  const std::vector<uint8_t> msg = {0x31, 0x33, 0x00, 0x04, 0x00, 0xf7, 0xff, 0xff,
+                                    0x0f, 0x03, 0xc4, 0xb8, 0xc6, 0x12, 0x00, 0x64,
+                                    0xc6, 0x12, 0x00, 0x65, 0xc6, 0x12, 0x00, 0x66};
+  IpAddr src = *IpAddr::parse("198.18.0.1");
+  IpAddr dst = advert_group(SL_AF_INET);
+  AdvertDecoded d = advert_decode(msg, AdvertRx{src, dst, kTtl, 51, {}});
+  ASSERT_TRUE(std::holds_alternative<Advert>(d));
+  const Advert& a = std::get<Advert>(d);
+  EXPECT_EQ(a.priority, 0);
+  EXPECT_EQ(a.addrs.size(), 4u);
+  std::vector<uint8_t> again = advert_encode(a, src, dst);
+  ASSERT_EQ(again.size(), msg.size());
+  EXPECT_TRUE(std::equal(again.begin() + 8, again.end(), msg.begin() + 8));
+  EXPECT_TRUE(std::holds_alternative<Advert>(advert_decode(again, AdvertRx{src, dst, kTtl, 51, {}})));
+}
+
+}  // namespace
+}  // namespace sluice::vrrp
