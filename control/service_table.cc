@@ -185,7 +185,7 @@ uint8_t backend_flags(const VipConfig& vip, const BackendState& be) {
   if (!be.mac) return 0;
   if (be.health.healthy()) return SL_BE_F_LIVE;  // serving, drained (weight 0) or standby
   switch (vip.on_backend_down) {
-    case BackendDownPolicy::keep: return SL_BE_F_LIVE;
+    case BackendDownPolicy::keep: return SL_BE_F_LIVE | SL_BE_F_DOWN;
     case BackendDownPolicy::reschedule: return 0;
     case BackendDownPolicy::drop: return SL_BE_F_DROP_FLOWS;
   }

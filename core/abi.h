@@ -60,9 +60,14 @@ SL_STATIC_ASSERT(sizeof(struct sl_vip_meta) == 16, "sl_vip_meta size");
  *   (none)        its recorded flows are scheduled again (removed, or down
  *                 with on_backend_down: reschedule)
  *   DROP_FLOWS    its recorded flows are dropped (down with
- *                 on_backend_down: drop) */
+ *                 on_backend_down: drop)
+ *   DOWN          with LIVE: its health check fails (on_backend_down: keep);
+ *                 its flows stay, but a SYN that finds its record (a client
+ *                 reusing a port) is a new connection and is scheduled
+ *                 afresh, as it would never be answered there */
 #define SL_BE_F_LIVE 0x1u
 #define SL_BE_F_DROP_FLOWS 0x2u
+#define SL_BE_F_DOWN 0x4u
 
 struct sl_backend {
 	__u32 addr[4];  /* the backend (dsr: for bookkeeping; ipip: outer dst) */

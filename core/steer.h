@@ -92,22 +92,24 @@ SL_INLINE enum sl_reason sl_miss_reason(const struct sl_pkt *p, int had_stale_re
 
 /* What the connection-table record (`c`, NULL: none; `be`: its backend,
  * NULL: none) decides for this packet: follow it (tx_hit / tx_icmp), drop
- * it (drop_backend_down), or a miss reason — schedule when
+ * it (drop_backend_down), or a miss reason (a SYN whose record names a
+ * backend that is down is rescheduled: SL_BE_F_DOWN) — schedule when
  * sl_reason_is_new_conn(), else pass/drop as the reason says. */
 SL_INLINE enum sl_reason sl_record_decide(const struct sl_pkt *p, const struct sl_conn *c,
 					  const struct sl_backend *be)
 {
-	if (sl_conn_usable(c, be))
+	if (sl_conn_usable(c, be) && !((p->flags & SL_PKT_F_SYN) && (be->flags & SL_BE_F_DOWN)))
 		return sl_hit_reason(p);
 	if (sl_conn_dropped(c, be))
 		return SL_R_DROP_BACKEND_DOWN;
 	return sl_miss_reason(p, c != 0);
 }
 
-/* Scheduled backend `idx` is usable for a new flow. */
+/* Scheduled backend `idx` is usable for a new flow (the ring leaves out a
+ * backend that is down; a ring not yet reprogrammed may still name it). */
 SL_INLINE int sl_backend_schedulable(__u32 idx, const struct sl_backend *be)
 {
-	return idx != SL_NO_BACKEND && be && (be->flags & SL_BE_F_LIVE);
+	return idx != SL_NO_BACKEND && be && (be->flags & (SL_BE_F_LIVE | SL_BE_F_DOWN)) == SL_BE_F_LIVE;
 }
 
 SL_INLINE void sl_conn_init(struct sl_conn *c, __u32 idx, const struct sl_backend *be,

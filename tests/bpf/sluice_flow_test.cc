@@ -190,6 +190,35 @@ TEST_F(SluiceFlow, FailedBackendFlowsFollowThePolicyFlags) {
   ASSERT_TRUE(dp_->backend_put(uint32_t(be), *saved).ok());
 }
 
+// on_backend_down: keep with the health check failing: the backend's flows
+// stay, but a SYN reusing a recorded port (a new connection) goes elsewhere.
+TEST_F(SluiceFlow, SynReusingAPortLeavesABackendThatIsDown) {
+  Bytes ack = frame(client4, vipA, {6, 42911, 80, 0x10});
+  int be = establish(frame(client4, vipA, {6, 42911, 80, 0x02}));
+  ASSERT_TRUE(any_of_vip_a(be));
+  auto saved = dp_->backend_get(uint32_t(be));
+  ASSERT_TRUE(saved.ok()) << saved.error().message();
+  sl_backend b = *saved;
+  b.flags = SL_BE_F_LIVE | SL_BE_F_DOWN;  // the flow stays...
+  ASSERT_TRUE(dp_->backend_put(uint32_t(be), b).ok());
+  {
+    ReasonProbe probe(*dp_);
+    EXPECT_EQ(backend_of_frame(run(ack).out), be);
+    EXPECT_EQ(probe.moved(), SL_R_TX_HIT);
+  }
+  {  // ...but a SYN reusing its port is a new connection, never sent to it
+    ReasonProbe probe(*dp_);
+    ProgRun r = run(frame(client4, vipA, {6, 42911, 80, 0x02}));
+    if (r.action == XDP_TX) {
+      EXPECT_EQ(probe.moved(), SL_R_TX_RESCHEDULED);
+      EXPECT_NE(backend_of_frame(r.out), be);
+    } else {
+      EXPECT_EQ(probe.moved(), SL_R_DROP_NO_BACKEND);
+    }
+  }
+  ASSERT_TRUE(dp_->backend_put(uint32_t(be), *saved).ok());
+}
+
 
 // A SYN is looked up like any packet: a retransmitted SYN keeps its backend,
 // and a SYN reusing the tuple of a removed backend's flow is scheduled again,

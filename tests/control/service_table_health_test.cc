@@ -95,7 +95,7 @@ TEST_P(DownPolicy, DownBackendLeavesTheRingAndItsFlagsFollowThePolicy) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, DownPolicy,
-                         ::testing::Values(PolicyCase{BackendDownPolicy::keep, SL_BE_F_LIVE},
+                         ::testing::Values(PolicyCase{BackendDownPolicy::keep, SL_BE_F_LIVE | SL_BE_F_DOWN},
                                            PolicyCase{BackendDownPolicy::reschedule, 0},
                                            PolicyCase{BackendDownPolicy::drop,
                                                       SL_BE_F_DROP_FLOWS}));

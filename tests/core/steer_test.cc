@@ -84,6 +84,21 @@ TEST(Steer, RecordDecidesFollowDropOrSchedule) {
   EXPECT_FALSE(sl_reason_is_new_conn(sl_record_decide(&icmp, nullptr, nullptr)));
 }
 
+// on_backend_down: keep leaves a failed backend LIVE for its flows; a SYN
+// reusing a recorded port is a new connection the backend will not answer.
+TEST(Steer, SynFollowsARecordOnlyToABackendThatIsUp) {
+  sl_backend be{};
+  be.gen = 1;
+  be.flags = SL_BE_F_LIVE | SL_BE_F_DOWN;
+  sl_conn c{};
+  sl_conn_init(&c, 0, &be, 0, 0);
+  sl_pkt ack = pkt(SL_IPPROTO_TCP, 0), syn = pkt(SL_IPPROTO_TCP, SL_PKT_F_SYN);
+  EXPECT_EQ(sl_record_decide(&ack, &c, &be), SL_R_TX_HIT);
+  EXPECT_EQ(sl_record_decide(&syn, &c, &be), SL_R_TX_RESCHEDULED);
+  be.flags = SL_BE_F_LIVE;  // up again: a retransmitted SYN keeps its backend
+  EXPECT_EQ(sl_record_decide(&syn, &c, &be), SL_R_TX_HIT);
+}
+
 // A client -> VIP packet from `src` (v4 or v6 by the text) to 198.18.0.100
 // or 2001:2::100, with TCP flags `tcp_flags`.
 sl_pkt from(const char* src, uint8_t tcp_flags = SL_TCP_SYN, uint8_t flags = SL_PKT_F_SYN) {
