@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_frame.h"
 #include "core/abi.h"
 #include "core/wrr.h"
 #include "noop_tx.skel.h"
@@ -46,48 +47,8 @@ struct Env {
 };
 Env g_env;
 
-// A 64-byte Ethernet/IPv4/TCP frame (the 10 GbE minimum-size worst case).
-// The program checks no L4 checksum, so flows are made by patching the
-// source address and port.
-struct Frame {
-  uint8_t b[64] = {};
-  Frame(uint32_t dst, uint8_t tcp_flags) {
-    const uint8_t dmac[6] = {2, 0, 0, 0, 0, 1}, smac[6] = {2, 0, 0, 0, 0, 0xc1};
-    std::memcpy(b, dmac, 6);
-    std::memcpy(b + 6, smac, 6);
-    b[12] = 0x08;
-    uint8_t* ip = b + 14;
-    ip[0] = 0x45;
-    uint16_t tot = htons(64 - 14);
-    std::memcpy(ip + 2, &tot, 2);
-    ip[6] = 0x40;  // DF
-    ip[8] = 64;
-    ip[9] = 6;
-    uint32_t d = htonl(dst);
-    std::memcpy(ip + 16, &d, 4);
-    uint8_t* tcp = ip + 20;
-    tcp[3] = 80;    // dport 80
-    tcp[12] = 0x50;
-    tcp[13] = tcp_flags;
-    set_flow(0);
-  }
-  // Flow i: distinct source address (198.18.0.0/15) and port for every i < 2^17 * 60000.
-  void set_flow(uint32_t i) {
-    // Client addresses stay in 198.18.0.0/15; the port carries the rest.
-    uint32_t s = htonl(0xc6120000u + (i & 0x1ffff));
-    std::memcpy(b + 26, &s, 4);
-    uint16_t sp = htons(uint16_t(1024 + (i >> 17) % 60000));
-    std::memcpy(b + 34, &sp, 2);
-  }
-};
-
-// One packet, one call; returns the kernel-measured ns, or -1.
-int64_t run_once(int fd, const Frame& f, uint32_t* action) {
-  LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f.b, .data_size_in = sizeof(f.b), .repeat = 1);
-  if (bpf_prog_test_run_opts(fd, &o) != 0) return -1;
-  *action = o.retval;
-  return o.duration;
-}
+using bench::Frame;
+using bench::run_once;
 
 Result<void> ring_fill(XdpDataplane& dp, uint32_t ring_id, uint32_t first) {
   auto ring = std::make_unique<sl_ring>();
