@@ -68,7 +68,8 @@ std::optional<std::string> ApiHandler::handle_async(std::string_view request,
     case ApiCommand::backend_list:
     case ApiCommand::stats:
     case ApiCommand::conns:
-    case ApiCommand::detach: return reply_to(*req);
+    case ApiCommand::detach:
+    case ApiCommand::vrrp: return reply_to(*req);
     case ApiCommand::reload:
       runner.reload([reply](const Result<void>& r) { reply(r, true); });
       return std::nullopt;
@@ -87,6 +88,7 @@ Result<json> ApiHandler::dispatch(const ApiRequest& req) {
     case ApiCommand::stats: return stats();
     case ApiCommand::conns: return conns(req);
     case ApiCommand::detach: return detach();
+    case ApiCommand::vrrp: return vrrp_report_json(vrrp_report());
     case ApiCommand::reload: {
       if (auto r = store_.reload(); !r) return r.error();
       return json{{"vips", store_.running().vips.size()}};
@@ -104,7 +106,13 @@ Result<json> ApiHandler::detach() {
   return json{{"detached", info_.interface}};
 }
 
+std::optional<vrrp::VrrpReport> ApiHandler::vrrp_report() const {
+  if (!vrrp_) return std::nullopt;
+  return vrrp_();
+}
+
 json ApiHandler::status() const {
+  auto report = vrrp_report();
   size_t backends = 0;
   for (const auto& v : table_.vips()) backends += v.backends.size();
   const NodeAddrs& node = table_.node();
@@ -118,7 +126,7 @@ json ApiHandler::status() const {
       {"xdp_mode", info_.xdp_generic ? "generic" : "native"},
       {"pin_dir", info_.pin_dir},
       {"config", store_.path()},
-      {"role", "active"},
+      {"role", vrrp_role(report)},
       {"lb_mac", mac_str(node.lb_mac)},
       {"src_v4", node.src_v4 ? node.src_v4->str() : ""},
       {"src_v6", node.src_v6 ? node.src_v6->str() : ""},
@@ -126,6 +134,7 @@ json ApiHandler::status() const {
       {"backends", backends},
       {"unresolved_macs", table_.unresolved()},
   };
+  if (report) out["vrrp_state"] = vrrp::state_name(report->instance.state);
   if (info_.loop) {
     // How well the controller keeps up: the longest turn of its loop and
     // the 99th percentile (a bucket bound), in milliseconds.

@@ -19,10 +19,23 @@
 #include "control/dataplane.h"
 #include "control/result.h"
 #include "control/service_table.h"
+#include "control/vrrp/vrrp_report.h"
 
 namespace sluice {
 
 std::string api_error_reply(const std::string& message);
+
+// The VRRP instance's report, when a `vrrp:` block runs one; nullopt (or no
+// provider at all) when it does not. Called by the API on the main loop and
+// by the metrics thread on every scrape, so it must be thread-safe and
+// quick (a copy under a lock, never a wait on the VRRP thread's work).
+using VrrpReportSource = std::function<std::optional<vrrp::VrrpReport>()>;
+
+// The `vrrp` reply: {"configured":false} without a report.
+nlohmann::json vrrp_report_json(const std::optional<vrrp::VrrpReport>& report);
+// "active" for MASTER, "passive" otherwise; "active" without a report (no
+// `vrrp:` block: the node always steers).
+const char* vrrp_role(const std::optional<vrrp::VrrpReport>& report);
 
 // What `status` reports besides the tables.
 struct DaemonInfo {
@@ -51,6 +64,9 @@ class ApiHandler {
   // comes later, through `later`, from the loop.
   std::optional<std::string> handle_async(std::string_view request, ChangeRunner& runner,
                                           std::function<void(std::string)> later);
+  // `status` takes its role from it and `vrrp` shows it. Set before the
+  // first request; unset: no VRRP (role active, `vrrp` says not configured).
+  void set_vrrp(VrrpReportSource source) { vrrp_ = std::move(source); }
 
  private:
   std::string reply_to(const ApiRequest& req);  // the reply line to a parsed request
@@ -61,6 +77,7 @@ class ApiHandler {
   Result<nlohmann::json> stats();
   Result<nlohmann::json> conns(const ApiRequest& req);
   Result<nlohmann::json> detach();
+  std::optional<vrrp::VrrpReport> vrrp_report() const;
   const BackendConfig* configured(const VipState& vip, const BackendState& be) const;
 
   const ServiceTable& table_;
@@ -68,6 +85,7 @@ class ApiHandler {
   ConfigStore& store_;
   DaemonInfo info_;
   Detach detach_;
+  VrrpReportSource vrrp_;
 };
 
 // Shared with sluicectl's table printer.

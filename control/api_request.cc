@@ -47,6 +47,7 @@ constexpr CommandSpec kCommands[] = {
     {"backend_undrain", ApiCommand::backend_undrain, kService | kAddress, 0},
     {"reload", ApiCommand::reload, 0, 0},
     {"detach", ApiCommand::detach, 0, 0},
+    {"vrrp", ApiCommand::vrrp, 0, 0},
 };
 
 constexpr std::pair<const char*, Field> kFieldNames[] = {

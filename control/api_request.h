@@ -31,6 +31,7 @@ enum class ApiCommand {
   backend_undrain,
   reload,
   detach,
+  vrrp,
 };
 
 // A VIP as its service name says it: ADDR:PORT/PROTO.

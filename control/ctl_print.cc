@@ -26,7 +26,75 @@ const json& list(const json& reply, const char* key) {
   return it != reply.end() && it->is_array() ? *it : empty;
 }
 
+const json& object(const json& reply, const char* key) {
+  static const json empty = json::object();
+  auto it = reply.find(key);
+  return it != reply.end() && it->is_object() ? *it : empty;
+}
+
+// "bad_ttl 2, bad_vrid 1" for the non-zero counts; "none" when all are zero.
+std::string nonzero_counts(const json& counts) {
+  std::string out;
+  for (const auto& [name, n] : counts.items()) {
+    if (!n.is_number() || n.get<double>() == 0) continue;
+    if (!out.empty()) out += ", ";
+    out += printable(name) + " " + n.dump();
+  }
+  return out.empty() ? "none" : out;
+}
+
+void add_sync_rows(TextTable& t, const json& s) {
+  if (!s.value("enabled", false)) {
+    t.add({"sync", "off"});
+    return;
+  }
+  std::string how = s.value("sending", false) ? "sending" : "receiving";
+  if (s.value("resynced", false)) how += ", resynced";
+  if (s.value("signed", false)) how += ", signed";
+  t.add({"sync", field(s, "peer") + " port " + field(s, "port") + ", " + how});
+  const json& rec = object(s, "records");
+  t.add({"sync_records", "sent " + field(rec, "sent") + ", applied " + field(rec, "applied") +
+                             ", no_backend " + field(rec, "no_backend") + ", lost " +
+                             field(rec, "lost")});
+  t.add({"sync_drops", nonzero_counts(object(s, "drops"))});
+  t.add({"sync_lag_ms", field(s, "lag_ms")});
+}
+
 }  // namespace
+
+void print_vrrp(const json& reply, std::ostream& out) {
+  if (!reply.value("configured", false)) {
+    out << "VRRP is not configured (no vrrp: block in the config)\n";
+    return;
+  }
+  TextTable t({"FIELD", "VALUE"});
+  t.add({"state", field(reply, "state") + " (" + field(reply, "role") + ")"});
+  t.add({"vrid", field(reply, "vrid") + " on " + field(reply, "interface")});
+  const json& prio = object(reply, "priority");
+  t.add({"priority", field(prio, "configured") + " configured, " + field(prio, "effective") +
+                         " effective (track penalty " + field(prio, "track_penalty") + ")"});
+  t.add({"master", field(reply, "master") + " (priority " + field(reply, "master_priority") + ")"});
+  t.add({"advert_interval", field(reply, "advert_interval_ms") + " ms (master's " +
+                                field(reply, "master_advert_interval_ms") +
+                                " ms, master down after " +
+                                field(reply, "master_down_interval_ms") + " ms)"});
+  std::string preempt = field(reply, "preempt");
+  if (reply.value("preempt_held", false)) preempt += " (held until resynced)";
+  t.add({"preempt", preempt});
+  const json& ad = object(reply, "adverts");
+  t.add({"adverts", "sent " + field(ad, "sent") + ", received " + field(ad, "received") +
+                        ", late " + field(ad, "late") + ", max jitter " +
+                        field(ad, "jitter_max_ms") + " ms"});
+  t.add({"adverts_refused", nonzero_counts(object(ad, "refused"))});
+  const json& last = object(reply, "last_transition");
+  std::string when = field(last, "reason");
+  if (last.contains("at") && last["at"].is_string())
+    when += " at " + field(last, "at") + " (" + field(last, "ago_s") + " s ago)";
+  t.add({"last_transition", when});
+  t.add({"transitions", field(reply, "transitions")});
+  add_sync_rows(t, object(reply, "sync"));
+  t.print(out);
+}
 
 std::string ctl_server_error(const json& reply) {
   auto it = reply.find("error");
@@ -54,7 +122,7 @@ void TextTable::print(std::ostream& out) const {
 void print_status(const json& reply, std::ostream& out) {
   TextTable t({"FIELD", "VALUE"});
   for (const char* key : {"version", "pid", "uptime_s", "interface", "dataplane", "xdp_mode",
-                          "role", "lb_mac", "src_v4", "src_v6", "pin_dir", "vips", "backends",
+                          "role", "vrrp_state", "lb_mac", "src_v4", "src_v6", "pin_dir", "vips", "backends",
                           "unresolved_macs"})
     t.add({key, field(reply, key)});
   if (reply.contains("loop") && reply["loop"].is_object()) {

@@ -31,6 +31,8 @@ void print_stats(const nlohmann::json& reply, std::ostream& out);
 void print_conns(const nlohmann::json& reply, std::ostream& out);
 void print_reload(const nlohmann::json& reply, std::ostream& out);
 void print_detach(const nlohmann::json& reply, std::ostream& out);
+// `vrrp`: "VRRP is not configured ..." for {"configured":false}.
+void print_vrrp(const nlohmann::json& reply, std::ostream& out);
 
 // `stats -w`: per-second rates from two `stats` replies `seconds` apart, as
 // a reply-shaped object: {"interval_s":..,"vips":[{service,pps,bps,new_cps}],

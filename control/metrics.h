@@ -20,6 +20,7 @@
 #include "control/client_conns.h"
 #include "control/control_counters.h"
 #include "control/dataplane.h"
+#include "control/vrrp/vrrp_report.h"
 #include "core/verdict.h"
 
 namespace sluice {
@@ -94,6 +95,9 @@ struct MetricsCounters {
   ControlCountValues control;
   LoopValues loop;
   std::vector<SurfaceValues> surfaces;
+  // The VRRP instance and connection sync; absent without a `vrrp:` block
+  // (their families are then left out).
+  std::optional<vrrp::VrrpReport> vrrp;
 };
 
 struct BuildInfo {

@@ -35,6 +35,11 @@ void MetricsEndpoint::publish(const ServiceTable& table) {
   if (server_) registry_.publish(metrics_snapshot_of(table));
 }
 
+void MetricsEndpoint::set_vrrp(VrrpSource source) {
+  std::lock_guard lock(vrrp_mu_);
+  vrrp_ = std::move(source);
+}
+
 std::string MetricsEndpoint::scrape() {
   auto snap = registry_.current();
   MetricsCounters c = metrics_collect(*snap, dp_, counters_);
@@ -42,6 +47,12 @@ std::string MetricsEndpoint::scrape() {
   c.conn_table_size = dp_.conn_table_size();
   if (const ClientStats* api = api_clients_.load()) c.surfaces.push_back(surface_values("api", *api));
   if (server_) c.surfaces.push_back(surface_values("metrics", server_->stats()));
+  VrrpSource vrrp;
+  {
+    std::lock_guard lock(vrrp_mu_);
+    vrrp = vrrp_;
+  }
+  if (vrrp) c.vrrp = vrrp();
   return metrics_render(*snap, c, build_);
 }
 

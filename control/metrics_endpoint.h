@@ -4,12 +4,16 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "control/control_counters.h"
 #include "control/metrics.h"
 #include "control/metrics_server.h"
+#include "control/vrrp/vrrp_report.h"
 
 namespace sluice {
 
@@ -28,6 +32,11 @@ class MetricsEndpoint {
   // The API surface's connection counters, reported beside the metrics
   // port's own; `api` must outlive the endpoint.
   void watch_clients(const ClientStats& api) { api_clients_ = &api; }
+  // The VRRP instance's report, asked for on every scrape: `source` runs on
+  // the metrics thread, so it must be thread-safe and must not wait on the
+  // VRRP thread's work (a copy under a lock). May be set after start().
+  using VrrpSource = std::function<std::optional<vrrp::VrrpReport>()>;
+  void set_vrrp(VrrpSource source);
 
  private:
   MetricsEndpoint(XdpDataplane& dp, const ControlCounters& counters);
@@ -39,6 +48,8 @@ class MetricsEndpoint {
   ConnCountCache conn_count_;
   BuildInfo build_;
   std::atomic<const ClientStats*> api_clients_{nullptr};  // set once, read by the server
+  std::mutex vrrp_mu_;  // guards vrrp_ (set by the main thread, read by the server)
+  VrrpSource vrrp_;
   std::unique_ptr<MetricsServer> server_;  // last: stopped before the rest goes
 };
 

@@ -2,6 +2,7 @@
 // The exposition text: one family per metric, HELP and TYPE first, samples
 // after, label values escaped. Names and meanings are a contract with
 // dashboards: add, never rename.
+#include <cctype>
 #include <cstdint>
 #include <string>
 
@@ -194,6 +195,60 @@ void render_surfaces(Exposition& e, const std::vector<SurfaceValues>& surfaces) 
     e.sample("sluice_client_connections_open", label("surface", s.surface), s.open);
 }
 
+uint64_t ms_to_us(double ms) { return ms > 0 ? static_cast<uint64_t>(ms * 1000.0 + 0.5) : 0; }
+
+// Lower-case state names as label values: "init", "backup", "master".
+std::string state_label(vrrp::State s) {
+  std::string name = vrrp::state_name(s);
+  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return name;
+}
+
+void render_vrrp(Exposition& e, const vrrp::VrrpReport& r) {
+  e.family("sluice_vrrp_state", "gauge", "1 for the VRRP state the instance is in, 0 for the others.");
+  for (auto st : {vrrp::State::initialize, vrrp::State::backup, vrrp::State::master})
+    e.sample("sluice_vrrp_state", label("state", state_label(st)), r.instance.state == st);
+  e.family("sluice_vrrp_priority", "gauge",
+           "VRRP priority: as configured, and as advertised (less the tracking penalty).");
+  e.sample("sluice_vrrp_priority", label("kind", "configured"), r.priority);
+  e.sample("sluice_vrrp_priority", label("kind", "effective"), r.instance.effective_priority);
+  e.family("sluice_vrrp_adverts_total", "counter",
+           "VRRP adverts sent, and received and accepted.");
+  e.sample("sluice_vrrp_adverts_total", label("dir", "sent"), r.adverts_sent);
+  e.sample("sluice_vrrp_adverts_total", label("dir", "received"), r.adverts_received);
+  e.family("sluice_vrrp_advert_drops_total", "counter", "Received VRRP adverts refused, by reason.");
+  for (int i = 1; i <= vrrp::kAdvertDropCount; ++i)
+    e.sample("sluice_vrrp_advert_drops_total",
+             label("reason", vrrp::advert_drop_name(static_cast<vrrp::AdvertDrop>(i))),
+             r.advert_drops[i]);
+  e.family("sluice_vrrp_adverts_late_total", "counter",
+           "Adverts sent later than their interval plus 10%.");
+  e.sample("sluice_vrrp_adverts_late_total", "", r.advert_late);
+  e.family("sluice_vrrp_advert_jitter_max_seconds", "gauge",
+           "The latest an advert went out beyond its due time.");
+  e.sample_seconds("sluice_vrrp_advert_jitter_max_seconds", "", ms_to_us(r.advert_jitter_max_ms));
+  e.family("sluice_vrrp_transitions_total", "counter", "VRRP state changes since sluiced started.");
+  e.sample("sluice_vrrp_transitions_total", "", r.instance.transitions);
+  const vrrp::SyncReport& s = r.sync;
+  if (!s.enabled) return;
+  e.family("sluice_sync_records_total", "counter",
+           "Connection-sync records: sent, applied, dropped for a backend this node lacks "
+           "(no_backend), and new-flow events lost to a full ring buffer (lost).");
+  const std::pair<const char*, uint64_t> outcomes[] = {{"sent", s.records_sent},
+                                                       {"applied", s.records_applied},
+                                                       {"no_backend", s.records_no_backend},
+                                                       {"lost", s.events_lost}};
+  for (const auto& [outcome, value] : outcomes)
+    e.sample("sluice_sync_records_total", label("outcome", outcome), value);
+  e.family("sluice_sync_drops_total", "counter", "Connection-sync datagrams refused, by reason.");
+  for (int i = 1; i <= sync::kDropCount; ++i)
+    e.sample("sluice_sync_drops_total", label("reason", sync::drop_name(static_cast<sync::Drop>(i))),
+             s.drops[i]);
+  e.family("sluice_sync_lag_seconds", "gauge",
+           "Age of the newest applied sync record when it arrived.");
+  e.sample_seconds("sluice_sync_lag_seconds", "", ms_to_us(s.lag_ms));
+}
+
 }  // namespace
 
 std::string metrics_escape_label(const std::string& value) {
@@ -218,6 +273,7 @@ std::string metrics_render(const MetricsSnapshot& snap, const MetricsCounters& c
   render_control(e, counters);
   render_loop(e, counters.loop);
   render_surfaces(e, counters.surfaces);
+  if (counters.vrrp) render_vrrp(e, *counters.vrrp);
   e.family("sluice_build_info", "gauge", "Build of the running sluiced (value always 1).");
   e.sample("sluice_build_info",
            label("version", build.version) + "," + label("git", build.git) + "," +

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // sluicectl [--socket PATH] COMMAND [-o text|json]
 //   status | vip list|add|del | backend list|add|del|set|drain|undrain |
-//   stats [-w [SECONDS]] | conns [--vip SERVICE] [--limit N] | reload | detach
+//   stats [-w [SECONDS]] | conns [--vip SERVICE] [--limit N] | vrrp | reload |
+//   detach
 // sluicectl backend-setup --vip V [--vip V2 ...] --mode dsr|ipip --iface X
 //           [--generic] [--undo]
 // Exit 0 on success, 1 with `sluicectl: <reason>` on failure, 2 on bad usage.
@@ -125,6 +126,8 @@ void add_other_commands(CLI::App& app, Args& a, std::vector<Command>& out) {
                    if (!a.vip.empty()) j["vip"] = a.vip;
                    return j;
                  }, sluice::print_conns});
+  out.push_back({leaf(&app, "vrrp", "VRRP state, priorities, adverts and connection sync", a),
+                 [] { return json{{"cmd", "vrrp"}}; }, sluice::print_vrrp});
   out.push_back({leaf(&app, "reload", "re-read the config file (state kept if invalid)", a),
                  [] { return json{{"cmd", "reload"}}; }, sluice::print_reload});
   out.push_back({leaf(&app, "detach", "remove VIP addresses, detach the program; sluiced exits", a),

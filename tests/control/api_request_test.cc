@@ -39,6 +39,7 @@ TEST(ApiRequest, ParsesEveryCommand) {
        ApiCommand::backend_undrain},
       {R"({"cmd":"reload"})", ApiCommand::reload},
       {R"({"cmd":"detach"})", ApiCommand::detach},
+      {R"({"cmd":"vrrp"})", ApiCommand::vrrp},
   };
   for (const auto& c : cases) {
     auto r = api_parse_request(c.text);

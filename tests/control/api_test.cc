@@ -18,6 +18,7 @@
 #include "control/api_server.h"
 #include "control/ctl_print.h"
 #include "tests/control/api_fixture.h"
+#include "tests/control/fake_vrrp_report.h"
 
 namespace sluice {
 namespace {
@@ -201,6 +202,85 @@ TEST(TextTable, AlignsColumns) {
   std::ostringstream out;
   t.print(out);
   EXPECT_EQ(out.str(), "A    LONGER\nxyz  1\n");
+}
+
+TEST_F(ApiHandlerTest, VrrpWithoutABlockSaysSoAndStatusStaysActive) {
+  json v = call(R"({"cmd":"vrrp"})");
+  EXPECT_EQ(v, json::parse(R"({"ok":true,"configured":false})"));
+  handler->set_vrrp([] { return std::optional<vrrp::VrrpReport>(); });
+  EXPECT_EQ(call(R"({"cmd":"vrrp"})")["configured"], false);
+  json st = call(R"({"cmd":"status"})");
+  EXPECT_EQ(st["role"], "active");
+  EXPECT_FALSE(st.contains("vrrp_state"));
+}
+
+TEST_F(ApiHandlerTest, StatusRoleFollowsTheVrrpState) {
+  vrrp::VrrpReport r = fake_vrrp_report();
+  handler->set_vrrp([&r] { return std::optional(r); });
+  json st = call(R"({"cmd":"status"})");
+  EXPECT_EQ(st["role"], "passive");
+  EXPECT_EQ(st["vrrp_state"], "BACKUP");
+  r.instance.state = vrrp::State::master;
+  st = call(R"({"cmd":"status"})");
+  EXPECT_EQ(st["role"], "active");
+  EXPECT_EQ(st["vrrp_state"], "MASTER");
+  r.instance.state = vrrp::State::initialize;
+  EXPECT_EQ(call(R"({"cmd":"status"})")["role"], "passive");
+}
+
+TEST_F(ApiHandlerTest, VrrpReportsStateAdvertsAndSync) {
+  handler->set_vrrp([] { return std::optional(fake_vrrp_report()); });
+  json v = call(R"({"cmd":"vrrp"})");
+  ASSERT_EQ(v["ok"], true) << v;
+  EXPECT_EQ(v["configured"], true);
+  EXPECT_EQ(v["state"], "BACKUP");
+  EXPECT_EQ(v["role"], "passive");
+  EXPECT_EQ(v["vrid"], 51);
+  EXPECT_EQ(v["interface"], "eth0");
+  EXPECT_EQ(v["priority"], json::parse(R"({"configured":100,"effective":90,"track_penalty":10})"));
+  EXPECT_EQ(v["master"], "198.18.0.2");
+  EXPECT_EQ(v["master_priority"], 200);
+  EXPECT_EQ(v["advert_interval_ms"], 100);
+  EXPECT_EQ(v["master_down_interval_ms"], 360);
+  EXPECT_EQ(v["preempt"], true);
+  const json& ad = v["adverts"];
+  EXPECT_EQ(ad["sent"], 7);
+  EXPECT_EQ(ad["received"], 1234);
+  EXPECT_EQ(ad["late"], 1);
+  EXPECT_DOUBLE_EQ(ad["jitter_max_ms"].get<double>(), 1.25);
+  // Every reason is a key, zeros included.
+  EXPECT_EQ(ad["refused"].size(), static_cast<size_t>(vrrp::kAdvertDropCount));
+  EXPECT_EQ(ad["refused"]["bad_ttl"], 2);
+  EXPECT_EQ(ad["refused"]["bad_checksum"], 5);
+  EXPECT_EQ(ad["refused"]["bad_vrid"], 0);
+  EXPECT_EQ(v["last_transition"]["reason"], "higher_priority");
+  EXPECT_EQ(v["last_transition"]["at"], "2026-11-28T03:00:00.250Z");
+  EXPECT_TRUE(v["last_transition"]["ago_s"].is_number());
+  EXPECT_EQ(v["transitions"], 3);
+  const json& s = v["sync"];
+  EXPECT_EQ(s["enabled"], true);
+  EXPECT_EQ(s["peer"], "198.18.0.2");
+  EXPECT_EQ(s["port"], 7900);
+  EXPECT_EQ(s["signed"], true);
+  EXPECT_EQ(s["sending"], false);
+  EXPECT_EQ(s["resynced"], true);
+  EXPECT_EQ(s["records"], json::parse(R"({"sent":0,"applied":4000,"no_backend":3,"lost":0})"));
+  EXPECT_EQ(s["drops"].size(), static_cast<size_t>(sync::kDropCount));
+  EXPECT_EQ(s["drops"]["bad_hmac"], 6);
+  EXPECT_EQ(s["drops"]["wrong_source"], 0);
+  EXPECT_DOUBLE_EQ(s["lag_ms"].get<double>(), 0.75);
+}
+
+TEST_F(ApiHandlerTest, VrrpNeverSetAndSyncOffShowNulls) {
+  vrrp::VrrpReport r = fake_vrrp_report();
+  r.instance.master.reset();
+  r.last_change = {};
+  r.sync = vrrp::SyncReport{};
+  handler->set_vrrp([&r] { return std::optional(r); });
+  json v = call(R"({"cmd":"vrrp"})");
+  EXPECT_TRUE(v["master"].is_null());
+  EXPECT_TRUE(v["last_transition"]["at"].is_null());
+  EXPECT_EQ(v["sync"], json::parse(R"({"enabled":false})"));
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 
 #include <sstream>
 
+#include "control/api.h"
+#include "tests/control/fake_vrrp_report.h"
+
 namespace sluice {
 namespace {
 
@@ -17,6 +20,46 @@ TEST(PrintStatus, ShowsTheLoopsLongestTurnAndP99) {
   print_status(r, out);
   EXPECT_NE(out.str().find("loop_longest_ms  12.5"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("loop_p99_ms      5.0"), std::string::npos) << out.str();
+}
+
+TEST(PrintVrrp, NotConfigured) {
+  std::ostringstream out;
+  print_vrrp(json::parse(R"({"ok":true,"configured":false})"), out);
+  EXPECT_EQ(out.str(), "VRRP is not configured (no vrrp: block in the config)\n");
+}
+
+TEST(PrintVrrp, StatePrioritiesAdvertsAndSync) {
+  json r = vrrp_report_json(fake_vrrp_report());
+  std::ostringstream out;
+  print_vrrp(r, out);
+  std::string t = out.str();
+  for (const char* want : {
+           "state            BACKUP (passive)\n",
+           "vrid             51 on eth0\n",
+           "priority         100 configured, 90 effective (track penalty 10)\n",
+           "master           198.18.0.2 (priority 200)\n",
+           "advert_interval  100 ms (master's 100 ms, master down after 360 ms)\n",
+           "adverts          sent 7, received 1234, late 1, max jitter 1.25 ms\n",
+           "adverts_refused  bad_checksum 5, bad_ttl 2\n",
+           "last_transition  higher_priority at 2026-11-28T03:00:00.250Z (",
+           "transitions      3\n",
+           "sync             198.18.0.2 port 7900, receiving, resynced, signed\n",
+           "sync_records     sent 0, applied 4000, no_backend 3, lost 0\n",
+           "sync_drops       bad_hmac 6\n",
+           "sync_lag_ms      0.75\n",
+       })
+    EXPECT_NE(t.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << t;
+}
+
+TEST(PrintVrrp, SyncOffAndNothingRefused) {
+  vrrp::VrrpReport rep = fake_vrrp_report();
+  rep.advert_drops = {};
+  rep.sync = vrrp::SyncReport{};
+  std::ostringstream out;
+  print_vrrp(vrrp_report_json(rep), out);
+  EXPECT_NE(out.str().find("adverts_refused  none\n"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("sync             off\n"), std::string::npos) << out.str();
+  EXPECT_EQ(out.str().find("sync_records"), std::string::npos) << out.str();
 }
 
 TEST(StatsRates, PerSecondFromTwoSnapshots) {

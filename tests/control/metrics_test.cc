@@ -3,6 +3,7 @@
 // the snapshot handed between threads, the count cache, and the HTTP
 // endpoint with a real GET on 127.0.0.1.
 #include "control/metrics.h"
+#include "tests/control/fake_vrrp_report.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -156,6 +157,48 @@ TEST(MetricsRender, EveryLineParses) {
   MetricsCounters c = counters_for_one_vip();  // fewer counters than VIPs: read as zero
   expect_well_formed(metrics_render(s, c, kBuild));
   expect_well_formed(metrics_render(MetricsSnapshot{}, MetricsCounters{}, kBuild));
+}
+
+TEST(MetricsRender, VrrpAndSyncFamilies) {
+  MetricsCounters c;
+  c.vrrp = fake_vrrp_report();
+  std::string t = metrics_render(MetricsSnapshot{}, c, kBuild);
+  for (const char* want : {
+           "sluice_vrrp_state{state=\"init\"} 0",
+           "sluice_vrrp_state{state=\"backup\"} 1",
+           "sluice_vrrp_state{state=\"master\"} 0",
+           "sluice_vrrp_priority{kind=\"configured\"} 100",
+           "sluice_vrrp_priority{kind=\"effective\"} 90",
+           "sluice_vrrp_adverts_total{dir=\"sent\"} 7",
+           "sluice_vrrp_adverts_total{dir=\"received\"} 1234",
+           "sluice_vrrp_advert_drops_total{reason=\"bad_ttl\"} 2",
+           "sluice_vrrp_advert_drops_total{reason=\"bad_checksum\"} 5",
+           "sluice_vrrp_advert_drops_total{reason=\"bad_vrid\"} 0",
+           "sluice_vrrp_adverts_late_total 1",
+           "sluice_vrrp_advert_jitter_max_seconds 0.001250",
+           "sluice_vrrp_transitions_total 3",
+           "sluice_sync_records_total{outcome=\"sent\"} 0",
+           "sluice_sync_records_total{outcome=\"applied\"} 4000",
+           "sluice_sync_records_total{outcome=\"no_backend\"} 3",
+           "sluice_sync_records_total{outcome=\"lost\"} 0",
+           "sluice_sync_drops_total{reason=\"bad_hmac\"} 6",
+           "sluice_sync_drops_total{reason=\"wrong_source\"} 0",
+           "sluice_sync_lag_seconds 0.000750",
+       })
+    EXPECT_TRUE(has_line(t, want)) << "missing: " << want;
+  expect_well_formed(t);
+}
+
+TEST(MetricsRender, NoVrrpBlockNoVrrpFamilies) {
+  std::string t = metrics_render(one_vip(), counters_for_one_vip(), kBuild);
+  EXPECT_EQ(t.find("sluice_vrrp_"), std::string::npos);
+  EXPECT_EQ(t.find("sluice_sync_"), std::string::npos);
+  MetricsCounters c = counters_for_one_vip();
+  c.vrrp = fake_vrrp_report();
+  c.vrrp->sync = vrrp::SyncReport{};  // VRRP without sync
+  t = metrics_render(one_vip(), c, kBuild);
+  EXPECT_NE(t.find("sluice_vrrp_state"), std::string::npos);
+  EXPECT_EQ(t.find("sluice_sync_"), std::string::npos);
 }
 
 TEST(MetricsRender, LoopHistogramAndClientSurfaces) {
