@@ -22,6 +22,14 @@ struct ConnEntry {
   sl_conn conn;
 };
 
+// Where a walk of the connection table stands (conns_page). Opaque to the
+// caller: start from a default-constructed one, stop when `done`.
+struct ConnCursor {
+  std::array<uint8_t, sizeof(sl_flow_key)> pos{};
+  bool started = false;
+  bool done = false;
+};
+
 class Dataplane {
  public:
   virtual ~Dataplane() = default;
@@ -46,6 +54,57 @@ class Dataplane {
 
   // Up to `limit` entries of the connection table (0: all).
   virtual Result<std::vector<ConnEntry>> conns(size_t limit) = 0;
+
+  // --- VRRP and connection-state sync ---------------------------------
+  // Threads: heartbeat() is called from the VRRP thread and the rest of
+  // this block from the sync thread, while the main loop writes the other
+  // tables. Implementations make these safe against each other and against
+  // the main loop's calls (XDP: each is one syscall on its own map, or a
+  // store to a field of a shared mapping that nobody else writes). The
+  // flow_events_* calls have one consumer: the sync thread.
+  // The defaults fail: a dataplane without them runs without VRRP/sync.
+
+  // Under vrrp: the controller's heartbeat. Stamps "now" (the clock
+  // bpf_ktime_get_ns reads, CLOCK_MONOTONIC); the program steers only while
+  // now - last stamp <= timeout_ns. timeout_ns 0: no check (no vrrp block:
+  // a dead controller leaves the program steering). A silent controller's
+  // node passes VIP traffic to the kernel (reason pass_passive).
+  virtual Result<void> heartbeat(uint64_t /*timeout_ns*/) { return unsupported("heartbeat"); }
+
+  // Sync, sending side: while on, the fast path queues an event for every
+  // flow it records (new, or a stale record overwritten) in a bounded ring;
+  // when the ring is full the event is counted (flow_events_lost) and the
+  // packet goes on. Off: the fast path pays one flag test.
+  virtual Result<void> flow_events_enable(bool /*on*/) { return unsupported("flow_events_enable"); }
+  // Appends up to `max` queued events to `out`; never blocks.
+  virtual Result<size_t> flow_events_take(std::vector<sl_flow_event>& /*out*/,
+                                                size_t /*max*/) {
+    return unsupported("flow_events_take");
+  }
+  // Polls readable when events are queued; -1: none (poll on a timer).
+  virtual int flow_events_fd() const { return -1; }
+  // Events the fast path could not queue (ring full), since load.
+  virtual Result<uint64_t> flow_events_lost() { return unsupported("flow_events_lost"); }
+
+  // Sync, receiving side: insert or replace one connection record (an
+  // import may evict the least recently used flow of a full table), or
+  // remove one (absent: not an error).
+  virtual Result<void> conn_put(const sl_flow_key& /*key*/, const sl_conn& /*conn*/) {
+    return unsupported("conn_put");
+  }
+  virtual Result<void> conn_del(const sl_flow_key& /*key*/) { return unsupported("conn_del"); }
+  // A walk of the connection table in pages (resync, refresh, expiry):
+  // up to `max` entries after `cursor`, which it advances; sets
+  // cursor.done at the end. Entries added or removed meanwhile may or may
+  // not be seen; none is seen twice unless the table is rehashed.
+  virtual Result<std::vector<ConnEntry>> conns_page(ConnCursor& /*cursor*/, size_t /*max*/) {
+    return unsupported("conns_page");
+  }
+
+ protected:
+  static Error unsupported(const char* what) {
+    return make_error(std::string(what) + ": not supported by this dataplane", 95 /* EOPNOTSUPP */);
+  }
 };
 
 }  // namespace sluice

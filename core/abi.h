@@ -155,4 +155,33 @@ SL_STATIC_ASSERT(__builtin_offsetof(struct sl_sync_record, backend_family) == 76
 SL_STATIC_ASSERT(__builtin_offsetof(struct sl_sync_record, age_ms) == 80,
 		 "sl_sync_record age_ms");
 
+/* A flow the fast path recorded, queued for the controller's sync sender
+ * (the flow_events ring buffer). Node-local terms: the controller turns the
+ * slot into the backend's address and vip_id into the VIP key. */
+struct sl_flow_event {
+	struct sl_flow_key flow;
+	__u32 vip_id;
+	__u32 backend;     /* slot in the backend table */
+	__u32 gen;         /* that slot's generation when recorded */
+	__u32 pad;
+	__u64 created_ns;  /* sl_conn.created_ns */
+};
+SL_STATIC_ASSERT(sizeof(struct sl_flow_event) == 64, "sl_flow_event size");
+
+/* The controller's switches for the fast path, one entry of the `control`
+ * map. The controller writes each field through a shared mapping (the
+ * heartbeat from the VRRP thread, the flags from the sync thread), so no
+ * writer overwrites another's field; the fast path reads it only for VIP
+ * traffic. All zero (a fresh map): no heartbeat check, no events. */
+#define SL_CTL_F_FLOW_EVENTS 0x1u /* queue an sl_flow_event per recorded flow */
+
+struct sl_control {
+	__u64 heartbeat_ns;          /* CLOCK_MONOTONIC of the controller's last stamp */
+	__u64 heartbeat_timeout_ns;  /* 0: not checked; else steer only while fresh */
+	__u32 flags;                 /* SL_CTL_F_* */
+	__u32 pad;
+	__u64 events_lost;           /* ring full: events dropped (atomic add, rare) */
+};
+SL_STATIC_ASSERT(sizeof(struct sl_control) == 32, "sl_control size");
+
 #endif

@@ -3,9 +3,12 @@
 // memory, for controller tests.
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +79,69 @@ class FakeDataplane final : public Dataplane {
   }
   Result<std::vector<ConnEntry>> conns(size_t) override { return std::vector<ConnEntry>{}; }
 
+  // VRRP / sync: called from other threads than the test's, so behind a
+  // mutex. The connection table here is only what sync and tests put.
+  Result<void> heartbeat(uint64_t timeout_ns) override {
+    std::lock_guard lock(sync_mu);
+    ++heartbeats;
+    heartbeat_timeout_ns = timeout_ns;
+    return {};
+  }
+  Result<void> flow_events_enable(bool on) override {
+    std::lock_guard lock(sync_mu);
+    flow_events_on = on;
+    return {};
+  }
+  Result<size_t> flow_events_take(std::vector<sl_flow_event>& out, size_t max) override {
+    std::lock_guard lock(sync_mu);
+    size_t n = std::min(max, flow_events.size());
+    out.insert(out.end(), flow_events.begin(), flow_events.begin() + static_cast<long>(n));
+    flow_events.erase(flow_events.begin(), flow_events.begin() + static_cast<long>(n));
+    return n;
+  }
+  Result<uint64_t> flow_events_lost() override {
+    std::lock_guard lock(sync_mu);
+    return events_lost;
+  }
+  Result<void> conn_put(const sl_flow_key& key, const sl_conn& conn) override {
+    std::lock_guard lock(sync_mu);
+    conn_table[flow_str(key)] = ConnEntry{key, conn};
+    return {};
+  }
+  Result<void> conn_del(const sl_flow_key& key) override {
+    std::lock_guard lock(sync_mu);
+    conn_table.erase(flow_str(key));
+    return {};
+  }
+  Result<std::vector<ConnEntry>> conns_page(ConnCursor& cursor, size_t max) override {
+    std::lock_guard lock(sync_mu);
+    std::vector<ConnEntry> out;
+    auto it = conn_table.begin();
+    if (cursor.started)
+      it = conn_table.upper_bound(std::string(cursor.pos.begin(), cursor.pos.end()));
+    for (; it != conn_table.end() && out.size() < max; ++it) out.push_back(it->second);
+    cursor.started = true;
+    if (!out.empty()) std::memcpy(cursor.pos.data(), &out.back().key, sizeof(sl_flow_key));
+    cursor.done = it == conn_table.end();
+    return out;
+  }
+
+  // The fast path recording a flow while events are on.
+  void flow_event_push(const sl_flow_event& e) {
+    std::lock_guard lock(sync_mu);
+    if (flow_events_on) flow_events.push_back(e);
+  }
+  std::optional<ConnEntry> conn_find(const sl_flow_key& key) {
+    std::lock_guard lock(sync_mu);
+    auto it = conn_table.find(flow_str(key));
+    if (it == conn_table.end()) return std::nullopt;
+    return it->second;
+  }
+  size_t conn_table_count() {
+    std::lock_guard lock(sync_mu);
+    return conn_table.size();
+  }
+
   // The ring a VIP's meta points at, as backend indices.
   std::vector<uint16_t> live_ring(const sl_vip_meta& meta) const {
     const sl_ring& r = *rings.at(meta.ring_id);
@@ -85,12 +151,23 @@ class FakeDataplane final : public Dataplane {
   static std::string key_str(const sl_vip_key& k) {
     return std::string(reinterpret_cast<const char*>(&k), sizeof(k));
   }
+  static std::string flow_str(const sl_flow_key& k) {
+    return std::string(reinterpret_cast<const char*>(&k), sizeof(k));
+  }
 
   std::vector<std::string> log;
   sl_global global{};
   std::map<std::string, VipEntry> vips;
   std::map<uint32_t, sl_backend> backends;
   std::map<uint32_t, std::shared_ptr<sl_ring>> rings;
+
+  std::mutex sync_mu;  // guards the members below
+  uint64_t heartbeats = 0;
+  uint64_t heartbeat_timeout_ns = 0;
+  bool flow_events_on = false;
+  std::vector<sl_flow_event> flow_events;
+  uint64_t events_lost = 0;
+  std::map<std::string, ConnEntry> conn_table;  // by flow_str
 };
 
 // Every address resolves to 02:00:<addr bytes>, except those in `missing`.
