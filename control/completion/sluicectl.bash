@@ -23,7 +23,7 @@ _sluicectl() {
   done
   local opts="-o --output -h --help"
   case $cmd in
-    "") COMPREPLY=($(compgen -W "status vip backend stats conns reload detach backend-setup --socket --version -h --help" -- "$cur")) ;;
+    "") COMPREPLY=($(compgen -W "status vip backend stats conns vrrp reload detach backend-setup --socket --version -h --help" -- "$cur")) ;;
     vip)
       case $sub in
         "") COMPREPLY=($(compgen -W "list add del -h --help" -- "$cur")) ;;
