@@ -22,17 +22,33 @@ connections are refused; connections being served finish), SIGUSR2 opens it
 again. The UDP and echo listeners are not affected. The state is also written
 to <pidfile>.http ("up" / "down") once the change took effect.
 
-Python 3 stdlib only. Writes its pid to --pidfile once all listeners are up.
+HTTPS (--tls-port, 0 = off; with --tls-cert/--tls-key): dual-stack TLS
+listener for the TLS-passthrough tests. One request per connection:
+GET /?size=N answers N random bytes; POST /?size=N reads the request body
+(Content-Length) and answers N random bytes. Response headers: X-Backend,
+X-Body-Sha256 (of the response body), X-Upload-Bytes / X-Upload-Sha256 (of
+the request body), X-Rcv-Mss / X-Advmss (the connection's TCP_INFO after the
+upload: the largest segment the backend saw, capped at its own MSS),
+X-Tls-Version. Caps: 4 MiB each way, 64 connections at once (more are
+closed at accept), 10 s per read/write, 30 s per connection.
+
+--http-port 0 / --udp-port 0 turn those listeners off (a TLS-only server
+beside the lab's own). Python 3 stdlib only. Writes its pid to --pidfile
+once all listeners are up.
 """
 import argparse
+import hashlib
 import http.server
 import os
 import select
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
+import time
+import urllib.parse
 
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
@@ -206,23 +222,165 @@ class HttpControl:
             self._state("down")
 
 
+TLS_MAX_BODY = 4 << 20     # bytes, each way
+TLS_MAX_CONNS = 64         # at once; more are closed at accept
+TLS_IO_TIMEOUT = 10.0      # seconds per socket operation
+TLS_CONN_DEADLINE = 30.0   # seconds per connection, handshake to last byte
+
+
+def tcp_info_mss(sock):
+    """(rcv_mss, advmss) from the connection's struct tcp_info."""
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    except OSError:
+        return 0, 0
+    # 8 bytes of u8 fields, then u32s: rto, ato, snd_mss, rcv_mss, ... advmss (20th)
+    u32 = struct.unpack_from("24I", raw, 8) if len(raw) >= 104 else (0,) * 24
+    return u32[3], u32[19]
+
+
+class TlsServer(DualStackServer):
+    """DualStackServer whose connections are TLS; at most TLS_MAX_CONNS at
+    once. The handshake runs in the connection's thread, not at accept."""
+
+    def __init__(self, addr, handler, ctx):
+        self.ctx = ctx
+        self.slots = threading.BoundedSemaphore(TLS_MAX_CONNS)
+        super().__init__(addr, handler)
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        return self.ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request, client_address):
+        # A failed handshake (a client that refused our certificate) or a
+        # peer gone: one line, not a traceback.
+        e = sys.exc_info()[1]
+        print(f"tls {client_address[0]}: {type(e).__name__}: {e}", file=sys.stderr)
+
+
+def make_tls_handler(name):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+        server_version = "sluice-lab"
+        sys_version = ""
+        timeout = TLS_IO_TIMEOUT
+
+        def setup(self):
+            self.deadline = time.monotonic() + TLS_CONN_DEADLINE
+            self.request.settimeout(TLS_IO_TIMEOUT)
+            self.request.do_handshake()
+            super().setup()
+
+        def _size(self):
+            q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            try:
+                n = int(q.get("size", ["0"])[0])
+            except ValueError:
+                return None
+            return n if 0 <= n <= TLS_MAX_BODY else None
+
+        def _answer(self, n, up_bytes, up_sha):
+            body = os.urandom(n)
+            rcv_mss, advmss = tcp_info_mss(self.request)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(n))
+            self.send_header("X-Backend", name)
+            self.send_header("X-Body-Sha256", hashlib.sha256(body).hexdigest())
+            self.send_header("X-Upload-Bytes", str(up_bytes))
+            self.send_header("X-Upload-Sha256", up_sha)
+            self.send_header("X-Rcv-Mss", str(rcv_mss))
+            self.send_header("X-Advmss", str(advmss))
+            self.send_header("X-Tls-Version", str(self.request.version()))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)  # sendall: full 16 KiB TLS records
+
+        def do_GET(self):
+            n = self._size()
+            if n is None:
+                self.send_error(400, "size: 0..%d" % TLS_MAX_BODY)
+                return
+            self._answer(n, 0, hashlib.sha256(b"").hexdigest())
+
+        def do_POST(self):
+            n = self._size()
+            try:
+                length = int(self.headers.get("Content-Length", ""))
+            except ValueError:
+                length = -1
+            if n is None or not 0 <= length <= TLS_MAX_BODY:
+                self.send_error(413, "size and Content-Length: 0..%d" % TLS_MAX_BODY)
+                return
+            h, left = hashlib.sha256(), length
+            while left:
+                if time.monotonic() > self.deadline:
+                    raise TimeoutError("connection deadline")
+                b = self.rfile.read(min(left, 65536))
+                if not b:
+                    raise ConnectionError("upload cut short")
+                h.update(b)
+                left -= len(b)
+            self._answer(n, length, h.hexdigest())
+
+        def log_message(self, fmt, *args):
+            pass
+
+    return Handler
+
+
+def tls_server(name, port, cert, key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    httpd = TlsServer(("::", port), make_tls_handler(name), ctx)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                     daemon=True).start()
+    return httpd
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--name", required=True)
-    ap.add_argument("--http-port", type=int, default=80)
-    ap.add_argument("--udp-port", type=int, default=9000)
+    ap.add_argument("--http-port", type=int, default=80, help="0: off")
+    ap.add_argument("--udp-port", type=int, default=9000, help="0: off")
     ap.add_argument("--pidfile")
     ap.add_argument("--echo-port", type=int, default=0,
                     help="TCP line-echo port for long-lived connections (0: off)")
+    ap.add_argument("--tls-port", type=int, default=0, help="HTTPS port (0: off)")
+    ap.add_argument("--tls-cert", help="PEM certificate chain for --tls-port")
+    ap.add_argument("--tls-key", help="PEM private key for --tls-port")
     args = ap.parse_args()
+    if args.tls_port and not (args.tls_cert and args.tls_key):
+        ap.error("--tls-port needs --tls-cert and --tls-key")
 
     http = HttpControl(args.name, args.http_port,
                        args.pidfile + ".http" if args.pidfile else None)
-    http.start()
-    socks = udp_sockets(args.udp_port)
+    if args.http_port:
+        http.start()
+    tls = tls_server(args.name, args.tls_port, args.tls_cert, args.tls_key) \
+        if args.tls_port else None
+    socks = udp_sockets(args.udp_port) if args.udp_port else ()
     stop = threading.Event()
-    t = threading.Thread(target=udp_loop, args=(args.name, list(socks), stop), daemon=True)
-    t.start()
+    if socks:
+        threading.Thread(target=udp_loop, args=(args.name, list(socks), stop),
+                         daemon=True).start()
     echo = None
     if args.echo_port:
         echo = EchoServer(args.name, args.echo_port)
@@ -253,11 +411,14 @@ def main():
                     stop.set()
                 elif sig == signal.SIGUSR1:
                     http.stop()
-                elif sig == signal.SIGUSR2:
+                elif sig == signal.SIGUSR2 and args.http_port:
                     http.start()
     finally:
         stop.set()
         http.stop()
+        if tls is not None:
+            tls.shutdown()
+            tls.server_close()
         for s in socks:
             s.close()
         if echo is not None:
