@@ -86,6 +86,7 @@ Result<LinkInfo> Netlink::link(const std::string& ifname) {
     if (m->nlmsg_type != RTM_NEWLINK) return MNL_CB_OK;
     auto* reply = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(m));
     info.ifindex = reply->ifi_index;
+    info.flags = reply->ifi_flags;
     for_each_attr(m, sizeof(*reply), [&](const nlattr* attr) {
       uint16_t type = mnl_attr_get_type(attr);
       if (type == IFLA_MTU) info.mtu = mnl_attr_get_u32(attr);
@@ -100,8 +101,8 @@ Result<LinkInfo> Netlink::link(const std::string& ifname) {
   return info;
 }
 
-Result<std::vector<IpAddr>> Netlink::addresses(int ifindex) {
-  std::vector<IpAddr> out;
+Result<std::vector<std::pair<IpAddr, uint8_t>>> Netlink::scoped_addresses(int ifindex) {
+  std::vector<std::pair<IpAddr, uint8_t>> out;
   char buf[MNL_SOCKET_BUFFER_SIZE];
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_GETADDR;
@@ -112,12 +113,20 @@ Result<std::vector<IpAddr>> Netlink::addresses(int ifindex) {
     int idx = 0;
     uint8_t scope = 0;
     IpAddr a;
-    if (m->nlmsg_type == RTM_NEWADDR && parse_ifaddr(m, &idx, &scope, &a) && idx == ifindex &&
-        scope == RT_SCOPE_UNIVERSE)
-      out.push_back(a);
+    if (m->nlmsg_type == RTM_NEWADDR && parse_ifaddr(m, &idx, &scope, &a) && idx == ifindex)
+      out.emplace_back(a, scope);
     return MNL_CB_OK;
   }, "netlink: dump addresses");
   if (!r) return r.error();
+  return out;
+}
+
+Result<std::vector<IpAddr>> Netlink::addresses(int ifindex) {
+  auto all = scoped_addresses(ifindex);
+  if (!all) return all.error();
+  std::vector<IpAddr> out;
+  for (const auto& [a, scope] : *all)
+    if (scope == RT_SCOPE_UNIVERSE) out.push_back(a);
   return out;
 }
 
@@ -134,11 +143,12 @@ Result<std::optional<IpAddr>> Netlink::global_address(int ifindex, uint8_t famil
   return std::optional<IpAddr>();
 }
 
-Result<void> Netlink::address_change(int ifindex, const IpAddr& addr, bool add) {
-  char buf[MNL_SOCKET_BUFFER_SIZE];
+nlmsghdr* address_request(char* buf, int ifindex, const IpAddr& addr, bool add,
+                          const std::optional<AddrLifetime>& lifetime) {
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
-  nlh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_EXCL : 0;
+  nlh->nlmsg_flags = 0;
+  if (add) nlh->nlmsg_flags = NLM_F_CREATE | (lifetime ? NLM_F_REPLACE : NLM_F_EXCL);
   auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
   ifa->ifa_family = static_cast<uint8_t>(addr.af());
   ifa->ifa_prefixlen = static_cast<uint8_t>(addr.host_prefix());
@@ -148,6 +158,19 @@ Result<void> Netlink::address_change(int ifindex, const IpAddr& addr, bool add) 
   if (addr.is_v6()) ifa->ifa_flags = IFA_F_NODAD;
   mnl_attr_put(nlh, IFA_LOCAL, addr.size(), addr.bytes.data());
   mnl_attr_put(nlh, IFA_ADDRESS, addr.size(), addr.bytes.data());
+  if (add && lifetime) {
+    ifa_cacheinfo ci{};
+    ci.ifa_valid = lifetime->valid_s;
+    ci.ifa_prefered = lifetime->preferred_s;
+    mnl_attr_put(nlh, IFA_CACHEINFO, sizeof(ci), &ci);
+  }
+  return nlh;
+}
+
+Result<void> Netlink::address_change(int ifindex, const IpAddr& addr, bool add,
+                                     const std::optional<AddrLifetime>& lifetime) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = address_request(buf, ifindex, addr, add, lifetime);
   auto r = transact(nlh, [](const nlmsghdr*) { return MNL_CB_OK; },
                     add ? "netlink: add address" : "netlink: remove address");
   if (r) return {};
@@ -158,12 +181,21 @@ Result<void> Netlink::address_change(int ifindex, const IpAddr& addr, bool add) 
   return Error{r.error().op, err, addr.str() + " on " + name};
 }
 
-Result<void> Netlink::address_add(int ifindex, const IpAddr& addr) {
-  return address_change(ifindex, addr, true);
+Result<void> Netlink::address_add(int ifindex, const IpAddr& addr,
+                                  const std::optional<AddrLifetime>& lifetime) {
+  return address_change(ifindex, addr, true, lifetime);
 }
 
 Result<void> Netlink::address_del(int ifindex, const IpAddr& addr) {
-  return address_change(ifindex, addr, false);
+  return address_change(ifindex, addr, false, std::nullopt);
+}
+
+Result<std::optional<IpAddr>> Netlink::link_local_address(int ifindex) {
+  auto all = scoped_addresses(ifindex);
+  if (!all) return all.error();
+  for (const auto& [a, scope] : *all)
+    if (a.is_v6() && scope == RT_SCOPE_LINK) return std::optional<IpAddr>(a);
+  return std::optional<IpAddr>();
 }
 
 }  // namespace sluice

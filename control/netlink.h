@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "control/ip_addr.h"
@@ -23,7 +24,22 @@ struct LinkInfo {
   std::string name;
   Mac mac{};
   uint32_t mtu = 0;
+  unsigned flags = 0;  // IFF_UP, IFF_RUNNING, ...
 };
+
+// A finite lifetime for an address (IFA_CACHEINFO), in seconds: the kernel
+// removes the address when it runs out unless it is renewed, so a VIP held
+// under VRRP leaves with a controller that was killed.
+struct AddrLifetime {
+  uint32_t valid_s = 0;
+  uint32_t preferred_s = 0;
+};
+
+// The RTM_NEWADDR / RTM_DELADDR request for addr/32 or addr/128 written into
+// `buf` (MNL_SOCKET_BUFFER_SIZE bytes). With a lifetime the add replaces an
+// existing address (renewing its lifetime) instead of leaving it as it is.
+nlmsghdr* address_request(char* buf, int ifindex, const IpAddr& addr, bool add,
+                          const std::optional<AddrLifetime>& lifetime);
 
 struct NextHop {
   int ifindex = 0;
@@ -44,8 +60,12 @@ class Netlink {
   Result<std::vector<IpAddr>> addresses(int ifindex);
   // Adds / removes addr/32 or addr/128. Adding one that exists and removing
   // one that is absent both succeed.
-  Result<void> address_add(int ifindex, const IpAddr& addr);
+  Result<void> address_add(int ifindex, const IpAddr& addr,
+                           const std::optional<AddrLifetime>& lifetime = {});
   Result<void> address_del(int ifindex, const IpAddr& addr);
+  // The interface's first IPv6 link-local address (the source of VRRP
+  // adverts to ff02::12).
+  Result<std::optional<IpAddr>> link_local_address(int ifindex);
 
   // The neighbour entry's MAC if it is usable (reachable, stale, delay,
   // probe or permanent).
@@ -66,7 +86,9 @@ class Netlink {
   // Sends one request and runs `cb` on every reply message until the ack or
   // the end of the dump.
   Result<void> transact(nlmsghdr* req, const Callback& cb, const char* op);
-  Result<void> address_change(int ifindex, const IpAddr& addr, bool add);
+  Result<void> address_change(int ifindex, const IpAddr& addr, bool add,
+                              const std::optional<AddrLifetime>& lifetime);
+  Result<std::vector<std::pair<IpAddr, uint8_t>>> scoped_addresses(int ifindex);
 
   std::unique_ptr<mnl_socket, SocketCloser> sock_;
   uint32_t portid_ = 0;

@@ -99,17 +99,39 @@ sl_vip_key VipState::key() const {
   return k;
 }
 
-ServiceTable::ServiceTable(Dataplane& dp, MacResolver& resolver)
-    : dp_(dp), resolver_(resolver) {}
+Result<void> NodeGlobal::set_addrs(const NodeAddrs& node) {
+  std::lock_guard lock(mu_);
+  sl_global g = g_;
+  std::memcpy(g.lb_mac, node.lb_mac.data(), 6);
+  g.src_v4 = 0;
+  std::memset(g.src_v6, 0, sizeof(g.src_v6));
+  if (node.src_v4) std::memcpy(&g.src_v4, node.src_v4->bytes.data(), 4);
+  if (node.src_v6) node.src_v6->to_abi(g.src_v6);
+  if (auto r = dp_.global_set(g); !r) return r;
+  g_ = g;
+  return {};
+}
+
+Result<void> NodeGlobal::set_role(uint32_t role) {
+  std::lock_guard lock(mu_);
+  sl_global g = g_;
+  g.role = role;
+  if (auto r = dp_.global_set(g); !r) return r;
+  g_ = g;
+  return {};
+}
+
+uint32_t NodeGlobal::role() const {
+  std::lock_guard lock(mu_);
+  return g_.role;
+}
+
+ServiceTable::ServiceTable(Dataplane& dp, MacResolver& resolver, uint32_t role)
+    : dp_(dp), resolver_(resolver), global_(dp, role) {}
 
 Result<void> ServiceTable::set_node(const NodeAddrs& node) {
   node_ = node;
-  sl_global g{};
-  g.role = SL_ROLE_ACTIVE;
-  std::memcpy(g.lb_mac, node.lb_mac.data(), 6);
-  if (node.src_v4) std::memcpy(&g.src_v4, node.src_v4->bytes.data(), 4);
-  if (node.src_v6) node.src_v6->to_abi(g.src_v6);
-  return dp_.global_set(g);
+  return global_.set_addrs(node);
 }
 
 Result<std::vector<VipState>> ServiceTable::plan(const std::vector<VipConfig>& vips) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <compare>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -25,6 +26,23 @@ struct NodeAddrs {
   Mac lb_mac{};
   std::optional<IpAddr> src_v4;
   std::optional<IpAddr> src_v6;
+};
+
+// The one writer of sl_global. The node's addresses come from the main
+// loop (set_node), the role from the VRRP thread (MASTER / BACKUP): each
+// write stores the whole record under one small mutex, held for one map
+// update only, so neither undoes the other's field and neither waits long.
+class NodeGlobal {
+ public:
+  NodeGlobal(Dataplane& dp, uint32_t role) : dp_(dp) { g_.role = role; }
+  Result<void> set_addrs(const NodeAddrs& node);
+  Result<void> set_role(uint32_t role);  // SL_ROLE_*
+  uint32_t role() const;
+
+ private:
+  Dataplane& dp_;
+  mutable std::mutex mu_;
+  sl_global g_{};  // guarded by mu_
 };
 
 struct BackendState {
@@ -60,10 +78,14 @@ struct VipState {
 
 class ServiceTable {
  public:
-  ServiceTable(Dataplane& dp, MacResolver& resolver);
+  // `role`: what set_node writes first. ACTIVE without VRRP; PASSIVE under
+  // VRRP, whose thread then sets it through global().
+  ServiceTable(Dataplane& dp, MacResolver& resolver, uint32_t role = SL_ROLE_ACTIVE);
 
-  // Node-wide settings; role ACTIVE (there is no VRRP yet).
+  // Node-wide settings (the role is global()'s).
   Result<void> set_node(const NodeAddrs& node);
+  // Thread-safe: the VRRP thread writes the role here.
+  NodeGlobal& global() { return global_; }
   // Takes over the tables a previous sluiced left in the dataplane (they
   // outlive it): VIP ids, live rings, backend slots and gens. Once, before
   // the first apply; apply calls it if the caller did not.
@@ -106,6 +128,7 @@ class ServiceTable {
   IndexPool vip_ids_{SL_MAX_VIPS};
   IndexPool backend_slots_{SL_MAX_BACKENDS};
   NodeAddrs node_;
+  NodeGlobal global_;
   std::vector<VipState> vips_;
   bool adopted_ = false;
   size_t unresolved_ = 0;

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// The raw socket VRRP adverts travel on (IP protocol 112), one family,
+// bound to the interface: multicast to 224.0.0.18 / ff02::12 (joined on the
+// interface, loop off) or unicast to each peer; TTL / hop limit 255 sent;
+// received TTL and destination read from the IPv4 header the socket
+// delivers, or from IPV6_HOPLIMIT / IPV6_PKTINFO.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "control/fd.h"
+#include "control/ip_addr.h"
+#include "control/result.h"
+#include "control/vrrp/advert.h"
+#include "control/vrrp/vrrp_node.h"
+
+namespace sluice::vrrp {
+
+// Read cap: an IPv4 header with options and 255 IPv6 addresses fit.
+inline constexpr size_t kAdvertReadCap = 60 + kHeaderLen + 255 * 16;
+
+// An IPv4 datagram as a raw socket delivers it: the header's source,
+// destination and TTL, and the VRRP message it carries (bounded by the
+// header's total length). A header that is not IPv4 / protocol 112 or is
+// cut short: too_short.
+struct Ipv4View {
+  IpAddr src;
+  IpAddr dst;
+  uint8_t ttl = 0;
+  std::span<const uint8_t> msg;
+};
+std::variant<Ipv4View, AdvertDrop> ipv4_advert_view(std::span<const uint8_t> datagram);
+
+struct AdvertSocketOptions {
+  std::string ifname;
+  int ifindex = 0;
+  IpAddr primary;                    // source; its family is the socket's
+  std::vector<IpAddr> unicast_peers;  // empty: multicast
+};
+
+class AdvertSocket final : public AdvertTransport {
+ public:
+  static Result<AdvertSocket> open(const AdvertSocketOptions& o);
+
+  int fd() const { return fd_.get(); }
+  Result<void> send(const Advert& a) override;
+  // One datagram if one is waiting (never blocks); nullopt: none.
+  std::optional<RxAdvert> receive();
+
+ private:
+  AdvertSocket(Fd fd, AdvertSocketOptions o) : fd_(std::move(fd)), o_(std::move(o)) {}
+  Result<void> send_to(const Advert& a, const IpAddr& dst);
+
+  Fd fd_;
+  AdvertSocketOptions o_;
+  std::vector<uint8_t> buf_ = std::vector<uint8_t>(kAdvertReadCap);
+};
+
+}  // namespace sluice::vrrp
