@@ -127,4 +127,18 @@ SL_INLINE int sl_reason_is_new_conn(enum sl_reason r)
 	return r == SL_R_TX_NEW || r == SL_R_TX_MIDFLOW || r == SL_R_TX_RESCHEDULED;
 }
 
+/* Under VRRP the controller stamps ctl->heartbeat_ns (CLOCK_MONOTONIC)
+ * every advert interval; a node whose controller has been silent for
+ * longer than the timeout must stop steering, or a killed sluiced would
+ * leave it answering for a VIP the peer has taken. `now_ns` may lag the
+ * stamp (a coarse clock): that is fresh, not a wrap. Timeout 0: no check. */
+SL_INLINE int sl_heartbeat_stale(const struct sl_control *ctl, __u64 now_ns)
+{
+	__u64 timeout = ctl->heartbeat_timeout_ns;
+	if (!timeout)
+		return 0;
+	__s64 since = (__s64)(now_ns - ctl->heartbeat_ns);
+	return since > (__s64)timeout;
+}
+
 #endif

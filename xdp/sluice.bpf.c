@@ -40,6 +40,27 @@ SL_INLINE int xdp_action_of(enum sl_reason r)
 	}
 }
 
+/* Tells the controller's sync sender about a flow just recorded. The ring
+ * is bounded: when it is full the event is counted and the packet goes on
+ * (the peer's periodic refresh still carries the flow). */
+SL_INLINE void flow_event_emit(struct sl_control *ctl, const struct sl_flow_key *flow,
+			       const struct sl_conn *c)
+{
+	struct sl_flow_event *e = bpf_ringbuf_reserve(&flow_events, sizeof(*e), 0);
+	if (!e) {
+		/* Only when the ring is full: an atomic add is fine there. */
+		__sync_fetch_and_add(&ctl->events_lost, 1);
+		return;
+	}
+	e->flow = *flow;
+	e->vip_id = c->vip_id;
+	e->backend = c->backend;
+	e->gen = c->gen;
+	e->pad = 0;
+	e->created_ns = c->created_ns;
+	bpf_ringbuf_submit(e, 0);
+}
+
 /* Picks a backend for a flow without a usable record and records it: into
  * `stale`, the flow's unusable record, in place, or as a new entry. Backend
  * pointers are array-map values: they stay valid for the whole run.
@@ -50,8 +71,8 @@ SL_INLINE int xdp_action_of(enum sl_reason r)
  * fails (BPF_NOEXIST) or replaces the old node (BPF_ANY). Only a flow the
  * table does not hold may cost another its slot. */
 SL_INLINE enum sl_reason schedule(struct sl_pkt *p, const struct sl_vip_meta *vip,
-				  enum sl_reason why, struct sl_conn *stale, __u32 *idx,
-				  const struct sl_backend **out)
+				  struct sl_control *ctl, enum sl_reason why, struct sl_conn *stale,
+				  __u32 *idx, const struct sl_backend **out)
 {
 	__u32 ring_id = vip->ring_id, vip_id = vip->vip_id;
 	struct sl_ring *ring = bpf_map_lookup_elem(&rings, &ring_id);
@@ -64,12 +85,16 @@ SL_INLINE enum sl_reason schedule(struct sl_pkt *p, const struct sl_vip_meta *vi
 		return SL_R_DROP_NO_BACKEND;
 	struct sl_conn c;
 	sl_conn_init(&c, i, be, vip_id, bpf_ktime_get_ns());
+	int recorded = 1;
 	if (stale)
 		*stale = c;
 	else
 		/* Fails only if another CPU recorded the flow meanwhile: its
-		 * record stays, and this one packet goes to our pick. */
-		bpf_map_update_elem(&conns, &p->flow, &c, BPF_NOEXIST);
+		 * record stays (and was announced), and this one packet goes to
+		 * our pick. */
+		recorded = bpf_map_update_elem(&conns, &p->flow, &c, BPF_NOEXIST) == 0;
+	if (recorded && (ctl->flags & SL_CTL_F_FLOW_EVENTS))
+		flow_event_emit(ctl, &p->flow, &c);
 	*idx = i;
 	*out = be;
 	return why;
@@ -78,8 +103,8 @@ SL_INLINE enum sl_reason schedule(struct sl_pkt *p, const struct sl_vip_meta *vi
 /* Finds the backend of the packet's flow: the recorded one, or a new pick.
  * A SYN is looked up first too: a retransmitted one must find its record
  * (see schedule). */
-SL_INLINE enum sl_reason choose(struct sl_pkt *p, const struct sl_vip_meta *vip, __u32 *idx,
-				const struct sl_backend **out)
+SL_INLINE enum sl_reason choose(struct sl_pkt *p, const struct sl_vip_meta *vip,
+				struct sl_control *ctl, __u32 *idx, const struct sl_backend **out)
 {
 	struct sl_conn *c = bpf_map_lookup_elem(&conns, &p->flow);
 	struct sl_backend *be = NULL;
@@ -90,7 +115,7 @@ SL_INLINE enum sl_reason choose(struct sl_pkt *p, const struct sl_vip_meta *vip,
 	}
 	enum sl_reason r = sl_record_decide(p, c, be);
 	if (sl_reason_is_new_conn(r))
-		return schedule(p, vip, r, c, idx, out);
+		return schedule(p, vip, ctl, r, c, idx, out);
 	if (sl_reason_verdict(r) == SL_VERDICT_TX) {
 		if (!be)
 			return SL_R_DROP_NO_BACKEND; /* not reached: a hit has a backend */
@@ -170,13 +195,20 @@ SL_INLINE enum sl_reason steer(struct xdp_md *ctx, struct sl_pkt *p)
 	r = sl_steer_admit(vip, g);
 	if (r != SL_R_NONE || !vip || !g)
 		return r != SL_R_NONE ? r : SL_R_PASS_NOT_VIP;
+	/* VIP traffic only: an array lookup by a constant key, which the
+	 * verifier inlines; the clock is read only when a timeout is set. */
+	struct sl_control *ctl = bpf_map_lookup_elem(&control, &zero);
+	if (!ctl)
+		return SL_R_PASS_PASSIVE; /* not reached: a one-entry array */
+	if (ctl->heartbeat_timeout_ns && sl_heartbeat_stale(ctl, bpf_ktime_get_coarse_ns()))
+		return SL_R_PASS_PASSIVE;
 
 	__u64 bytes = (__u64)p->l3_off + p->l3_len;
 	__u32 idx = 0;
 	const struct sl_backend *be = NULL;
 	r = sl_steer_screen(p);
 	if (r == SL_R_NONE)
-		r = choose(p, vip, &idx, &be);
+		r = choose(p, vip, ctl, &idx, &be);
 	int is_new = sl_reason_is_new_conn(r);
 	count(&vip_stats, vip->vip_id, bytes, is_new);
 	if (sl_reason_verdict(r) != SL_VERDICT_TX)

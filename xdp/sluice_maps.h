@@ -74,4 +74,30 @@ struct {
 	__type(value, struct sl_global);
 } global SEC(".maps");
 
+/* The controller's heartbeat and switches (struct sl_control, core/abi.h).
+ * Mmapable: the controller stores each field through a shared mapping, so
+ * the VRRP and sync threads never overwrite each other's fields and the
+ * fast path's events_lost count. Pinned: a restarted controller keeps the
+ * heartbeat its predecessor left (a dead one's stays stale). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct sl_control);
+} control SEC(".maps");
+
+/* New flows for connection-state sync (struct sl_flow_event), read by the
+ * controller. 4 MiB: about 58,000 events, over half a second of 100,000
+ * new flows/s. Pinned and adopted like the state maps: a restarted
+ * controller keeps the attached program (same tag, same maps) and must
+ * read the ring that program writes. */
+#ifndef SL_FLOW_EVENTS_BYTES
+#define SL_FLOW_EVENTS_BYTES (4u << 20)
+#endif
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SL_FLOW_EVENTS_BYTES);
+} flow_events SEC(".maps");
+
 #endif

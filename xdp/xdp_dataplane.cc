@@ -4,8 +4,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -38,6 +42,8 @@ struct SluiceMaps {
   bpf_map* backend_stats = nullptr;
   bpf_map* reason_stats = nullptr;
   bpf_map* global = nullptr;
+  bpf_map* control = nullptr;
+  bpf_map* flow_events = nullptr;
 };
 
 Result<void> map_put(bpf_map* map, const void* key, const void* value, const char* what) {
@@ -66,6 +72,14 @@ Result<sl_counters> percpu_sum(bpf_map* map, uint32_t key, const char* what) {
 
 }  // namespace
 
+// Where ring_buffer__consume puts the events of one flow_events_take.
+struct EventTake {
+  std::vector<sl_flow_event>* out = nullptr;
+  size_t max = 0;
+  size_t n = 0;
+  bool full = false;
+};
+
 struct XdpDataplane::Impl {
   XdpOptions opts;
   Object obj;
@@ -73,6 +87,16 @@ struct XdpDataplane::Impl {
   SluiceMaps maps;
   std::string pin_dir;
   int ifindex = 0;
+  // The `control` map's one value, shared with the program.
+  sl_control* control = nullptr;
+  size_t control_len = 0;
+  ring_buffer* events = nullptr;
+  EventTake take;
+
+  ~Impl() {
+    if (events != nullptr) ring_buffer__free(events);
+    if (control != nullptr) munmap(control, control_len);
+  }
 };
 
 // Finds maps to adopt: the pins first, then (pins invisible, e.g. a fresh
@@ -118,6 +142,7 @@ static Result<void> find_maps(bpf_object* obj, SluiceMaps& m) {
       {"vips", &m.vips},       {"backends", &m.backends},   {"rings", &m.rings},
       {"conns", &m.conns},     {"vip_stats", &m.vip_stats}, {"backend_stats", &m.backend_stats},
       {"reason_stats", &m.reason_stats}, {"global", &m.global},
+      {"control", &m.control}, {"flow_events", &m.flow_events},
   };
   for (const auto& [name, slot] : named) {
     *slot = bpf_object__find_map_by_name(obj, name);
@@ -135,6 +160,10 @@ static Result<void> load(XdpDataplane::Impl& im) {
   if (auto r = find_maps(im.obj.get(), im.maps); !r.ok()) return r;
   int err = bpf_map__set_max_entries(im.maps.conns, im.opts.conn_table_size);
   if (err != 0) return make_error("bpf_map__set_max_entries", -err, "conns");
+  if (im.opts.flow_events_bytes != 0) {
+    err = bpf_map__set_max_entries(im.maps.flow_events, im.opts.flow_events_bytes);
+    if (err != 0) return make_error("bpf_map__set_max_entries", -err, "flow_events");
+  }
   auto a = adopt_state(im);
   if (!a.ok()) return a;
   err = bpf_object__load(im.obj.get());
@@ -171,6 +200,39 @@ Result<std::optional<AttachedProg>> xdp_detach_foreign(const std::string& ifname
   return foreign;
 }
 
+namespace {
+
+int on_flow_event(void* ctx, void* data, size_t len) {
+  auto* t = static_cast<EventTake*>(ctx);
+  if (len < sizeof(sl_flow_event)) return 0;  // not ours: skipped
+  sl_flow_event e;
+  std::memcpy(&e, data, sizeof(e));
+  t->out->push_back(e);
+  // A negative return stops the consumer after this record (it is
+  // consumed): how a bounded take ends.
+  if (++t->n >= t->max) {
+    t->full = true;
+    return -1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// After load: the shared mapping of `control` and the consumer of the
+// program's event ring.
+static Result<void> sync_open(XdpDataplane::Impl& im) {
+  long page = sysconf(_SC_PAGESIZE);
+  im.control_len = static_cast<size_t>(page > 0 ? page : 4096);
+  void* p = mmap(nullptr, im.control_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+                 bpf_map__fd(im.maps.control), 0);
+  if (p == MAP_FAILED) return make_error("mmap", errno, "control map");
+  im.control = static_cast<sl_control*>(p);
+  im.events = ring_buffer__new(bpf_map__fd(im.maps.flow_events), on_flow_event, &im.take, nullptr);
+  if (im.events == nullptr) return make_error("ring_buffer__new", errno, "flow_events");
+  return {};
+}
+
 Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts) {
   auto im = std::make_unique<Impl>();
   im->opts = opts;
@@ -186,6 +248,7 @@ Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts)
     im->pin_dir = *dir;
   }
   if (auto r = load(*im); !r.ok()) return r.error();
+  if (auto r = sync_open(*im); !r.ok()) return r.error();
   // Only a loaded program gets a directory: a failed start leaves no trace.
   if (opts.pin) {
     if (auto r = pin_dir_create(im->pin_dir); !r.ok()) return r.error();
@@ -350,6 +413,100 @@ Result<std::vector<ConnEntry>> XdpDataplane::conns(size_t limit) {
     else if (errno != ENOENT) return make_error("bpf_map_lookup_elem", errno, "conns");
   }
   return out;
+}
+
+namespace {
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+
+}  // namespace
+
+// Each field of `control` has one writer (the fast path only adds to
+// events_lost): plain atomic stores, no read-modify-write of the value.
+Result<void> XdpDataplane::heartbeat(uint64_t timeout_ns) {
+  return heartbeat_at(monotonic_ns(), timeout_ns);
+}
+
+Result<void> XdpDataplane::heartbeat_at(uint64_t stamp_ns, uint64_t timeout_ns) {
+  // The stamp first: a timeout switched on never meets an old stamp.
+  __atomic_store_n(&impl_->control->heartbeat_ns, stamp_ns, __ATOMIC_RELEASE);
+  __atomic_store_n(&impl_->control->heartbeat_timeout_ns, timeout_ns, __ATOMIC_RELEASE);
+  return {};
+}
+
+Result<void> XdpDataplane::flow_events_enable(bool on) {
+  if (on)
+    __atomic_fetch_or(&impl_->control->flags, SL_CTL_F_FLOW_EVENTS, __ATOMIC_RELEASE);
+  else
+    __atomic_fetch_and(&impl_->control->flags, ~SL_CTL_F_FLOW_EVENTS, __ATOMIC_RELEASE);
+  return {};
+}
+
+sl_control XdpDataplane::control_get() const {
+  sl_control c{};
+  c.heartbeat_ns = __atomic_load_n(&impl_->control->heartbeat_ns, __ATOMIC_ACQUIRE);
+  c.heartbeat_timeout_ns = __atomic_load_n(&impl_->control->heartbeat_timeout_ns, __ATOMIC_ACQUIRE);
+  c.flags = __atomic_load_n(&impl_->control->flags, __ATOMIC_ACQUIRE);
+  c.events_lost = __atomic_load_n(&impl_->control->events_lost, __ATOMIC_ACQUIRE);
+  return c;
+}
+
+Result<size_t> XdpDataplane::flow_events_take(std::vector<sl_flow_event>& out, size_t max) {
+  if (max == 0) return size_t{0};
+  impl_->take = EventTake{&out, max, 0, false};
+  int rc = ring_buffer__consume(impl_->events);
+  size_t n = impl_->take.n;
+  bool full = impl_->take.full;
+  impl_->take = EventTake{};
+  if (rc < 0 && !full) return make_error("ring_buffer__consume", -rc, "flow_events");
+  return n;
+}
+
+int XdpDataplane::flow_events_fd() const { return ring_buffer__epoll_fd(impl_->events); }
+
+Result<uint64_t> XdpDataplane::flow_events_lost() { return control_get().events_lost; }
+
+Result<void> XdpDataplane::conn_put(const sl_flow_key& key, const sl_conn& conn) {
+  return map_put(impl_->maps.conns, &key, &conn, "conns");
+}
+
+Result<void> XdpDataplane::conn_del(const sl_flow_key& key) {
+  if (bpf_map_delete_elem(bpf_map__fd(impl_->maps.conns), &key) != 0 && errno != ENOENT)
+    return make_error("bpf_map_delete_elem", errno, "conns");
+  return {};
+}
+
+// The batch cursor of a hash map is a bucket index: a walk survives
+// entries that come and go (get_next_key from a vanished key would start
+// over). A bucket larger than the page asked: ENOSPC, asked again larger.
+Result<std::vector<ConnEntry>> XdpDataplane::conns_page(ConnCursor& cursor, size_t max) {
+  std::vector<ConnEntry> out;
+  if (cursor.done || max == 0) return out;
+  int fd = bpf_map__fd(impl_->maps.conns);
+  size_t want = max;
+  for (;;) {
+    std::vector<sl_flow_key> keys(want);
+    std::vector<sl_conn> values(want);
+    std::array<uint8_t, sizeof(cursor.pos)> next{};
+    uint32_t n = static_cast<uint32_t>(want);
+    LIBBPF_OPTS(bpf_map_batch_opts, o);
+    int err = bpf_map_lookup_batch(fd, cursor.started ? cursor.pos.data() : nullptr, next.data(),
+                                   keys.data(), values.data(), &n, &o);
+    if (err != 0 && errno == ENOSPC && n == 0 && want < 65536) {
+      want *= 2;
+      continue;
+    }
+    if (err != 0 && errno != ENOENT) return make_error("bpf_map_lookup_batch", errno, "conns");
+    for (uint32_t i = 0; i < n; ++i) out.push_back(ConnEntry{keys[i], values[i]});
+    cursor.started = true;
+    cursor.pos = next;
+    cursor.done = err != 0;  // ENOENT: that was the last bucket
+    return out;
+  }
 }
 
 }  // namespace sluice

@@ -23,6 +23,9 @@ struct XdpOptions {
   // An XDP object file built from xdp/sluice.bpf.c (same map names and
   // layouts) instead of the embedded one: an upgrade, or a test of one.
   std::string bpf_object;
+  // Size of the new-flow event ring (a power of two, at least a page);
+  // 0: the program's own (4 MiB). Tests shrink it to fill it.
+  uint32_t flow_events_bytes = 0;
 };
 
 class XdpDataplane final : public Dataplane {
@@ -71,6 +74,22 @@ class XdpDataplane final : public Dataplane {
   Result<sl_counters> backend_counters(uint32_t index) override;
   Result<std::array<sl_counters, SL_R_MAX>> reason_counters() override;
   Result<std::vector<ConnEntry>> conns(size_t limit) override;
+
+  // VRRP / sync (control/dataplane.h). heartbeat and the event flag are
+  // stores into the `control` map's shared mapping; the events come from
+  // the `flow_events` ring buffer of the program this object loaded.
+  Result<void> heartbeat(uint64_t timeout_ns) override;
+  Result<void> flow_events_enable(bool on) override;
+  Result<size_t> flow_events_take(std::vector<sl_flow_event>& out, size_t max) override;
+  int flow_events_fd() const override;
+  Result<uint64_t> flow_events_lost() override;
+  Result<void> conn_put(const sl_flow_key& key, const sl_conn& conn) override;
+  Result<void> conn_del(const sl_flow_key& key) override;
+  Result<std::vector<ConnEntry>> conns_page(ConnCursor& cursor, size_t max) override;
+  // heartbeat() with an explicit stamp (tests: a stale one).
+  Result<void> heartbeat_at(uint64_t stamp_ns, uint64_t timeout_ns);
+  // What the fast path sees in `control` now (tests, sluicectl).
+  sl_control control_get() const;
 
   struct Impl;
 

@@ -15,7 +15,8 @@ namespace sluice {
 // The maps that carry state; every one is pinned and adopted by name.
 inline constexpr const char* kStateMaps[] = {
     "vips",      "backends",  "rings",         "conns",        "cursors",
-    "vip_stats", "global",    "backend_stats", "reason_stats",
+    "vip_stats", "global",    "backend_stats", "reason_stats", "control",
+    "flow_events",
 };
 
 // Makes sure `pin_root` lies on a bpffs; mounts one at /sys/fs/bpf when that
