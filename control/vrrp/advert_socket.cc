@@ -69,19 +69,6 @@ IpAddr addr_of(const void* p, uint8_t family) {
 
 }  // namespace
 
-std::variant<Ipv4View, AdvertDrop> ipv4_advert_view(std::span<const uint8_t> d) {
-  if (d.size() < 20 || d[0] >> 4 != 4) return AdvertDrop::too_short;
-  size_t ihl = size_t{d[0] & 0x0fu} * 4;
-  size_t total = size_t{d[2]} << 8 | d[3];
-  if (ihl < 20 || total < ihl || total > d.size() || d[9] != kIpProto) return AdvertDrop::too_short;
-  Ipv4View v;
-  v.ttl = d[8];
-  v.src = addr_of(d.data() + 12, SL_AF_INET);
-  v.dst = addr_of(d.data() + 16, SL_AF_INET);
-  v.msg = d.subspan(ihl, total - ihl);
-  return v;
-}
-
 Result<AdvertSocket> AdvertSocket::open(const AdvertSocketOptions& o) {
   bool v6 = o.primary.is_v6();
   Fd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, kIpProto));

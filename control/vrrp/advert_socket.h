@@ -8,33 +8,20 @@
 
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "control/fd.h"
 #include "control/ip_addr.h"
 #include "control/result.h"
 #include "control/vrrp/advert.h"
+#include "control/vrrp/ipv4_view.h"
 #include "control/vrrp/vrrp_node.h"
 
 namespace sluice::vrrp {
 
 // Read cap: an IPv4 header with options and 255 IPv6 addresses fit.
 inline constexpr size_t kAdvertReadCap = 60 + kHeaderLen + 255 * 16;
-
-// An IPv4 datagram as a raw socket delivers it: the header's source,
-// destination and TTL, and the VRRP message it carries (bounded by the
-// header's total length). A header that is not IPv4 / protocol 112 or is
-// cut short: too_short.
-struct Ipv4View {
-  IpAddr src;
-  IpAddr dst;
-  uint8_t ttl = 0;
-  std::span<const uint8_t> msg;
-};
-std::variant<Ipv4View, AdvertDrop> ipv4_advert_view(std::span<const uint8_t> datagram);
 
 struct AdvertSocketOptions {
   std::string ifname;

@@ -68,13 +68,17 @@ void VrrpNode::on_receive(TimePoint now, const RxAdvert& rx) {
 
 void VrrpNode::on_timer(TimePoint now) {
   std::optional<TimePoint> due = inst_.next_deadline();
-  if (due && now >= *due) perform(now, inst_.on_timer(now), due);
+  if (due && now >= *due) {
+    // Jitter is a MASTER's: how late its periodic advert went out.
+    bool periodic = inst_.state() == State::master;
+    perform(now, inst_.on_timer(now), periodic ? due : std::nullopt);
+  }
   if (now >= heartbeat_at_) {
     // The program stops steering if this thread falls silent for longer
     // than the peer waits before taking over.
-    auto p = static_cast<uint32_t>(inst_.effective_priority());
-    auto timeout = 3 * interval_ + interval_ * static_cast<int>(256 - p) / 256;
-    fx_.heartbeat(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+    auto p = static_cast<int64_t>(inst_.effective_priority());
+    std::chrono::nanoseconds iv = interval_;
+    fx_.heartbeat(3 * iv + iv * (256 - p) / 256);
     heartbeat_at_ = now + interval_;
   }
   if (inst_.state() == State::master && now >= renew_at_) {
