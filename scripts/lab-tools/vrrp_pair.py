@@ -333,7 +333,7 @@ def measure_failover(master, backup, advert_ms, link_down=True, warmup=0.6, sett
             "replies": len(res["replies"]),
             "before": failover.responders(res, t_to=t_fail),
             "after": failover.responders(res, t_from=t_fail + (ms or 0) / 1000.0),
-            "gap_ms": failover.longest_gap_ms(res)}
+            "gap_ms": failover.longest_gap_ms(res), "t_fail": t_fail, "result": res}
 
 
 def master_down_ms(priority, advert_ms):
