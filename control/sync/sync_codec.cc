@@ -98,7 +98,7 @@ Bytes encode(const Header& h, std::span<const sl_sync_record> records,
   put_be(&b[0], kMagic, 4);
   b[4] = kVersion;
   b[5] = static_cast<uint8_t>(h.kind);
-  b[6] = key.empty() ? 0 : kFlagHmac;
+  b[6] = static_cast<uint8_t>((key.empty() ? 0 : kFlagHmac) | (h.walk ? kFlagWalk : 0));
   put_be(&b[8], h.node_id, 4);
   put_be(&b[12], h.epoch, 4);
   put_be(&b[16], h.seq, 8);
@@ -117,7 +117,7 @@ Decoded decode(std::span<const uint8_t> b, const Rx& rx) {
   if (get_be(&b[0], 4) != kMagic) return Drop::bad_magic;
   if (b[4] != kVersion) return Drop::bad_version;
   if (!kind_ok(b[5])) return Drop::bad_kind;
-  if ((b[6] & ~kFlagHmac) != 0 || b[7] != 0 || get_be(&b[26], 2) != 0 || get_be(&b[28], 4) != 0)
+  if ((b[6] & ~(kFlagHmac | kFlagWalk)) != 0 || b[7] != 0 || get_be(&b[26], 2) != 0 || get_be(&b[28], 4) != 0)
     return Drop::bad_flags;
   bool signed_ = b[6] & kFlagHmac;
   if (!rx.key.empty() && !signed_) return Drop::missing_hmac;
@@ -136,6 +136,8 @@ Decoded decode(std::span<const uint8_t> b, const Rx& rx) {
   d.header.node_id = static_cast<uint32_t>(get_be(&b[8], 4));
   d.header.epoch = static_cast<uint32_t>(get_be(&b[12], 4));
   d.header.seq = get_be(&b[16], 8);
+  d.header.walk = b[6] & kFlagWalk;
+  if (d.header.walk && d.header.kind != Kind::records) return Drop::bad_flags;
   size_t count = get_be(&b[24], 2);
   if (count > kMaxRecords || (count != 0 && d.header.kind != Kind::records)) return Drop::bad_count;
   size_t want = kHeaderLen + count * kRecordLen;
@@ -151,13 +153,13 @@ Decoded decode(std::span<const uint8_t> b, const Rx& rx) {
 Sender::Sender(uint32_t node_id, uint32_t epoch, Bytes key, size_t batch)
     : node_id_(node_id), epoch_(epoch), key_(std::move(key)), batch_(batch ? batch : 1) {}
 
-Header Sender::next(Kind k) { return Header{k, node_id_, epoch_, seq_++}; }
+Header Sender::next(Kind k, bool walk) { return Header{k, node_id_, epoch_, seq_++, walk}; }
 
-std::vector<Bytes> Sender::records(std::span<const sl_sync_record> recs) {
+std::vector<Bytes> Sender::records(std::span<const sl_sync_record> recs, bool walk) {
   std::vector<Bytes> out;
   for (size_t i = 0; i < recs.size(); i += batch_)
-    out.push_back(
-        encode(next(Kind::records), recs.subspan(i, std::min(batch_, recs.size() - i)), key_));
+    out.push_back(encode(next(Kind::records, walk),
+                         recs.subspan(i, std::min(batch_, recs.size() - i)), key_));
   return out;
 }
 

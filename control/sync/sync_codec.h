@@ -33,6 +33,9 @@ using Bytes = std::vector<uint8_t>;
 inline constexpr uint32_t kMagic = 0x534c5359;  // "SLSY"
 inline constexpr uint8_t kVersion = 1;
 inline constexpr uint8_t kFlagHmac = 0x01;
+// Records from a walk of the sender's table (resync or refresh), not new
+// flows: their age is the flow's, not the stream's lag.
+inline constexpr uint8_t kFlagWalk = 0x02;
 inline constexpr size_t kHeaderLen = 32;
 inline constexpr size_t kRecordLen = sizeof(sl_sync_record);
 inline constexpr size_t kHmacLen = 32;
@@ -55,6 +58,7 @@ struct Header {
   uint32_t node_id = 0;
   uint32_t epoch = 0;
   uint64_t seq = 0;
+  bool walk = false;  // kFlagWalk
 
   bool operator==(const Header&) const = default;
 };
@@ -99,12 +103,12 @@ Decoded decode(std::span<const uint8_t> bytes, const Rx& rx);
 class Sender {
  public:
   Sender(uint32_t node_id, uint32_t epoch, Bytes key = {}, size_t batch = kBatch);
-  std::vector<Bytes> records(std::span<const sl_sync_record> recs);
+  std::vector<Bytes> records(std::span<const sl_sync_record> recs, bool walk = false);
   Bytes control(Kind k);  // resync_request / resync_begin / resync_end
   uint64_t next_seq() const { return seq_; }
 
  private:
-  Header next(Kind k);
+  Header next(Kind k, bool walk = false);
   uint32_t node_id_, epoch_;
   Bytes key_;
   size_t batch_;

@@ -180,7 +180,7 @@ std::vector<BadCase> bad_cases() {
       {"Version2", with(plain(), 4, 2), rx(), Drop::bad_version},
       {"Kind0", with(plain(), 5, 0), rx(), Drop::bad_kind},
       {"Kind5", with(plain(), 5, 5), rx(), Drop::bad_kind},
-      {"UnknownFlag", with(plain(), 6, 0x02), rx(), Drop::bad_flags},
+      {"UnknownFlag", with(plain(), 6, 0x04), rx(), Drop::bad_flags},
       {"Reserved7", with(plain(), 7, 1), rx(), Drop::bad_flags},
       {"Reserved26", with(plain(), 27, 1), rx(), Drop::bad_flags},
       {"Reserved28", with(plain(), 31, 1), rx(), Drop::bad_flags},
