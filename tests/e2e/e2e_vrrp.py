@@ -135,8 +135,19 @@ def check_sluiced_view(node, state, master_addr):
     return out
 
 
-def served_by(kind):
-    return ("be1", "be2", "be3") if kind == "sluiced" else None
+def check_metrics(ns, state):
+    """The node's metrics say the same state: sluice_vrrp_state{state=...} 1."""
+    p = E.sh(vp.in_ns(ns, ["curl", "-sS", "--max-time", "5", "http://127.0.0.1:9477/metrics"]),
+             check=False)
+    want = f'sluice_vrrp_state{{state="{state.lower()}"}} 1'
+    lines = p.stdout.splitlines()
+    out = []
+    if want not in lines:
+        got = [ln for ln in lines if ln.startswith("sluice_vrrp_state")]
+        out.append(f"{ns}: metrics lack `{want}`: {got or (p.stdout + p.stderr)[-300:]}")
+    if not any(ln.startswith('sluice_vrrp_adverts_total{dir="sent"}') for ln in lines):
+        out.append(f"{ns}: metrics lack sluice_vrrp_adverts_total")
+    return out
 
 
 def probe_now(seconds=0.5):
@@ -221,6 +232,7 @@ def t_pair_failover_preempt():
         if not problems:
             problems += check_sluiced_view(lb1, "MASTER", vp.NODE["lb1"])
             problems += check_sluiced_view(lb2, "BACKUP", vp.NODE["lb1"])
+            problems += check_metrics("lb1", "MASTER") + check_metrics("lb2", "BACKUP")
             check_served(pair, "lb1", problems, "lb1 MASTER")
         if not problems:
             failover_step(pair, "lb1", "lb2", 100, problems, "sluiced->sluiced 100 ms")
