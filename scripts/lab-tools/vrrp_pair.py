@@ -33,6 +33,7 @@ VIP4 = "198.18.0.100"
 UDP_PORT = 9000
 BACKENDS = ("198.18.0.11", "198.18.0.12", "198.18.0.13")
 VRID = 51
+SYNC_PORT = 7900
 
 
 def sh(args, timeout=20, check=True):
@@ -129,7 +130,7 @@ class SluicedNode:
     kind = "sluiced"
 
     def __init__(self, ns, workdir, build, priority, advert_ms, preempt=True,
-                 xdp_mode="native", extra_vips=()):
+                 xdp_mode="native", extra_vips=(), sync=False):
         self.ns = ns
         self.dir = workdir
         os.makedirs(workdir, exist_ok=True)
@@ -150,6 +151,8 @@ class SluicedNode:
         lines += ["vrrp:", f"  vrid: {VRID}", f"  priority: {priority}",
                   f"  advert_interval_ms: {advert_ms}",
                   f"  preempt: {'true' if preempt else 'false'}"]
+        if sync:
+            lines += ["sync:", f"  peer: {peer}", f"  port: {SYNC_PORT}"]
         self.peer = peer
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
