@@ -2,6 +2,7 @@
 #include "control/daemon.h"
 
 #include <spdlog/spdlog.h>
+#include <net/if.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -16,12 +17,14 @@
 #include "control/control_counters.h"
 #include "control/event_loop.h"
 #include "control/health_thread.h"
+#include "control/log_limit.h"
 #include "control/mac_resolver.h"
 #include "control/metrics_endpoint.h"
 #include "control/netlink.h"
 #include "control/sd_notify.h"
 #include "control/service_table.h"
 #include "control/vip_addresses.h"
+#include "control/vrrp/vrrp_service.h"
 #include "xdp/xdp_dataplane.h"
 
 namespace sluice {
@@ -109,6 +112,63 @@ Result<std::unique_ptr<XdpDataplane>> open_dataplane(const Config& cfg, const Da
   return dp;
 }
 
+// The dataplane's heartbeat, stamped by the VRRP thread every advert
+// interval: a node whose sluiced was killed stops steering once the stamp
+// is older than `timeout` (by then the peer has taken over).
+std::function<void(std::chrono::nanoseconds)> heartbeat_hook(Dataplane& dp) {
+  return [&dp, warn = LogLimit(std::chrono::seconds(10))](std::chrono::nanoseconds t) mutable {
+    auto r = dp.heartbeat(static_cast<uint64_t>(t.count()));
+    if (!r)
+      if (auto held = warn.take(std::chrono::steady_clock::now()))
+        spdlog::warn("vrrp: dataplane heartbeat: {}", r.error().message());
+  };
+}
+
+// Some VIP has no backend in its live ring (track.no_serving_backend).
+bool vip_without_serving_backend(const ServiceTable& table) {
+  for (const auto& v : table.vips()) {
+    bool serving = false;
+    for (const auto& be : v.backends) serving = serving || be.serving;
+    if (!serving) return true;
+  }
+  return false;
+}
+
+// Under `vrrp:`: the VRRP thread owns the role and the VIP addresses from
+// here on. The adverts leave from the interface's primary IPv4 address, or
+// its IPv6 link-local one (a global one towards IPv6 unicast peers).
+Result<std::unique_ptr<vrrp::VrrpService>> start_vrrp(const Config& cfg, Netlink& nl,
+                                                      const LinkInfo& vip_link,
+                                                      ServiceTable& table, XdpDataplane& dp) {
+  const VrrpConfig& v = *cfg.vrrp;
+  vrrp::ServiceOptions o;
+  o.vrrp = v;
+  o.advert_ifname = v.interface.empty() ? cfg.interface : v.interface;
+  auto link = nl.link(o.advert_ifname);
+  if (!link) return link.error();
+  o.advert_ifindex = link->ifindex;
+  o.advert_link_up = (link->flags & IFF_UP) && (link->flags & IFF_RUNNING);
+  o.vip_ifindex = vip_link.ifindex;
+  o.vip_mac = vip_link.mac;
+  o.vips = vip_addrs(cfg);
+  uint8_t family = vrrp::advert_family(v, o.vips);
+  auto primary = family == SL_AF_INET6 && v.unicast_peers.empty()
+                     ? nl.link_local_address(link->ifindex)
+                     : nl.global_address(link->ifindex, family, o.vips);
+  if (!primary) return primary.error();
+  if (!*primary)
+    return make_error(std::string("vrrp: no ") +
+                          (family == SL_AF_INET6 ? "IPv6 link-local" : "IPv4") +
+                          " address to send adverts from",
+                      0, o.advert_ifname);
+  o.primary = **primary;
+  o.set_role = [&table](bool active) {
+    return table.global().set_role(active ? SL_ROLE_ACTIVE : SL_ROLE_PASSIVE);
+  };
+  o.heartbeat = heartbeat_hook(dp);
+  return vrrp::VrrpService::start(std::move(o));
+}
+
 Result<void> shut_down(int signo, const DaemonFlags& flags, VipAddresses& addrs,
                        XdpDataplane& dp) {
   spdlog::info("signal {}: stopping", strsignal(signo));
@@ -140,14 +200,36 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   auto dp = open_dataplane(cfg, flags);
   if (!dp) return dp.error();
   KernelMacResolver resolver(*nl, link->ifindex);
-  ServiceTable table(**dp, resolver);
+  // Under `vrrp:` the node starts in Backup: passive, no VIP address, until
+  // the VRRP thread makes it MASTER. Without it: active, VIPs held always.
+  const bool under_vrrp = cfg.vrrp.has_value();
+  ServiceTable table(**dp, resolver, under_vrrp ? SL_ROLE_PASSIVE : SL_ROLE_ACTIVE);
   // Before anything is written: the tables may be a previous sluiced's,
   // still steering established flows.
   if (auto r = table.adopt(); !r) return r;
+  // Without `vrrp:` no heartbeat check: a program a `vrrp:` run left behind
+  // would otherwise stop steering once its last stamp went stale.
+  if (!under_vrrp)
+    if (auto r = (*dp)->heartbeat(0); !r) spdlog::warn("{}", r.error().message());
   if (auto r = table.set_node(*node); !r) return r;
   if (auto r = table.apply(dataplane_vips(cfg), kStartupResolveWait); !r) return r;
   VipAddresses addrs(*nl, link->ifindex);
-  if (auto r = addrs.sync(vip_addrs(cfg)); !r) return r;
+  std::unique_ptr<vrrp::VrrpService> vrrp_svc;
+  if (under_vrrp) {
+    auto started = start_vrrp(cfg, *nl, *link, table, **dp);
+    if (!started) return started.error();
+    vrrp_svc = std::move(*started);
+    vrrp_svc->set_vip_without_serving_backend(vip_without_serving_backend(table));
+  } else if (auto r = addrs.sync(vip_addrs(cfg)); !r) {
+    return r;
+  }
+  // The VRRP thread stops (VIPs removed, passive) before the tables go.
+  struct VrrpStop {
+    std::unique_ptr<vrrp::VrrpService>& v;
+    ~VrrpStop() {
+      if (v) v->shutdown(std::chrono::milliseconds(1000));
+    }
+  } vrrp_stop{vrrp_svc};
   spdlog::info("serving {} VIPs on {}; API at {}", cfg.vips.size(), cfg.interface,
                cfg.api_socket);
   notify_ready(fmt::format("serving {} VIPs on {}", cfg.vips.size(), cfg.interface));
@@ -175,6 +257,7 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
     if (auto w = table.set_health(r.ref, r.status); !w)
       spdlog::error("health: reprogramming failed: {}", w.error().message());
     if (r.changed) (*metrics)->publish(table);
+    if (vrrp_svc) vrrp_svc->set_vip_without_serving_backend(vip_without_serving_backend(table));
   });
   if (!health) return health.error();
   table.on_apply([&] { (*health)->update(health_check_defs(table)); });
@@ -191,7 +274,12 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   ConfigStore store(cfg, flags.config_path, [&](const Config& next) -> Result<void> {
     if (auto r = table.apply(dataplane_vips(next), std::chrono::milliseconds(0)); !r) return r;
     retry_unresolved(true);
-    return addrs.sync(vip_addrs(next));
+    if (!vrrp_svc) return addrs.sync(vip_addrs(next));
+    // The VRRP thread holds the addresses: it takes the new list, and adds
+    // it only while MASTER.
+    vrrp_svc->set_vips(vip_addrs(next));
+    vrrp_svc->set_vip_without_serving_backend(vip_without_serving_backend(table));
+    return {};
   }, counters);
   store.set_prepare([&](const Config& next) { prefetch(dataplane_vips(next)); });
   // Changes and reloads: parsed, checked and written off the loop, one at
@@ -211,6 +299,7 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
 
   // API detach: done before the reply, so the reply tells whether it worked.
   auto detach = [&]() -> Result<void> {
+    if (vrrp_svc) vrrp_svc->shutdown(std::chrono::milliseconds(1000));
     if (auto r = addrs.remove_all(); !r) spdlog::warn("{}", r.error().message());
     if (auto r = (*dp)->detach(); !r) return r;
     spdlog::info("detached from {} on API request, pins removed; exiting", cfg.interface);
@@ -220,6 +309,14 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   DaemonInfo info{cfg.interface, "xdp", (*dp)->attached_generic(), (*dp)->pin_dir()};
   info.loop = &counters.loop;
   ApiHandler handler(table, **dp, store, info, detach);
+  // `status`, `sluicectl vrrp` and the metrics read the VRRP thread's
+  // snapshot (a copy under its lock); without `vrrp:` there is none.
+  auto vrrp_report = [&vrrp_svc]() -> std::optional<vrrp::VrrpReport> {
+    if (!vrrp_svc) return std::nullopt;
+    return vrrp_svc->report();
+  };
+  handler.set_vrrp(vrrp_report);
+  (*metrics)->set_vrrp(vrrp_report);
   (*api)->set_handler([&](std::string_view req, ApiServer::Ticket t) {
     auto reply = handler.handle_async(req, **changes, [&, t](std::string later) {
       (*api)->complete(t, later);
@@ -251,6 +348,12 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
     (*metrics)->publish(table);
   });
   table.on_apply(nullptr);
+  if (vrrp_svc) {
+    // SIGTERM under vrrp: priority 0 (the backup takes over at once), VIPs
+    // removed, role passive; then as without it.
+    vrrp_svc->shutdown(std::chrono::milliseconds(1000));
+    vrrp_svc.reset();
+  }
   if (!stopped) return stopped.error();
   if (*stopped == 0) return {};  // detached through the API
   return shut_down(*stopped, flags, addrs, **dp);
