@@ -104,7 +104,10 @@ struct sl_conn {
 	__u32 backend; /* index into the backend table */
 	__u32 gen;     /* the backend's gen when the flow was recorded */
 	__u32 vip_id;
-	__u32 pad;
+	__u32 synced_s;   /* 0: recorded here by the fast path; imported by sync:
+			   * CLOCK_MONOTONIC seconds + 1 of the import, so the
+			   * BACKUP can forget what the MASTER no longer holds
+			   * (control/sync/sync_engine.h) */
 	__u64 created_ns; /* monotonic clock of the node that recorded it */
 };
 SL_STATIC_ASSERT(sizeof(struct sl_conn) == 24, "sl_conn size");

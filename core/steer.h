@@ -118,7 +118,7 @@ SL_INLINE void sl_conn_init(struct sl_conn *c, __u32 idx, const struct sl_backen
 	c->backend = idx;
 	c->gen = be->gen;
 	c->vip_id = vip_id;
-	c->pad = 0;
+	c->synced_s = 0;
 	c->created_ns = now_ns;
 }
 

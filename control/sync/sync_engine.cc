@@ -165,7 +165,7 @@ void SyncEngine::sweep_step() {
     }
     seen += page->size();
     for (const auto& e : *page) {
-      if (e.conn.pad >= s.before_s) continue;
+      if (e.conn.synced_s >= s.before_s) continue;
       if (auto r = dp_.conn_del(e.key); r.ok()) ++extra_.swept;
       else dp_error(r.error());
     }
@@ -200,7 +200,7 @@ void SyncEngine::import(const Datagram& d, uint64_t now_ns) {
     auto im = import_record(r, now_ns, lookup, c);
     if (!im) continue;
     Result<void> res = im->op == SL_SYNC_OP_CLOSED ? dp_.conn_del(im->key)
-                                                   : (im->conn.pad = stamp, dp_.conn_put(im->key, im->conn));
+                                                   : (im->conn.synced_s = stamp, dp_.conn_put(im->key, im->conn));
     if (!res.ok()) {
       dp_error(res.error());
       continue;

@@ -13,7 +13,7 @@
 //
 // Expiry by idle time: the MASTER's table is LRU (the idlest flow goes
 // first when it is full) and holds what the fast path saw. The BACKUP
-// mirrors it: each imported record carries its import time (sl_conn.pad,
+// mirrors it: each imported record carries its import time (sl_conn.synced_s,
 // seconds of CLOCK_MONOTONIC + 1; the fast path writes 0), every record the
 // MASTER holds is re-sent at least every `refresh_ns` by the refresh walk,
 // and after a complete walk the BACKUP deletes every record not imported
@@ -149,7 +149,7 @@ class SyncEngine {
   EngineExtra extra_;
 };
 
-// sl_conn.pad of an imported record: seconds of `now_ns` + 1 (never 0).
+// sl_conn.synced_s of an imported record: seconds of `now_ns` + 1 (never 0).
 uint32_t import_stamp(uint64_t now_ns);
 
 }  // namespace sluice::sync

@@ -81,6 +81,21 @@ uint32_t random_u32() {
 
 }  // namespace
 
+SyncTables sync_tables_of(const std::vector<VipState>& vips) {
+  SyncTables t;
+  t.vips.reserve(vips.size());
+  for (const auto& v : vips) {
+    if (!v.programmed) continue;
+    SyncTables::Vip out;
+    out.key = v.key();
+    out.vip_id = v.vip_id;
+    out.backends.reserve(v.backends.size());
+    for (const auto& b : v.backends) out.backends.push_back({b.index, b.cfg.address});
+    t.vips.push_back(std::move(out));
+  }
+  return t;
+}
+
 Result<Bytes> key_file_read(const std::string& path) {
   const std::string field = "sync.key_file";
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));

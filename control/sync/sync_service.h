@@ -21,6 +21,7 @@
 #include "control/dataplane.h"
 #include "control/fd.h"
 #include "control/result.h"
+#include "control/service_table.h"
 #include "control/sync/sync_engine.h"
 #include "control/vrrp/vrrp_report.h"
 
@@ -31,6 +32,10 @@ inline constexpr size_t kKeyFileMax = 4096;
 // The key in `path`: a regular file of at most kKeyFileMax bytes that
 // neither group nor others may read or write. Errors name sync.key_file.
 Result<Bytes> key_file_read(const std::string& path);
+
+// What the main loop hands set_tables() after each apply: the programmed
+// VIPs of ServiceTable::vips() and the slot of each of their backends.
+SyncTables sync_tables_of(const std::vector<VipState>& vips);
 
 struct SyncOptions {
   SyncConfig config;

@@ -151,7 +151,7 @@ TEST_F(SyncPair, NewFlowsReachTheBackupInItsOwnTerms) {
   EXPECT_EQ(got->conn.gen, 3u);
   EXPECT_EQ(got->conn.vip_id, 2u);
   EXPECT_EQ(got->conn.created_ns, now - 30 * 1000000);
-  EXPECT_EQ(got->conn.pad, import_stamp(now));
+  EXPECT_EQ(got->conn.synced_s, import_stamp(now));
   EXPECT_EQ(b.engine->counters().records_applied, 1u);
   EXPECT_EQ(b.engine->counters().lag_ms, 30);
   EXPECT_EQ(a.engine->counters().records_sent, 1u);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -196,6 +197,29 @@ TEST(SyncKeyFile, ReadableByOthersOrMissingOrShortIsAnErrorNamingTheField) {
 
   auto dir = key_file_read("/");
   EXPECT_FALSE(dir.ok());
+}
+
+TEST(SyncTablesOf, ProgrammedVipsWithTheirBackendSlots) {
+  VipState v;
+  v.cfg.address = ip("198.18.0.100");
+  v.cfg.port = 80;
+  v.cfg.protocol = 6;
+  v.vip_id = 3;
+  v.programmed = true;
+  BackendState b;
+  b.cfg.address = ip("198.18.0.11");
+  b.index = 42;
+  v.backends.push_back(b);
+  VipState unprogrammed = v;
+  unprogrammed.programmed = false;
+  SyncTables t = sync_tables_of({v, unprogrammed});
+  ASSERT_EQ(t.vips.size(), 1u);
+  sl_vip_key want = vip_key();
+  EXPECT_EQ(std::memcmp(&t.vips[0].key, &want, sizeof(want)), 0);
+  EXPECT_EQ(t.vips[0].vip_id, 3u);
+  ASSERT_EQ(t.vips[0].backends.size(), 1u);
+  EXPECT_EQ(t.vips[0].backends[0].slot, 42u);
+  EXPECT_EQ(t.vips[0].backends[0].address, ip("198.18.0.11"));
 }
 
 }  // namespace
