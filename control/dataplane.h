@@ -93,6 +93,12 @@ class Dataplane {
     return unsupported("conn_put");
   }
   virtual Result<void> conn_del(const sl_flow_key& /*key*/) { return unsupported("conn_del"); }
+  // conn_put of many at once (XDP: one batched syscall).
+  virtual Result<void> conns_put(const std::vector<ConnEntry>& entries) {
+    for (const auto& e : entries)
+      if (auto r = conn_put(e.key, e.conn); !r.ok()) return r;
+    return {};
+  }
   // A walk of the connection table in pages (resync, refresh, expiry):
   // up to `max` entries after `cursor`, which it advances; sets
   // cursor.done at the end. Entries added or removed meanwhile may or may

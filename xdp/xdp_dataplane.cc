@@ -474,6 +474,21 @@ Result<void> XdpDataplane::conn_put(const sl_flow_key& key, const sl_conn& conn)
   return map_put(impl_->maps.conns, &key, &conn, "conns");
 }
 
+Result<void> XdpDataplane::conns_put(const std::vector<ConnEntry>& entries) {
+  if (entries.empty()) return {};
+  std::vector<sl_flow_key> keys(entries.size());
+  std::vector<sl_conn> values(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    keys[i] = entries[i].key;
+    values[i] = entries[i].conn;
+  }
+  uint32_t n = static_cast<uint32_t>(entries.size());
+  LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+  if (bpf_map_update_batch(bpf_map__fd(impl_->maps.conns), keys.data(), values.data(), &n, &o) != 0)
+    return make_error("bpf_map_update_batch", errno, "conns");
+  return {};
+}
+
 Result<void> XdpDataplane::conn_del(const sl_flow_key& key) {
   if (bpf_map_delete_elem(bpf_map__fd(impl_->maps.conns), &key) != 0 && errno != ENOENT)
     return make_error("bpf_map_delete_elem", errno, "conns");

@@ -85,6 +85,7 @@ class XdpDataplane final : public Dataplane {
   Result<uint64_t> flow_events_lost() override;
   Result<void> conn_put(const sl_flow_key& key, const sl_conn& conn) override;
   Result<void> conn_del(const sl_flow_key& key) override;
+  Result<void> conns_put(const std::vector<ConnEntry>& entries) override;
   Result<std::vector<ConnEntry>> conns_page(ConnCursor& cursor, size_t max) override;
   // heartbeat() with an explicit stamp (tests: a stale one).
   Result<void> heartbeat_at(uint64_t stamp_ns, uint64_t timeout_ns);

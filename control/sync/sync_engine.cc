@@ -85,6 +85,7 @@ void SyncEngine::request_resync(uint64_t now_ns) {
   queue(sender_.control(Kind::resync_request));
   ++report_.resyncs_requested;
   requested_ = true;
+  gap_pending_ = false;
   last_request_ns_ = now_ns;
 }
 
@@ -179,7 +180,8 @@ void SyncEngine::turn(uint64_t now_ns) {
     if (!walk_ && now_ns - last_walk_ns_ >= opts_.refresh_ns) walk_ = Walk{};
     if (walk_) walk_step(now_ns);
   } else {
-    if (!resynced_ && now_ns - last_request_ns_ >= opts_.resync_retry_ns) request_resync(now_ns);
+    uint64_t wait = gap_pending_ ? opts_.resync_gap_hold_ns : opts_.resync_retry_ns;
+    if (!resynced_ && now_ns - last_request_ns_ >= wait) request_resync(now_ns);
     if (sweep_) sweep_step();
   }
   auto lost = dp_.flow_events_lost();
@@ -196,18 +198,23 @@ void SyncEngine::import(const Datagram& d, uint64_t now_ns) {
     if (it == local_.end()) return std::nullopt;
     return it->second;
   };
+  std::vector<ConnEntry> puts;
+  puts.reserve(d.records.size());
   for (const auto& r : d.records) {
     auto im = import_record(r, now_ns, lookup, c);
     if (!im) continue;
-    Result<void> res = im->op == SL_SYNC_OP_CLOSED ? dp_.conn_del(im->key)
-                                                   : (im->conn.synced_s = stamp, dp_.conn_put(im->key, im->conn));
-    if (!res.ok()) {
-      dp_error(res.error());
+    if (im->op == SL_SYNC_OP_CLOSED) {
+      if (auto res = dp_.conn_del(im->key); !res.ok()) dp_error(res.error());
+      else ++report_.records_applied;
       continue;
     }
-    ++report_.records_applied;
+    im->conn.synced_s = stamp;
+    puts.push_back(ConnEntry{im->key, im->conn});
     if (!d.header.walk) newest_ms = std::min(newest_ms, sl_ntohl(r.age_ms));
   }
+  // One datagram's records in one call (XDP: one syscall).
+  if (auto res = dp_.conns_put(puts); !res.ok()) dp_error(res.error());
+  else report_.records_applied += puts.size();
   report_.records_no_backend += c.dropped_unknown_backend;
   if (newest_ms != UINT32_MAX) report_.lag_ms = newest_ms;
 }
@@ -228,7 +235,8 @@ void SyncEngine::receive(std::span<const uint8_t> bytes, const IpAddr& from, uin
   if (v.request_resync && !master_) {
     resynced_ = false;
     sweep_.reset();
-    request_resync(now_ns);
+    if (now_ns - last_request_ns_ >= opts_.resync_gap_hold_ns) request_resync(now_ns);
+    else gap_pending_ = true;
   }
   switch (d.header.kind) {
     case Kind::records:

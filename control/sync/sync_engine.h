@@ -64,6 +64,9 @@ struct EngineOptions {
   size_t sweep_entries_per_turn = 8192;
   uint64_t refresh_ns = 30'000'000'000;     // MASTER: a full walk at least this often
   uint64_t resync_retry_ns = 1'000'000'000;  // BACKUP: ask again until resynced
+  // BACKUP: a gap asks at once, but not sooner than this after the last
+  // request: a burst of gaps during a walk restarts it once, not per gap.
+  uint64_t resync_gap_hold_ns = 200'000'000;
 };
 
 // Counters beyond vrrp::SyncReport.
@@ -142,6 +145,7 @@ class SyncEngine {
   std::optional<Sweep> sweep_;
   uint64_t last_request_ns_ = 0;
   bool requested_ = false;
+  bool gap_pending_ = false;  // a gap waits for resync_gap_hold_ns
   uint64_t last_walk_ns_ = 0;
   uint32_t pass_start_s_ = 0;
   std::vector<sl_flow_event> events_;

@@ -209,13 +209,18 @@ TEST(ConnTable, PutDelAndPagedWalk) {
   auto dp = own_lb(0);
   ASSERT_TRUE(dp);
   constexpr int kEntries = 300;
+  std::vector<ConnEntry> batch;  // the second half in one batched call
   for (int i = 0; i < kEntries; ++i) {
     sl_conn c{};
     c.backend = kBeA2;
     c.gen = 1;
     c.created_ns = uint64_t(i) + 1;
-    ASSERT_TRUE(dp->conn_put(flow_of(client4, vipA, uint16_t(46000 + i), 80), c).ok());
+    sl_flow_key k = flow_of(client4, vipA, uint16_t(46000 + i), 80);
+    if (i < kEntries / 2) ASSERT_TRUE(dp->conn_put(k, c).ok());
+    else batch.push_back({k, c});
   }
+  auto put = dp->conns_put(batch);
+  ASSERT_TRUE(put.ok()) << put.error().message();
   sl_flow_key gone = flow_of(client4, vipA, 46000, 80);
   ASSERT_TRUE(dp->conn_del(gone).ok());
   ASSERT_TRUE(dp->conn_del(gone).ok());  // absent: not an error
