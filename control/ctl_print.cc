@@ -121,9 +121,9 @@ void TextTable::print(std::ostream& out) const {
 
 void print_status(const json& reply, std::ostream& out) {
   TextTable t({"FIELD", "VALUE"});
-  for (const char* key : {"version", "pid", "uptime_s", "interface", "dataplane", "xdp_mode",
-                          "role", "vrrp_state", "lb_mac", "src_v4", "src_v6", "pin_dir", "vips", "backends",
-                          "unresolved_macs"})
+  for (const char* key :
+       {"version", "pid", "uptime_s", "interface", "dataplane", "xdp_mode", "role", "vrrp_state",
+        "lb_mac", "src_v4", "src_v6", "pin_dir", "vips", "backends", "unresolved_macs"})
     t.add({key, field(reply, key)});
   if (reply.contains("loop") && reply["loop"].is_object()) {
     const json& l = reply["loop"];

@@ -205,18 +205,19 @@ std::string state_label(vrrp::State s) {
 }
 
 void render_vrrp(Exposition& e, const vrrp::VrrpReport& r) {
-  e.family("sluice_vrrp_state", "gauge", "1 for the VRRP state the instance is in, 0 for the others.");
+  e.family("sluice_vrrp_state", "gauge",
+           "1 for the VRRP state the instance is in, 0 for the others.");
   for (auto st : {vrrp::State::initialize, vrrp::State::backup, vrrp::State::master})
     e.sample("sluice_vrrp_state", label("state", state_label(st)), r.instance.state == st);
   e.family("sluice_vrrp_priority", "gauge",
            "VRRP priority: as configured, and as advertised (less the tracking penalty).");
   e.sample("sluice_vrrp_priority", label("kind", "configured"), r.priority);
   e.sample("sluice_vrrp_priority", label("kind", "effective"), r.instance.effective_priority);
-  e.family("sluice_vrrp_adverts_total", "counter",
-           "VRRP adverts sent, and received and accepted.");
+  e.family("sluice_vrrp_adverts_total", "counter", "VRRP adverts sent, and received and accepted.");
   e.sample("sluice_vrrp_adverts_total", label("dir", "sent"), r.adverts_sent);
   e.sample("sluice_vrrp_adverts_total", label("dir", "received"), r.adverts_received);
-  e.family("sluice_vrrp_advert_drops_total", "counter", "Received VRRP adverts refused, by reason.");
+  e.family("sluice_vrrp_advert_drops_total", "counter",
+           "Received VRRP adverts refused, by reason.");
   for (int i = 1; i <= vrrp::kAdvertDropCount; ++i)
     e.sample("sluice_vrrp_advert_drops_total",
              label("reason", vrrp::advert_drop_name(static_cast<vrrp::AdvertDrop>(i))),
@@ -242,8 +243,8 @@ void render_vrrp(Exposition& e, const vrrp::VrrpReport& r) {
     e.sample("sluice_sync_records_total", label("outcome", outcome), value);
   e.family("sluice_sync_drops_total", "counter", "Connection-sync datagrams refused, by reason.");
   for (int i = 1; i <= sync::kDropCount; ++i)
-    e.sample("sluice_sync_drops_total", label("reason", sync::drop_name(static_cast<sync::Drop>(i))),
-             s.drops[i]);
+    e.sample("sluice_sync_drops_total",
+             label("reason", sync::drop_name(static_cast<sync::Drop>(i))), s.drops[i]);
   e.family("sluice_sync_lag_seconds", "gauge",
            "Age of the newest applied sync record when it arrived.");
   e.sample_seconds("sluice_sync_lag_seconds", "", ms_to_us(s.lag_ms));

@@ -3,7 +3,6 @@
 // the snapshot handed between threads, the count cache, and the HTTP
 // endpoint with a real GET on 127.0.0.1.
 #include "control/metrics.h"
-#include "tests/control/fake_vrrp_report.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -18,6 +17,7 @@
 #include "control/fd.h"
 #include "control/metrics_server.h"
 #include "tests/control/fake_dataplane.h"
+#include "tests/control/fake_vrrp_report.h"
 
 namespace sluice {
 namespace {
