@@ -8,7 +8,9 @@ other) with VIP 198.18.0.100:7000/tcp (dsr) before the backends' line echo;
 a line every 100 ms, 2 s answer timeout) open through lb1; lb1 dies. With
 sync, all 100 continue on their original backends with no reset; without
 it, the figure of survivors is printed (lb2 schedules the mid-flow packets
-afresh and most land on another backend, which resets them).
+afresh and some land on another backend, which resets them). Then failback:
+100 more connections opened through lb2 while lb1 is down; lb1 returns,
+resyncs and preempts, and all 200 continue.
 """
 import os
 import sys
@@ -101,6 +103,58 @@ def t_conns_without_sync():
         raise AssertionError("\n".join(problems))
 
 
+def t_failback_keeps_all():
+    """100 connections through lb1, lb1 dies, 100 more through lb2 while lb1
+    is down; lb1 returns, resyncs from lb2, then preempts: all 200 continue."""
+    pair = V.Pair("sync-failback")
+    problems, a, b = [], None, None
+    try:
+        lb2, lb1 = start_pair(pair, True)
+        problems += V.wait_roles(pair, "lb1", 3)
+        for n in (lb1, lb2):
+            if not problems and not (n.vrrp() or {}).get("sync", {}).get("enabled"):
+                problems.append(f"{n.ns}: sync not running")
+        if not problems:
+            a = R.LongConns(N_CONNS, period=0.1, timeout=2.0, duration=50)
+            time.sleep(1.0)
+            vp.fail_node(lb1)
+            if not vp.wait_for(lambda: lb2.state() == "MASTER", 3):
+                problems.append(f"lb2 not MASTER 3 s after lb1 failed: {lb2.state()}")
+        if not problems:
+            b = R.LongConns(N_CONNS, period=0.1, timeout=2.0, duration=45)
+            time.sleep(1.0)
+            vp.link("lb1", True)
+            t0 = time.monotonic()
+            lb1.start()
+            took = None
+            if vp.wait_for(lambda: lb1.state() == "MASTER", 15, step=0.05):
+                took = time.monotonic() - t0
+            v1 = lb1.vrrp() or {}
+            say(f"lb1 back: MASTER again after {took if took is None else round(took, 2)} s; "
+                f"its sync: {v1.get('sync', {}).get('records')}, resynced "
+                f"{v1.get('sync', {}).get('resynced')}")
+            if took is None:
+                problems.append(f"lb1 did not preempt within 15 s of its return: {lb1.state()}")
+            time.sleep(2.5)
+            for name, c in (("opened through lb1", a), ("opened through lb2", b)):
+                res = c.finish()
+                say(f"failback: {name}: {res['ok']}/{N_CONNS} survived, changed backend "
+                    f"{res['changed_backend']}, errors {res['errors']}")
+                if res["ok"] != N_CONNS or res["changed_backend"]:
+                    problems.append(f"failback: of the connections {name}, {res['ok']}/{N_CONNS} "
+                                    f"survived: {R.short(res)[:1200]}")
+            a = b = None
+        if problems:
+            problems.append(pair.logs())
+    finally:
+        for c in (a, b):
+            if c is not None:
+                c.kill()
+        problems += pair.teardown()
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
 V = None  # e2e_vrrp (Pair, wait_roles)
 
 
@@ -118,4 +172,5 @@ def register(mod, runtime):
         ("sync_conns_survive_failover", t_conns_survive_failover, True),
         ("sync_conns_survive_killed_daemon", t_conns_survive_killed_daemon, True),
         ("sync_conns_without_sync_figure", t_conns_without_sync, True),
+        ("sync_failback_keeps_all", t_failback_keeps_all, True),
     ]
