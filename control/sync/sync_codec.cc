@@ -167,14 +167,21 @@ Bytes Sender::control(Kind k) { return encode(next(k), {}, key_); }
 
 Verdict Receiver::accept(const Header& h) {
   Verdict v;
+  if (streams_.size() >= kMaxStreams && !streams_.contains(h.node_id)) {
+    auto oldest = streams_.begin();
+    for (auto i = streams_.begin(); i != streams_.end(); ++i)
+      if (i->second.touched < oldest->second.touched) oldest = i;
+    streams_.erase(oldest);
+  }
   auto [it, fresh] = streams_.try_emplace(h.node_id);
+  it->second.touched = ++accepts_;
   Stream& s = it->second;
   bool gap = false;
   if (fresh || h.epoch > s.epoch) {
     // A sender we have not heard, or one that restarted: anything before
     // this datagram in its epoch is lost to us.
     gap = h.seq != 1;
-    s = Stream{h.epoch, h.seq};
+    s = Stream{h.epoch, h.seq, accepts_};
   } else if (h.epoch < s.epoch || h.seq <= s.last_seq) {
     ++out_of_order_;
     v.drop = Drop::out_of_order;

@@ -139,7 +139,12 @@ class Receiver {
   struct Stream {
     uint32_t epoch = 0;
     uint64_t last_seq = 0;
+    uint64_t touched = 0;  // accept() count when last heard
   };
+  // A peer is one stream per start; without a key anyone who can spoof its
+  // address could make up node ids: the least recently heard goes first.
+  static constexpr size_t kMaxStreams = 8;
+  uint64_t accepts_ = 0;
   std::map<uint32_t, Stream> streams_;
   uint64_t gaps_ = 0;
   uint64_t out_of_order_ = 0;

@@ -356,5 +356,21 @@ TEST_F(SyncPair, RolesSwapAndSyncRunsTheOtherWay) {
   EXPECT_EQ(b.engine->extra().ignored_as_master, 0u);
 }
 
+TEST(SyncReceiver, MadeUpNodeIdsDoNotGrowItAndTheLiveStreamKeepsItsPlace) {
+  Receiver r;
+  ASSERT_TRUE(r.accept(Header{Kind::records, 1, 1, 1}).deliver);
+  for (uint32_t id = 1000; id < 1100; ++id) {
+    r.accept(Header{Kind::records, id, 1, 5});
+    // The live peer keeps talking in between: it is never the oldest.
+    ASSERT_TRUE(r.accept(Header{Kind::records, 1, 1, 2 + (id - 1000)}).deliver);
+  }
+  // Its next datagram is in order (no gap): its stream was kept; a replay
+  // of one it sent is still refused.
+  Verdict v = r.accept(Header{Kind::records, 1, 1, 102});
+  EXPECT_TRUE(v.deliver);
+  EXPECT_FALSE(v.request_resync);
+  EXPECT_EQ(r.accept(Header{Kind::records, 1, 1, 50}).drop, Drop::out_of_order);
+}
+
 }  // namespace
 }  // namespace sluice::sync
