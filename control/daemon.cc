@@ -147,6 +147,7 @@ Result<std::unique_ptr<vrrp::VrrpService>> start_vrrp(const Config& cfg, Netlink
   auto link = nl.link(o.advert_ifname);
   if (!link) return link.error();
   o.advert_ifindex = link->ifindex;
+  o.advert_mac = link->mac;
   o.advert_link_up = (link->flags & IFF_UP) && (link->flags & IFF_RUNNING);
   o.vip_ifindex = vip_link.ifindex;
   o.vip_mac = vip_link.mac;

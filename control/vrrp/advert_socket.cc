@@ -2,6 +2,8 @@
 #include "control/vrrp/advert_socket.h"
 
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -67,7 +69,57 @@ IpAddr addr_of(const void* p, uint8_t family) {
   return a;
 }
 
+uint16_t ip_header_checksum(const uint8_t* h) {
+  uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += static_cast<uint32_t>(h[i]) << 8 | h[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
 }  // namespace
+
+std::vector<uint8_t> advert_frame(const Mac& mac, const IpAddr& src, const IpAddr& dst,
+                                  std::span<const uint8_t> msg) {
+  bool v6 = src.is_v6();
+  size_t ip_len = v6 ? 40 : 20;
+  std::vector<uint8_t> f(14 + ip_len + msg.size());
+  uint8_t* p = f.data();
+  // RFC 1112 / RFC 2464 multicast MACs: the group's low 23 / 32 bits.
+  Mac to = v6 ? Mac{0x33, 0x33, dst.bytes[12], dst.bytes[13], dst.bytes[14], dst.bytes[15]}
+              : Mac{0x01, 0x00, 0x5e, static_cast<uint8_t>(dst.bytes[1] & 0x7f), dst.bytes[2],
+                    dst.bytes[3]};
+  std::memcpy(p, to.data(), 6);
+  std::memcpy(p + 6, mac.data(), 6);
+  p[12] = v6 ? 0x86 : 0x08;
+  p[13] = v6 ? 0xdd : 0x00;
+  uint8_t* ip = p + 14;
+  if (v6) {
+    ip[0] = 0x60 | kTos >> 4;  // version, then the traffic class across the nibbles
+    ip[1] = static_cast<uint8_t>((kTos & 0x0f) << 4);
+    ip[4] = static_cast<uint8_t>(msg.size() >> 8);
+    ip[5] = static_cast<uint8_t>(msg.size());
+    ip[6] = kIpProto;
+    ip[7] = kTtl;
+    std::memcpy(ip + 8, src.bytes.data(), 16);
+    std::memcpy(ip + 24, dst.bytes.data(), 16);
+  } else {
+    size_t total = 20 + msg.size();
+    ip[0] = 0x45;
+    ip[1] = kTos;
+    ip[2] = static_cast<uint8_t>(total >> 8);
+    ip[3] = static_cast<uint8_t>(total);
+    ip[6] = 0x40;  // DF: an atomic datagram, so ID 0 is fine (RFC 6864)
+    ip[8] = kTtl;
+    ip[9] = kIpProto;
+    std::memcpy(ip + 12, src.bytes.data(), 4);
+    std::memcpy(ip + 16, dst.bytes.data(), 4);
+    uint16_t c = ip_header_checksum(ip);
+    ip[10] = static_cast<uint8_t>(c >> 8);
+    ip[11] = static_cast<uint8_t>(c);
+  }
+  std::memcpy(ip + ip_len, msg.data(), msg.size());
+  return f;
+}
 
 Result<AdvertSocket> AdvertSocket::open(const AdvertSocketOptions& o) {
   bool v6 = o.primary.is_v6();
@@ -80,11 +132,14 @@ Result<AdvertSocket> AdvertSocket::open(const AdvertSocketOptions& o) {
   (void)opt_int(fd.get(), SOL_SOCKET, SO_RCVBUF, kRcvBuf, "vrrp: SO_RCVBUF");
   auto r = v6 ? setup_v6(fd.get(), o) : setup_v4(fd.get(), o);
   if (!r) return Error{r.error().op, r.error().err, o.ifname};
-  return AdvertSocket(std::move(fd), o);
+  // Protocol 0: sends only.
+  Fd packet(::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!packet) return make_error("vrrp: AF_PACKET socket", errno, o.ifname);
+  return AdvertSocket(std::move(fd), std::move(packet), o);
 }
 
 Result<void> AdvertSocket::send(const Advert& a) {
-  if (o_.unicast_peers.empty()) return send_to(a, advert_group(o_.primary.family));
+  if (o_.unicast_peers.empty()) return send_frame(a, advert_group(o_.primary.family));
   Result<void> first;
   for (const IpAddr& peer : o_.unicast_peers)
     if (auto r = send_to(a, peer); !r && first) first = r;
@@ -133,6 +188,21 @@ Result<void> AdvertSocket::send_to(const Advert& a, const IpAddr& dst) {
     mh.msg_controllen = CMSG_SPACE(sizeof(pi));
   }
   if (::sendmsg(fd_.get(), &mh, MSG_DONTWAIT) < 0)
+    return make_error("vrrp: send advert", errno, dst.str() + " on " + o_.ifname);
+  return {};
+}
+
+Result<void> AdvertSocket::send_frame(const Advert& a, const IpAddr& dst) {
+  std::vector<uint8_t> msg = advert_encode(a, o_.primary, dst);
+  std::vector<uint8_t> f = advert_frame(o_.mac, o_.primary, dst, msg);
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = o_.ifindex;
+  to.sll_halen = 6;
+  std::memcpy(to.sll_addr, f.data(), 6);
+  std::memcpy(&to.sll_protocol, f.data() + 12, 2);
+  if (::sendto(packet_.get(), f.data(), f.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to),
+               sizeof(to)) < 0)
     return make_error("vrrp: send advert", errno, dst.str() + " on " + o_.ifname);
   return {};
 }

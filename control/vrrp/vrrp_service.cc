@@ -247,19 +247,22 @@ struct VrrpService::Impl final : RoleEffects {
         uint64_t ticks;
         [[maybe_unused]] auto n = ::read(timer.get(), &ticks, sizeof(ticks));
       }
-      // Timers first: an advert due now never waits behind received ones.
+      // Adverts already received before the timers: a backup whose thread
+      // woke late must hear the master that is there before it declares it
+      // down. The burst is bounded, so a flood delays a due advert by
+      // microseconds, never by the flood.
+      if (fds[0].revents) {
+        for (int i = 0; i < kRxBurst; ++i) {
+          auto rx = sock.receive();
+          if (!rx) break;
+          node.on_receive(now, *rx);
+        }
+      }
       node.on_timer(now);
       if (fds[2].revents) {
         uint64_t count;
         [[maybe_unused]] auto n = ::read(wake.get(), &count, sizeof(count));
         if (!take_posts(now)) return;
-      }
-      if (fds[0].revents) {
-        for (int i = 0; i < kRxBurst; ++i) {
-          auto rx = sock.receive();
-          if (!rx) break;
-          node.on_receive(std::chrono::steady_clock::now(), *rx);
-        }
       }
       if (fds[3].revents) read_links(now);
       publish();
@@ -277,7 +280,7 @@ Result<std::unique_ptr<VrrpService>> VrrpService::start(ServiceOptions o) {
   nc.primary = o.primary;
   nc.vips = o.vips;
   nc.renew_every = kRenewEvery;
-  AdvertSocketOptions so{o.advert_ifname, o.advert_ifindex, o.primary, {}};
+  AdvertSocketOptions so{o.advert_ifname, o.advert_ifindex, o.advert_mac, o.primary, {}};
   for (const IpAddr& p : o.vrrp.unicast_peers)
     if (p.family == o.primary.family) so.unicast_peers.push_back(p);
   auto sock = AdvertSocket::open(so);
