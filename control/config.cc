@@ -175,7 +175,6 @@ std::vector<std::string> Config::ignored_blocks() const {
   bool acl = false;
   for (const auto& v : vips) acl = acl || v.acl.has_value();
   if (acl) out.push_back("acl");
-  if (sync) out.push_back("sync");
   return out;
 }
 

@@ -23,6 +23,7 @@
 #include "control/netlink.h"
 #include "control/sd_notify.h"
 #include "control/service_table.h"
+#include "control/sync/sync_service.h"
 #include "control/vip_addresses.h"
 #include "control/vrrp/vrrp_service.h"
 #include "xdp/xdp_dataplane.h"
@@ -139,7 +140,8 @@ bool vip_without_serving_backend(const ServiceTable& table) {
 // its IPv6 link-local one (a global one towards IPv6 unicast peers).
 Result<std::unique_ptr<vrrp::VrrpService>> start_vrrp(const Config& cfg, Netlink& nl,
                                                       const LinkInfo& vip_link,
-                                                      ServiceTable& table, XdpDataplane& dp) {
+                                                      ServiceTable& table, XdpDataplane& dp,
+                                                      sync::SyncService* sync_svc) {
   const VrrpConfig& v = *cfg.vrrp;
   vrrp::ServiceOptions o;
   o.vrrp = v;
@@ -167,6 +169,9 @@ Result<std::unique_ptr<vrrp::VrrpService>> start_vrrp(const Config& cfg, Netlink
     return table.global().set_role(active ? SL_ROLE_ACTIVE : SL_ROLE_PASSIVE);
   };
   o.heartbeat = heartbeat_hook(dp);
+  // A returning node does not take the VIP back before its connection
+  // table is resynced from the master (a silent master is still replaced).
+  if (sync_svc) o.preempt_hold = [sync_svc] { return !sync_svc->resynced(); };
   return vrrp::VrrpService::start(std::move(o));
 }
 
@@ -215,12 +220,27 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   if (auto r = table.set_node(*node); !r) return r;
   if (auto r = table.apply(dataplane_vips(cfg), kStartupResolveWait); !r) return r;
   VipAddresses addrs(*nl, link->ifindex);
+  // Connection sync on its own thread: the VRRP thread tells it the role;
+  // the main loop hands it the tables after each apply. It outlives the
+  // VRRP service, whose role callback it is.
+  std::unique_ptr<sync::SyncService> sync_svc;
+  if (cfg.sync) {
+    sync::SyncOptions so;
+    so.config = *cfg.sync;
+    auto started = sync::SyncService::start(so, **dp);
+    if (!started) return started.error();
+    sync_svc = std::move(*started);
+    sync_svc->set_tables(sync::sync_tables_of(table.vips()));
+    if (!under_vrrp) sync_svc->set_master(true);  // always active: always the sender
+  }
   std::unique_ptr<vrrp::VrrpService> vrrp_svc;
   if (under_vrrp) {
-    auto started = start_vrrp(cfg, *nl, *link, table, **dp);
+    auto started = start_vrrp(cfg, *nl, *link, table, **dp, sync_svc.get());
     if (!started) return started.error();
     vrrp_svc = std::move(*started);
     vrrp_svc->set_vip_without_serving_backend(vip_without_serving_backend(table));
+    if (sync_svc)
+      vrrp_svc->on_role([s = sync_svc.get()](bool master) { s->set_master(master); });
   } else if (auto r = addrs.sync(vip_addrs(cfg)); !r) {
     return r;
   }
@@ -261,7 +281,10 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
     if (vrrp_svc) vrrp_svc->set_vip_without_serving_backend(vip_without_serving_backend(table));
   });
   if (!health) return health.error();
-  table.on_apply([&] { (*health)->update(health_check_defs(table)); });
+  table.on_apply([&] {
+    (*health)->update(health_check_defs(table));
+    if (sync_svc) sync_svc->set_tables(sync::sync_tables_of(table.vips()));
+  });
   (*health)->update(health_check_defs(table));
   loop->watch(**health);
   // Route lookups for ipip backends run off the loop: on the change
@@ -312,9 +335,11 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   ApiHandler handler(table, **dp, store, info, detach);
   // `status`, `sluicectl vrrp` and the metrics read the VRRP thread's
   // snapshot (a copy under its lock); without `vrrp:` there is none.
-  auto vrrp_report = [&vrrp_svc]() -> std::optional<vrrp::VrrpReport> {
+  auto vrrp_report = [&vrrp_svc, &sync_svc]() -> std::optional<vrrp::VrrpReport> {
     if (!vrrp_svc) return std::nullopt;
-    return vrrp_svc->report();
+    vrrp::VrrpReport r = vrrp_svc->report();
+    if (sync_svc) r.sync = sync_svc->report();
+    return r;
   };
   handler.set_vrrp(vrrp_report);
   (*metrics)->set_vrrp(vrrp_report);
@@ -352,8 +377,8 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   if (vrrp_svc) {
     // SIGTERM under vrrp: priority 0 (the backup takes over at once), VIPs
     // removed, role passive; then as without it.
+    // (The service stays: the metrics thread may still read its report.)
     vrrp_svc->shutdown(std::chrono::milliseconds(1000));
-    vrrp_svc.reset();
   }
   if (!stopped) return stopped.error();
   if (*stopped == 0) return {};  // detached through the API

@@ -74,11 +74,13 @@ void VrrpNode::on_timer(TimePoint now) {
     perform(now, inst_.on_timer(now), periodic ? due : std::nullopt);
   }
   if (now >= heartbeat_at_) {
-    // The program stops steering if this thread falls silent for longer
-    // than the peer waits before taking over.
-    auto p = static_cast<int64_t>(inst_.effective_priority());
+    // The program stops steering once this thread has been silent longer
+    // than any peer waits before taking over (Master_Down_Interval is at
+    // most 3 intervals + nearly one of skew) plus one interval for its
+    // gratuitous ARP / NA to turn the clients: stopping sooner would hand
+    // the VIP's packets to this node's kernel while they still come here.
     std::chrono::nanoseconds iv = interval_;
-    fx_.heartbeat(3 * iv + iv * (256 - p) / 256);
+    fx_.heartbeat(5 * iv);
     heartbeat_at_ = now + interval_;
   }
   if (inst_.state() == State::master && now >= renew_at_) {

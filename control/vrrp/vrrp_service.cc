@@ -101,6 +101,7 @@ struct VrrpService::Impl final : RoleEffects {
   VrrpReport snapshot;
 
   // VRRP thread only.
+  bool posted_hold = false;
   std::vector<std::function<void(bool)>> role_cbs;
   bool master = false;
   std::thread thread;
@@ -153,6 +154,8 @@ struct VrrpService::Impl final : RoleEffects {
     for (auto& cb : role_cbs) cb(master);
   }
 
+  bool hold_now() const { return posted_hold || (o.preempt_hold && o.preempt_hold()); }
+
   void wakeup() {
     uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake.get(), &one, sizeof(one));
@@ -175,7 +178,8 @@ struct VrrpService::Impl final : RoleEffects {
       graceful = shutdown_asked && !shutdown_done;
     }
     if (v) node.set_vips(now, std::move(*v));
-    node.set_preempt_hold(held);
+    posted_hold = held;
+    node.set_preempt_hold(hold_now());
     node.set_tracking(now, no_serving, !link_up);
     for (auto& cb : cbs) {
       cb(master);
@@ -230,7 +234,7 @@ struct VrrpService::Impl final : RoleEffects {
   void run() {
     auto now = std::chrono::steady_clock::now();
     node.start(now);
-    take_posts(now);
+    if (!take_posts(now)) return;
     publish();
     for (;;) {
       arm(timer.get(), node.next_wakeup());
@@ -243,6 +247,7 @@ struct VrrpService::Impl final : RoleEffects {
         return;
       }
       now = std::chrono::steady_clock::now();
+      node.set_preempt_hold(hold_now());
       if (fds[1].revents) {
         uint64_t ticks;
         [[maybe_unused]] auto n = ::read(timer.get(), &ticks, sizeof(ticks));

@@ -47,6 +47,9 @@ struct ServiceOptions {
   // Called on the VRRP thread every advert interval; may be empty.
   std::function<void(std::chrono::nanoseconds timeout)> heartbeat;
   std::chrono::milliseconds notify_timeout{5000};
+  // Polled on the VRRP thread at every wake-up (keep it an atomic load):
+  // true holds preempt (sync: until the resync from the master completed).
+  std::function<bool()> preempt_hold;
 };
 
 // The advert family and the VIPs it lists: unicast peers decide it if
