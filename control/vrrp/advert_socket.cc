@@ -86,8 +86,8 @@ std::vector<uint8_t> advert_frame(const Mac& mac, const IpAddr& src, const IpAdd
   uint8_t* p = f.data();
   // RFC 1112 / RFC 2464 multicast MACs: the group's low 23 / 32 bits.
   Mac to = v6 ? Mac{0x33, 0x33, dst.bytes[12], dst.bytes[13], dst.bytes[14], dst.bytes[15]}
-              : Mac{0x01, 0x00, 0x5e, static_cast<uint8_t>(dst.bytes[1] & 0x7f), dst.bytes[2],
-                    dst.bytes[3]};
+              : Mac{0x01,         0x00,        0x5e, static_cast<uint8_t>(dst.bytes[1] & 0x7f),
+                    dst.bytes[2], dst.bytes[3]};
   std::memcpy(p, to.data(), 6);
   std::memcpy(p + 6, mac.data(), 6);
   p[12] = v6 ? 0x86 : 0x08;

@@ -33,8 +33,8 @@ std::vector<uint8_t> advert_frame(const Mac& mac, const IpAddr& src, const IpAdd
 struct AdvertSocketOptions {
   std::string ifname;
   int ifindex = 0;
-  Mac mac{};  // the interface's: source of multicast adverts
-  IpAddr primary;                    // source; its family is the socket's
+  Mac mac{};                          // the interface's: source of multicast adverts
+  IpAddr primary;                     // source; its family is the socket's
   std::vector<IpAddr> unicast_peers;  // empty: multicast
 };
 
@@ -53,7 +53,7 @@ class AdvertSocket final : public AdvertTransport {
   Result<void> send_to(const Advert& a, const IpAddr& dst);
   Result<void> send_frame(const Advert& a, const IpAddr& dst);
 
-  Fd fd_;      // raw IP: receives, and sends unicast adverts
+  Fd fd_;  // raw IP: receives, and sends unicast adverts
   // Multicast adverts go out as frames: they never need a neighbour entry,
   // so a full neighbour table (thousands of backends being resolved, on
   // any namespace of the host) cannot drop them.

@@ -29,7 +29,8 @@ class Announcer {
   Result<void> announce(const std::vector<IpAddr>& vips);
 
  private:
-  Announcer(Fd fd, int ifindex, const Mac& mac) : fd_(std::move(fd)), ifindex_(ifindex), mac_(mac) {}
+  Announcer(Fd fd, int ifindex, const Mac& mac)
+      : fd_(std::move(fd)), ifindex_(ifindex), mac_(mac) {}
   Fd fd_;
   int ifindex_;
   Mac mac_;

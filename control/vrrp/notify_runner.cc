@@ -36,8 +36,8 @@ struct SpawnAttr {
     posix_spawnattr_setsigdefault(&attr, &defaults);
     // Its own process group: the timeout kills the script and its children.
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   }
   ~SpawnAttr() {
@@ -137,8 +137,7 @@ void NotifyRunner::run_one(const std::vector<std::string>& args) {
   if (!wait_for(pid, o_.timeout, &st)) {
     ::kill(-pid, SIGKILL);
     ::waitpid(pid, &st, 0);
-    spdlog::warn("vrrp notify: {} still running after {} ms: killed", o_.path,
-                 o_.timeout.count());
+    spdlog::warn("vrrp notify: {} still running after {} ms: killed", o_.path, o_.timeout.count());
     std::lock_guard lock(mu_);
     ++stats_.timed_out;
     return;

@@ -107,8 +107,7 @@ void VrrpNode::set_vips(TimePoint now, std::vector<IpAddr> vips) {
   renew_at_ = now + cfg_.renew_every;
 }
 
-void VrrpNode::set_tracking(TimePoint now, bool vip_without_serving_backend,
-                            bool interface_down) {
+void VrrpNode::set_tracking(TimePoint now, bool vip_without_serving_backend, bool interface_down) {
   no_serving_ = vip_without_serving_backend;
   if_down_ = interface_down;
   uint32_t penalty = track_penalty(cfg_.vrrp.track, no_serving_, if_down_);

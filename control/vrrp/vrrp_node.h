@@ -35,8 +35,8 @@ struct RxAdvert {
   IpAddr src;
   IpAddr dst;
   uint8_t ttl = 0;
-  std::vector<uint8_t> msg;  // the VRRP message, without the IP header
-  bool truncated = false;    // longer than the read cap
+  std::vector<uint8_t> msg;        // the VRRP message, without the IP header
+  bool truncated = false;          // longer than the read cap
   std::optional<AdvertDrop> drop;  // the IPv4 header was refused already
 };
 
@@ -65,10 +65,10 @@ struct NodeConfig {
   std::string name;       // keepalived's instance name: "VI_<vrid>"
   std::string interface;  // where adverts go
   VrrpConfig vrrp;
-  IpAddr primary;              // the adverts' source; its family is the adverts'
-  std::vector<IpAddr> vips;    // all of them; the adverts list those of primary's family
-  std::chrono::milliseconds renew_every{1000};  // VIP lifetime renewal
-  int announce_rounds = 3;     // gratuitous ARP / NA on taking over ...
+  IpAddr primary;            // the adverts' source; its family is the adverts'
+  std::vector<IpAddr> vips;  // all of them; the adverts list those of primary's family
+  std::chrono::milliseconds renew_every{1000};      // VIP lifetime renewal
+  int announce_rounds = 3;                          // gratuitous ARP / NA on taking over ...
   std::chrono::milliseconds announce_spacing{500};  // ... this far apart
 };
 

@@ -119,8 +119,8 @@ struct VrrpService::Impl final : RoleEffects {
         node(std::move(nc), sock, *this),
         link_up(o.advert_link_up) {
     if (!o.vrrp.notify.empty())
-      notify = std::make_unique<NotifyRunner>(
-          NotifyRunner::Options{o.vrrp.notify, o.notify_timeout, 8});
+      notify =
+          std::make_unique<NotifyRunner>(NotifyRunner::Options{o.vrrp.notify, o.notify_timeout, 8});
     node.on_transition([this](const Transition& t) { transition(t); });
   }
 
@@ -204,7 +204,8 @@ struct VrrpService::Impl final : RoleEffects {
         if (errno == ENOBUFS) link_request(links.get(), o.advert_ifindex);  // events lost
         break;
       }
-      for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, static_cast<int>(n));
+      for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
+           mnl_nlmsg_ok(nlh, static_cast<int>(n));
            nlh = mnl_nlmsg_next(nlh, reinterpret_cast<int*>(&n))) {
         if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) continue;
         auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
@@ -300,9 +301,9 @@ Result<std::unique_ptr<VrrpService>> VrrpService::start(ServiceOptions o) {
   if (!wake) return make_error("vrrp: eventfd", errno);
   Fd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!timer) return make_error("vrrp: timerfd", errno);
-  auto impl = std::make_unique<Impl>(std::move(o), std::move(*nl), std::move(*announcer),
-                                     std::move(*sock), std::move(*links), std::move(wake),
-                                     std::move(timer), std::move(nc));
+  auto impl =
+      std::make_unique<Impl>(std::move(o), std::move(*nl), std::move(*announcer), std::move(*sock),
+                             std::move(*links), std::move(wake), std::move(timer), std::move(nc));
   Impl* p = impl.get();
   spdlog::info("vrrp VI_{}: adverts on {} from {} to {} every {} ms, priority {}", p->o.vrrp.vrid,
                p->o.advert_ifname, p->o.primary.str(),

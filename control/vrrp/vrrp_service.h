@@ -33,7 +33,7 @@ struct ServiceOptions {
   VrrpConfig vrrp;
   std::string advert_ifname;  // vrrp.interface, or the config's interface
   int advert_ifindex = 0;
-  Mac advert_mac{};  // its MAC: multicast adverts are sent as frames from it
+  Mac advert_mac{};            // its MAC: multicast adverts are sent as frames from it
   bool advert_link_up = true;  // at start; then watched
   int vip_ifindex = 0;         // where the VIPs go (the config's interface)
   Mac vip_mac{};               // its MAC: gratuitous ARP / NA

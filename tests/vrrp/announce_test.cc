@@ -13,9 +13,9 @@ TEST(Announce, GratuitousArpIsABroadcastRequestForTheVip) {
   auto f = garp_frame(kMac, *IpAddr::parse("198.18.0.100"));
   std::vector<uint8_t> want = {
       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x06,  // eth
-      0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01,                                      // request
-      0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 198, 18, 0, 100,                                 // sender
-      0, 0, 0, 0, 0, 0, 198, 18, 0, 100};                                                  // target
+      0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01,              // request
+      0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 198,  18,   0,    100,   // sender
+      0,    0,    0,    0,    0,    0,    198,  18,   0,    100};  // target
   EXPECT_EQ(f, want);
 }
 

@@ -10,8 +10,8 @@ namespace {
 
 // 198.18.0.1 -> 224.0.0.18, TTL 255, protocol 112, carrying 12 bytes.
 std::vector<uint8_t> datagram(size_t payload = 12) {
-  std::vector<uint8_t> d = {0x45, 0xc0, 0, 0,   0, 0, 0, 0, 255, 112, 0, 0,
-                            198,  18,   0, 1, 224, 0, 0, 18};
+  std::vector<uint8_t> d = {0x45, 0xc0, 0,   0,  0, 0, 0,   0, 255, 112,
+                            0,    0,    198, 18, 0, 1, 224, 0, 0,   18};
   d.resize(20 + payload, 0xab);
   d[2] = static_cast<uint8_t>(d.size() >> 8);
   d[3] = static_cast<uint8_t>(d.size());
@@ -41,7 +41,8 @@ TEST(Ipv4View, OptionsAndTrailingBytesAreSkipped) {
 TEST(Ipv4View, BrokenHeadersAreTooShort) {
   auto bad = [](std::vector<uint8_t> d) {
     auto r = ipv4_advert_view(d);
-    return std::holds_alternative<AdvertDrop>(r) && std::get<AdvertDrop>(r) == AdvertDrop::too_short;
+    return std::holds_alternative<AdvertDrop>(r) &&
+           std::get<AdvertDrop>(r) == AdvertDrop::too_short;
   };
   EXPECT_TRUE(bad({}));
   auto cut = datagram();

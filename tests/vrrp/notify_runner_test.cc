@@ -112,9 +112,9 @@ TEST(NotifyRunner, TheQueueIsBoundedAndKeepsTheNewest) {
   fs::path out = d.path / "calls";
   fs::path gate = d.path / "gate";
   // The first run waits for the gate, so the rest queue up behind it.
-  fs::path s = script(d.path, "slow",
-                      "while [ ! -e " + gate.string() + " ]; do sleep 0.01; done; echo $3 >> " +
-                          out.string());
+  fs::path s = script(
+      d.path, "slow",
+      "while [ ! -e " + gate.string() + " ]; do sleep 0.01; done; echo $3 >> " + out.string());
   NotifyRunner r({s.string(), std::chrono::milliseconds(10000), 2});
   r.post({"INSTANCE", "VI_51", "S0", "1"});
   // Wait until S0 has been taken off the queue (it is running).

@@ -69,7 +69,8 @@ TEST(VipAddressRequest, WithoutALifetimeIsPermanentAndExclusive) {
 
 TEST(VipAddressRequest, RemovalCarriesNoLifetime) {
   char buf[MNL_SOCKET_BUFFER_SIZE];
-  Parsed p = parse(address_request(buf, 7, *IpAddr::parse("198.18.0.100"), false, AddrLifetime{3, 3}));
+  Parsed p =
+      parse(address_request(buf, 7, *IpAddr::parse("198.18.0.100"), false, AddrLifetime{3, 3}));
   EXPECT_EQ(p.type, RTM_DELADDR);
   EXPECT_FALSE(p.has_cacheinfo);
 }

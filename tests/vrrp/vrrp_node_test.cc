@@ -2,12 +2,13 @@
 // VrrpNode on a fake clock with a recording transport and effects: what the
 // node does to the host, and in which order.
 #include "control/vrrp/vrrp_node.h"
-#include "control/vrrp/vrrp_service.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "control/vrrp/vrrp_service.h"
 
 namespace sluice::vrrp {
 namespace {
@@ -120,9 +121,9 @@ TEST_F(VrrpNodeTest, TakingOverActivatesBeforeAddingVipsThenAdvertsThenAnnounces
   n->start(t0);
   rec.take();
   n->on_timer(t0 + milliseconds(400));
-  EXPECT_EQ(rec.take(), (std::vector<std::string>{"role active",
-                                                  "hold 198.18.0.100,2001:2::100", "advert 200",
-                                                  "announce 198.18.0.100,2001:2::100"}));
+  EXPECT_EQ(rec.take(),
+            (std::vector<std::string>{"role active", "hold 198.18.0.100,2001:2::100", "advert 200",
+                                      "announce 198.18.0.100,2001:2::100"}));
   ASSERT_EQ(transitions.size(), 2u);
   EXPECT_EQ(transitions[1].from, State::backup);
   EXPECT_EQ(transitions[1].to, State::master);
@@ -200,7 +201,8 @@ TEST_F(VrrpNodeTest, DropsAreCountedByReasonAndChangeNothing) {
   bad_header.drop = AdvertDrop::too_short;
   n->on_receive(t0 + milliseconds(430), bad_header);
   RxAdvert other_vrid = from("198.18.0.2", 250);
-  other_vrid.msg = advert_encode({52, 250, 10, {ip("198.18.0.100")}}, other_vrid.src, other_vrid.dst);
+  other_vrid.msg =
+      advert_encode({52, 250, 10, {ip("198.18.0.100")}}, other_vrid.src, other_vrid.dst);
   n->on_receive(t0 + milliseconds(440), other_vrid);
   EXPECT_EQ(n->state(), State::master);
   VrrpReport r = n->report();
@@ -229,8 +231,8 @@ TEST_F(VrrpNodeTest, VipListChangesAreHeldOnlyWhileMaster) {
   EXPECT_EQ(rec.sent.back().addrs, (std::vector<IpAddr>{ip("198.18.0.100"), ip("198.18.0.101")}));
   rec.take();
   n->set_vips(t0 + milliseconds(450), {ip("198.18.0.101"), ip("198.18.0.102")});
-  EXPECT_EQ(rec.take(), (std::vector<std::string>{"hold 198.18.0.101,198.18.0.102",
-                                                  "announce 198.18.0.102"}));
+  EXPECT_EQ(rec.take(),
+            (std::vector<std::string>{"hold 198.18.0.101,198.18.0.102", "announce 198.18.0.102"}));
 }
 
 TEST_F(VrrpNodeTest, TrackingLowersTheAdvertisedPriorityAtOnce) {
