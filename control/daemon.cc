@@ -143,6 +143,10 @@ Result<std::unique_ptr<vrrp::VrrpService>> start_vrrp(const Config& cfg, Netlink
                                                       ServiceTable& table, XdpDataplane& dp,
                                                       sync::SyncService* sync_svc) {
   const VrrpConfig& v = *cfg.vrrp;
+  if (v.virtual_mac)
+    spdlog::warn("vrrp: virtual_mac: not implemented yet; adverts and announcements use {}'s "
+                 "own MAC",
+                 cfg.interface);
   vrrp::ServiceOptions o;
   o.vrrp = v;
   o.advert_ifname = v.interface.empty() ? cfg.interface : v.interface;
