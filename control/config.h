@@ -110,7 +110,7 @@ struct Config {
   std::optional<VrrpConfig> vrrp;
   std::optional<SyncConfig> sync;
 
-  // Parsed but not acted on yet (ACLs, VRRP, sync).
+  // Parsed but not acted on yet (ACLs).
   std::vector<std::string> ignored_blocks() const;
 
   bool operator==(const Config&) const = default;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The nested config blocks: health checks (acted on), ACLs, VRRP and state
-// sync (parsed and validated, not acted on yet).
+// The nested config blocks: health checks, VRRP and state sync (acted on),
+// ACLs (parsed and validated, not acted on yet).
 #include <yaml-cpp/yaml.h>
 
 #include "control/config.h"
