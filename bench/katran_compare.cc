@@ -37,8 +37,8 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_frame.h"
+#include "bench/bench_tables.h"
 #include "core/abi.h"
-#include "core/wrr.h"
 #include "noop_tx.skel.h"
 #include "xdp/xdp_dataplane.h"
 
@@ -187,6 +187,7 @@ struct Katran {
 struct Sluice {
   std::unique_ptr<XdpDataplane> dp;
 
+  // The two VIPs of xdp_bench, three backends each, as Katran has.
   void open() {
     XdpOptions o;
     o.attach = false;
@@ -194,41 +195,7 @@ struct Sluice {
     auto d = XdpDataplane::open(o);
     if (!d.ok()) die("loading sluice.bpf.o: " + d.error().message());
     dp = std::move(*d);
-    for (uint32_t v = 0; v < 2; ++v) {
-      for (uint32_t i = 0; i < kReals; ++i) {
-        sl_backend be{};
-        be.addr[0] = htonl(0xc6120010 + v * kReals + i);
-        uint8_t mac[6] = {2, 0, 0, 0, 0, uint8_t(0x10 + v * kReals + i)};
-        std::memcpy(be.mac, mac, 6);
-        be.family = SL_AF_INET;
-        be.flags = SL_BE_F_LIVE;
-        be.gen = 1;
-        be.vip_id = v;
-        check(dp->backend_put(v * kReals + i, be));
-      }
-      auto ring = std::make_unique<sl_ring>();
-      std::memset(ring.get(), 0, sizeof(*ring));
-      uint32_t w[kReals] = {1, 1, 1};
-      ring->len = sl_wrr_build(w, kReals, ring->slots, SL_RING_SLOTS);
-      for (uint32_t i = 0; i < ring->len; ++i) ring->slots[i] = uint16_t(v * kReals + ring->slots[i]);
-      check(dp->ring_put(v, *ring));
-      sl_vip_key k{};
-      k.addr[0] = htonl(v == 0 ? kVipDsr : kVipIpip);
-      k.port = htons(80);
-      k.proto = 6;
-      k.family = SL_AF_INET;
-      sl_vip_meta m{};
-      m.vip_id = v;
-      m.ring_id = v;
-      m.mode = v == 0 ? SL_MODE_DSR : SL_MODE_IPIP;
-      check(dp->vip_put(k, m));
-    }
-    sl_global g{};
-    g.role = SL_ROLE_ACTIVE;
-    g.src_v4 = htonl(0xc6120001);
-    uint8_t lb[6] = {2, 0, 0, 0, 0, 1};
-    std::memcpy(g.lb_mac, lb, 6);
-    check(dp->global_set(g));
+    check(two_vips_fill(*dp, kVipDsr, kVipIpip, kReals));
   }
   template <class R>
   static void check(const R& r) {

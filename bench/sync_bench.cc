@@ -31,6 +31,7 @@
 #include "bench/bench_frame.h"
 #include "control/sync/sync_service.h"
 #include "core/wrr.h"
+#include "tests/sync/sync_test_util.h"
 #include "xdp/xdp_dataplane.h"
 
 namespace sluice {
@@ -40,18 +41,7 @@ constexpr uint32_t kVip = 0xc6120064;  // 198.18.0.100
 constexpr int kBackends = 4;
 
 using Clock = std::chrono::steady_clock;
-
-uint16_t free_udp_port() {
-  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using sync::testing::free_udp_port;
 
 // One VIP (198.18.0.100:80/tcp, dsr) over backends 198.18.0.11..14 at
 // slots `first`.., generation `gen`; the tables sync needs, returned.

@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "bench/bench_frame.h"
+#include "bench/bench_tables.h"
 #include "core/abi.h"
-#include "core/wrr.h"
 #include "noop_tx.skel.h"
 #include "xdp/xdp_dataplane.h"
 
@@ -50,46 +50,8 @@ Env g_env;
 using bench::Frame;
 using bench::run_once;
 
-Result<void> ring_fill(XdpDataplane& dp, uint32_t ring_id, uint32_t first) {
-  auto ring = std::make_unique<sl_ring>();
-  std::memset(ring.get(), 0, sizeof(*ring));
-  uint32_t w[kBackendsPerVip] = {1, 1, 1, 1};
-  ring->len = sl_wrr_build(w, kBackendsPerVip, ring->slots, SL_RING_SLOTS);
-  for (uint32_t i = 0; i < ring->len; ++i) ring->slots[i] = uint16_t(first + ring->slots[i]);
-  return dp.ring_put(ring_id, *ring);
-}
-
 Result<void> tables_fill(XdpDataplane& dp) {
-  for (uint32_t i = 0; i < 2 * kBackendsPerVip; ++i) {
-    sl_backend be{};
-    be.addr[0] = htonl(0xc6120010 + i);  // 198.18.0.16+
-    uint8_t mac[6] = {2, 0, 0, 0, 0, uint8_t(0x10 + i)};
-    std::memcpy(be.mac, mac, 6);
-    be.family = SL_AF_INET;
-    be.flags = SL_BE_F_LIVE;
-    be.gen = 1;
-    be.vip_id = i / kBackendsPerVip;
-    if (auto r = dp.backend_put(i, be); !r.ok()) return r;
-  }
-  for (uint32_t v = 0; v < 2; ++v) {
-    if (auto r = ring_fill(dp, v * 2, v * kBackendsPerVip); !r.ok()) return r;
-    sl_vip_key k{};
-    k.addr[0] = htonl(v == 0 ? kVipDsr : kVipIpip);
-    k.port = htons(80);
-    k.proto = 6;
-    k.family = SL_AF_INET;
-    sl_vip_meta m{};
-    m.vip_id = v;
-    m.ring_id = v * 2;
-    m.mode = v == 0 ? SL_MODE_DSR : SL_MODE_IPIP;
-    if (auto r = dp.vip_put(k, m); !r.ok()) return r;
-  }
-  sl_global g{};
-  g.role = SL_ROLE_ACTIVE;
-  g.src_v4 = htonl(0xc6120001);
-  uint8_t lb[6] = {2, 0, 0, 0, 0, 1};
-  std::memcpy(g.lb_mac, lb, 6);
-  return dp.global_set(g);
+  return bench::two_vips_fill(dp, kVipDsr, kVipIpip, kBackendsPerVip);
 }
 
 double floor_measure(int fd) {

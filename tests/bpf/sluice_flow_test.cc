@@ -148,6 +148,18 @@ TEST_F(SluiceFlow, CountersFollowPackets) {
 }
 
 
+// A packet whose record named backend `be` was scheduled again, never onto
+// `be`: sent elsewhere (tx_rescheduled) or, when the ring still names `be`
+// and the pick lands on it, dropped (drop_no_backend).
+void expect_scheduled_away(const ProgRun& r, sl_reason moved, int be) {
+  if (r.action == XDP_TX) {
+    EXPECT_EQ(moved, SL_R_TX_RESCHEDULED);
+    EXPECT_NE(backend_of_frame(r.out), be);
+  } else {
+    EXPECT_EQ(moved, SL_R_DROP_NO_BACKEND);
+  }
+}
+
 // on_backend_down, as the controller expresses it in the backend's flags:
 // LIVE keeps the flow where it is, no flag reschedules it, DROP_FLOWS drops it.
 TEST_F(SluiceFlow, FailedBackendFlowsFollowThePolicyFlags) {
@@ -180,12 +192,7 @@ TEST_F(SluiceFlow, FailedBackendFlowsFollowThePolicyFlags) {
     ProgRun r = run(ack);
     // The controller takes a failed backend out of the ring first; here the
     // ring still names it, so the pick may land on it and find it not live.
-    if (r.action == XDP_TX) {
-      EXPECT_EQ(probe.moved(), SL_R_TX_RESCHEDULED);
-      EXPECT_NE(backend_of_frame(r.out), be);
-    } else {
-      EXPECT_EQ(probe.moved(), SL_R_DROP_NO_BACKEND);
-    }
+    expect_scheduled_away(r, probe.moved(), be);
   }
   ASSERT_TRUE(dp_->backend_put(uint32_t(be), *saved).ok());
 }
@@ -209,12 +216,7 @@ TEST_F(SluiceFlow, SynReusingAPortLeavesABackendThatIsDown) {
   {  // ...but a SYN reusing its port is a new connection, never sent to it
     ReasonProbe probe(*dp_);
     ProgRun r = run(frame(client4, vipA, {6, 42911, 80, 0x02}));
-    if (r.action == XDP_TX) {
-      EXPECT_EQ(probe.moved(), SL_R_TX_RESCHEDULED);
-      EXPECT_NE(backend_of_frame(r.out), be);
-    } else {
-      EXPECT_EQ(probe.moved(), SL_R_DROP_NO_BACKEND);
-    }
+    expect_scheduled_away(r, probe.moved(), be);
   }
   ASSERT_TRUE(dp_->backend_put(uint32_t(be), *saved).ok());
 }

@@ -12,33 +12,16 @@
 
 #include "control/sync/sync_engine.h"
 #include "tests/control/fake_dataplane.h"
+#include "tests/sync/sync_test_util.h"
 
 namespace sluice::sync {
 namespace {
 
 constexpr uint64_t kSec = 1000000000ull;
 
-IpAddr ip(const char* s) { return *IpAddr::parse(s); }
-
-sl_vip_key vip_key() {
-  sl_vip_key k{};
-  ip("198.18.0.100").to_abi(k.addr);
-  k.port = htons(80);
-  k.proto = 6;
-  k.family = SL_AF_INET;
-  return k;
-}
-
-sl_flow_key flow(uint16_t sport) {
-  sl_flow_key f{};
-  ip("198.19.0.5").to_abi(f.src);
-  ip("198.18.0.100").to_abi(f.dst);
-  f.sport = htons(sport);
-  f.dport = htons(80);
-  f.proto = 6;
-  f.family = SL_AF_INET;
-  return f;
-}
+using testing::flow;
+using testing::ip;
+using testing::vip_key;
 
 // One node: its fake dataplane (backends at `slots`, with `gen`), its VIP
 // id and its engine.

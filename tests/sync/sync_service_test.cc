@@ -17,24 +17,15 @@
 
 #include "control/sync/sync_service.h"
 #include "tests/control/fake_dataplane.h"
+#include "tests/sync/sync_test_util.h"
 
 namespace sluice::sync {
 namespace {
 
-IpAddr ip(const char* s) { return *IpAddr::parse(s); }
-
-// A port nothing listens on now (bound, read back, closed).
-uint16_t free_udp_port() {
-  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using testing::flow;
+using testing::free_udp_port;
+using testing::ip;
+using testing::vip_key;
 
 // Polls `ok` until it holds or 20 s pass; the outcome is what is asserted.
 bool eventually(const std::function<bool()>& ok) {
@@ -43,26 +34,6 @@ bool eventually(const std::function<bool()>& ok) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return ok();
-}
-
-sl_vip_key vip_key() {
-  sl_vip_key k{};
-  ip("198.18.0.100").to_abi(k.addr);
-  k.port = htons(80);
-  k.proto = 6;
-  k.family = SL_AF_INET;
-  return k;
-}
-
-sl_flow_key flow(uint16_t sport) {
-  sl_flow_key f{};
-  ip("198.19.0.5").to_abi(f.src);
-  ip("198.18.0.100").to_abi(f.dst);
-  f.sport = htons(sport);
-  f.dport = htons(80);
-  f.proto = 6;
-  f.family = SL_AF_INET;
-  return f;
 }
 
 struct Side {
