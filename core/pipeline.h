@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The steering pipeline: the order of the steps, once, for every dataplane
+ * (the XDP program, the DPDK worker, core_bench, the host tests):
+ *
+ *   parse -> VIP lookup -> admit -> heartbeat check -> screen
+ *   -> conn lookup -> record decide -> schedule (insert if absent, or
+ *      overwrite the stale record in place; flow event)
+ *   -> count VIP -> forward (DSR rewrite | MTU check, ICMP too-big | encap)
+ *   -> count backend -> count reason.
+ *
+ * The decisions between the steps are core/steer.h's; the tables and the
+ * frame are the dataplane's. The including file supplies them as hooks,
+ * SL_INLINE functions (or macros) defined BEFORE it includes this header
+ * (after core/pipeline_ops.h, which has the types they use),
+ * all taking the dataplane's per-packet context `SL_PL_CTX *ctx` (define
+ * SL_PL_CTX to its type; XDP: struct xdp_md, DPDK: {worker, mbuf}):
+ *
+ *   tables
+ *     const struct sl_vip_meta *sl_pl_vip(ctx, const struct sl_vip_key *k)
+ *     const struct sl_global *sl_pl_global(ctx)
+ *     struct sl_control *sl_pl_control(ctx)            never NULL in practice
+ *     const struct sl_backend *sl_pl_backend(ctx, __u32 slot)  NULL: none
+ *     const struct sl_ring *sl_pl_ring(ctx, __u32 ring_id)
+ *     __u32 *sl_pl_cursor(ctx, __u32 vip_id)           the VIP's cursor
+ *     struct sl_conn *sl_pl_conn_lookup(ctx, const struct sl_flow_key *k)
+ *     int sl_pl_conn_insert(ctx, const struct sl_flow_key *k,
+ *                           const struct sl_conn *c)   insert if absent;
+ *                                                      0: recorded
+ *     void sl_pl_conn_overwrite(ctx, struct sl_conn *rec,
+ *                               const struct sl_conn *c)  in place: `rec`
+ *                                                      is a lookup result
+ *     void sl_pl_count(ctx, enum sl_pl_counter t, __u32 idx, __u64 bytes,
+ *                      int new_conn)
+ *     void sl_pl_flow_event(ctx, struct sl_control *ctl,
+ *                           const struct sl_flow_key *k, const struct sl_conn *c)
+ *   clocks
+ *     __u64 sl_pl_clock(ctx)         a record's created_ns (monotonic)
+ *     __u64 sl_pl_clock_coarse(ctx)  the heartbeat check; read only when a
+ *                                    heartbeat timeout is set
+ *   frame
+ *     void *sl_pl_data(ctx), void *sl_pl_data_end(ctx)
+ *     int sl_pl_adjust_head(ctx, int delta)   <0 grows the head room side;
+ *                                             0: done (no room: non-zero)
+ *     int sl_pl_adjust_tail(ctx, int delta)   0: done
+ *     int sl_pl_mtu_check(ctx, const struct sl_pkt *p, __u32 grow,
+ *                         __u32 *mtu)         would the L3 packet, `grow`
+ *                                             bytes longer, fit the egress
+ *                                             MTU? enum sl_pl_mtu; on
+ *                                             FRAG_NEEDED, *mtu = the MTU
+ *
+ * Hooks, not a struct of function pointers: the BPF target has no indirect
+ * calls, and with inline hooks each one compiles down to exactly the map
+ * lookup or helper call the program made before (no extra call, no extra
+ * lookup). The host (tests, bench) writes the same hooks over plain C
+ * tables.
+ *
+ * One packet: sl_pl_run(ctx, &s). A burst (DPDK) splits it so the parses
+ * come first and the connection lookups go to the table in one bulk call:
+ *
+ *   for i in burst:  sl_pl_front(ctx[i], &s[i]);        parse .. screen
+ *   keys = { &s[i].p.flow : sl_pl_wants_conn(&s[i]) };
+ *   rte_hash_lookup_bulk_data(conns, keys, n, &hits, recs);
+ *   for i in burst:  r = sl_pl_back(ctx[i], &s[i], rec_i); sl_pl_finish(..)
+ *
+ * A miss in the bulk result can be stale: an earlier packet of the same
+ * burst may have recorded that flow since. The worker is its table's only
+ * writer, so it looks a miss up again before sl_pl_back (one more lookup
+ * per new flow, none per hit); a second insert would otherwise fail and
+ * send the packet to a fresh pick. */
+#ifndef SLUICE_CORE_PIPELINE_H
+#define SLUICE_CORE_PIPELINE_H
+
+#include "pipeline_ops.h"
+#include "abi.h"
+#include "encap.h"
+#include "flow.h"
+#include "parse.h"
+#include "steer.h"
+#include "too_big.h"
+#include "verdict.h"
+#include "wrr.h"
+
+/* Front: parse, VIP lookup, admission, heartbeat, screen. Returns the
+ * reason so far: when s->in_vip is 0 it is the packet's verdict and
+ * sl_pl_back must not run; else SL_R_NONE (go on, look the flow up) or the
+ * screen's drop (go on to sl_pl_back with no record: the VIP counts it). */
+SL_INLINE enum sl_reason sl_pl_front(SL_PL_CTX *ctx, struct sl_pl_state *s)
+{
+	s->in_vip = 0;
+	s->r = sl_parse(sl_pl_data(ctx), sl_pl_data_end(ctx), &s->p);
+	if (s->r != SL_R_NONE)
+		return s->r;
+
+	struct sl_vip_key vk;
+	sl_vip_key_of_flow(&s->p.flow, &vk);
+	const struct sl_vip_meta *vip = sl_pl_vip(ctx, &vk);
+	const struct sl_global *g = sl_pl_global(ctx);
+	enum sl_reason r = sl_steer_admit(vip, g);
+	if (r != SL_R_NONE || !vip || !g)
+		return s->r = (r != SL_R_NONE ? r : SL_R_PASS_NOT_VIP);
+	/* VIP traffic only; the clock is read only when a timeout is set. */
+	struct sl_control *ctl = sl_pl_control(ctx);
+	if (!ctl)
+		return s->r = SL_R_PASS_PASSIVE; /* not reached: a one-entry table */
+	if (ctl->heartbeat_timeout_ns && sl_heartbeat_stale(ctl, sl_pl_clock_coarse(ctx)))
+		return s->r = SL_R_PASS_PASSIVE;
+	s->vip = vip;
+	s->g = g;
+	s->ctl = ctl;
+	s->in_vip = 1;
+	return s->r = sl_steer_screen(&s->p);
+}
+
+/* Does this packet want its connection record looked up? */
+SL_INLINE int sl_pl_wants_conn(const struct sl_pl_state *s)
+{
+	return s->in_vip && s->r == SL_R_NONE;
+}
+
+/* Picks a backend for a flow without a usable record and records it: into
+ * `stale`, the flow's unusable record, in place, or as a new entry.
+ *
+ * Why never an update of an existing key: an LRU hash update takes a free
+ * node before it looks at the key, and in a full table that evicts the
+ * least recently used flow, an unrelated one, even when the update then
+ * fails (BPF_NOEXIST) or replaces the old node (BPF_ANY). Only a flow the
+ * table does not hold may cost another its slot. */
+SL_INLINE enum sl_reason sl_pl_schedule(SL_PL_CTX *ctx, struct sl_pl_state *s, enum sl_reason why,
+					struct sl_conn *stale, __u32 *idx,
+					const struct sl_backend **out)
+{
+	__u32 vip_id = s->vip->vip_id;
+	const struct sl_ring *ring = sl_pl_ring(ctx, s->vip->ring_id);
+	__u32 *cursor = sl_pl_cursor(ctx, vip_id);
+	if (!ring || !cursor)
+		return SL_R_DROP_NO_BACKEND;
+	__u32 i = sl_ring_pick(ring, cursor);
+	const struct sl_backend *be = sl_pl_backend(ctx, i);
+	if (!sl_backend_schedulable(i, be) || !be)
+		return SL_R_DROP_NO_BACKEND;
+	struct sl_conn c;
+	sl_conn_init(&c, i, be, vip_id, sl_pl_clock(ctx));
+	int recorded = 1;
+	if (stale)
+		sl_pl_conn_overwrite(ctx, stale, &c);
+	else
+		/* Fails only if another CPU recorded the flow meanwhile: its
+		 * record stays (and was announced), and this one packet goes to
+		 * our pick. */
+		recorded = sl_pl_conn_insert(ctx, &s->p.flow, &c) == 0;
+	if (recorded && (s->ctl->flags & SL_CTL_F_FLOW_EVENTS))
+		sl_pl_flow_event(ctx, s->ctl, &s->p.flow, &c);
+	*idx = i;
+	*out = be;
+	return why;
+}
+
+/* Finds the backend of the packet's flow from its record `c` (NULL: none):
+ * the recorded one, or a new pick. A SYN is looked up first too: a
+ * retransmitted one must find its record (see sl_pl_schedule). */
+SL_INLINE enum sl_reason sl_pl_choose(SL_PL_CTX *ctx, struct sl_pl_state *s, struct sl_conn *c,
+				      __u32 *idx, const struct sl_backend **out)
+{
+	const struct sl_backend *be = NULL;
+	__u32 i = 0;
+	if (c) {
+		i = c->backend;
+		be = sl_pl_backend(ctx, i);
+	}
+	enum sl_reason r = sl_record_decide(&s->p, c, be);
+	if (sl_reason_is_new_conn(r))
+		return sl_pl_schedule(ctx, s, r, c, idx, out);
+	if (sl_reason_verdict(r) == SL_VERDICT_TX) {
+		if (!be)
+			return SL_R_DROP_NO_BACKEND; /* not reached: a hit has a backend */
+		*idx = i;
+		*out = be;
+	}
+	return r;
+}
+
+/* The packet will not fit the tunnel: tell the client (core/too_big.h),
+ * turning this very frame into the ICMP error, or drop it where no ICMP
+ * may be sent. `mtu`: the largest packet that fits once encapsulated. */
+SL_INLINE enum sl_reason sl_pl_too_big(SL_PL_CTX *ctx, const struct sl_pkt *p, __u32 mtu)
+{
+	if (!sl_too_big_answerable(p))
+		return SL_R_DROP_TOO_BIG;
+	__u32 grow = sl_too_big_grow(p);
+	if (sl_pl_adjust_head(ctx, -(int)grow))
+		return SL_R_DROP_TOO_BIG;
+	void *data = sl_pl_data(ctx);
+	void *end = sl_pl_data_end(ctx);
+	int want = (int)(p->l3_off + grow + sl_too_big_quote(p));
+	if (sl_pl_adjust_tail(ctx, want - (int)((char *)end - (char *)data)))
+		return SL_R_DROP_TOO_BIG;
+	data = sl_pl_data(ctx);
+	end = sl_pl_data_end(ctx);
+	if (sl_too_big_write(data, end, p, mtu))
+		return SL_R_DROP_TOO_BIG;
+	return SL_R_TX_ICMP_TOO_BIG;
+}
+
+SL_INLINE enum sl_reason sl_pl_forward(SL_PL_CTX *ctx, const struct sl_pkt *p, __u8 mode,
+				       const struct sl_backend *be, const struct sl_global *g)
+{
+	void *data = sl_pl_data(ctx);
+	void *end = sl_pl_data_end(ctx);
+	if (mode == SL_MODE_DSR) {
+		if ((char *)data + sizeof(struct sl_ethhdr) > (char *)end)
+			return SL_R_PASS_MALFORMED;
+		sl_dsr_rewrite((struct sl_ethhdr *)data, be, g);
+		return SL_R_NONE;
+	}
+	__u32 olen = sl_encap_len(be);
+	/* The driver drops a frame above the MTU without a word: answer or
+	 * count it instead. L3 lengths are compared, so a VLAN tag does not
+	 * count against it. */
+	__u32 mtu = 0;
+	int rc = sl_pl_mtu_check(ctx, p, olen, &mtu);
+	if (rc == SL_PL_MTU_FRAG_NEEDED && mtu > olen)
+		return sl_pl_too_big(ctx, p, mtu - olen);
+	if (rc != SL_PL_MTU_FITS)
+		return SL_R_DROP_TOO_BIG;
+	if (sl_pl_adjust_head(ctx, -(int)olen))
+		return SL_R_DROP_ENCAP;
+	data = sl_pl_data(ctx);
+	end = sl_pl_data_end(ctx);
+	__u32 hash = be->family == SL_AF_INET6 ? sl_flow_hash(&p->flow, SL_FLOW_HASH_SEED) : 0;
+	if (sl_encap_write(data, end, p, be, g, hash))
+		return SL_R_DROP_ENCAP;
+	return SL_R_NONE;
+}
+
+/* Back: for an admitted packet (s->in_vip), with its connection record `c`
+ * (a lookup result, NULL: none; ignored when the screen dropped it):
+ * decide, schedule, count the VIP, forward, count the backend. */
+SL_INLINE enum sl_reason sl_pl_back(SL_PL_CTX *ctx, struct sl_pl_state *s, struct sl_conn *c)
+{
+	__u64 bytes = (__u64)s->p.l3_off + s->p.l3_len;
+	__u32 idx = 0;
+	const struct sl_backend *be = NULL;
+	enum sl_reason r = s->r;
+	if (r == SL_R_NONE)
+		r = sl_pl_choose(ctx, s, c, &idx, &be);
+	int is_new = sl_reason_is_new_conn(r);
+	sl_pl_count(ctx, SL_PL_COUNT_VIP, s->vip->vip_id, bytes, is_new);
+	if (sl_reason_verdict(r) != SL_VERDICT_TX)
+		return r;
+
+	if (!be)
+		return SL_R_DROP_NO_BACKEND; /* not reached: tx always has one */
+	enum sl_reason fr = sl_pl_forward(ctx, &s->p, s->vip->mode, be, s->g);
+	if (fr != SL_R_NONE)
+		return fr;
+	sl_pl_count(ctx, SL_PL_COUNT_BACKEND, idx, bytes, is_new);
+	return r;
+}
+
+/* The last step of every packet, steered or not: count its reason. */
+SL_INLINE enum sl_reason sl_pl_finish(SL_PL_CTX *ctx, const struct sl_pl_state *s,
+				      enum sl_reason r)
+{
+	sl_pl_count(ctx, SL_PL_COUNT_REASON, r, (__u64)s->p.l3_off + s->p.l3_len, 0);
+	return r;
+}
+
+/* One packet, every step but the reason count. */
+SL_INLINE enum sl_reason sl_pl_steer(SL_PL_CTX *ctx, struct sl_pl_state *s)
+{
+	enum sl_reason r = sl_pl_front(ctx, s);
+	if (!s->in_vip)
+		return r;
+	struct sl_conn *c = NULL;
+	if (sl_pl_wants_conn(s))
+		c = sl_pl_conn_lookup(ctx, &s->p.flow);
+	return sl_pl_back(ctx, s, c);
+}
+
+/* One packet, every step: its reason. */
+SL_INLINE enum sl_reason sl_pl_run(SL_PL_CTX *ctx, struct sl_pl_state *s)
+{
+	return sl_pl_finish(ctx, s, sl_pl_steer(ctx, s));
+}
+
+#endif

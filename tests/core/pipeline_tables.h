@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: Apache-2.0
+// core/pipeline.h over plain C tables: the hooks a host (unit tests,
+// core_bench) supplies. Arrays for the VIP, backend, ring, cursor and
+// counter tables; a small open-addressing hash for connections that fails
+// an insert when full (no eviction: a full table is visible in the tests).
+// Every hook also notes what it did, so tests can check the step order.
+#pragma once
+
+#include <cstring>
+
+#define SL_PL_CTX struct sl_plain_ctx
+#include "core/pipeline_ops.h"
+#include "core/flow.h"
+
+#define SL_PLAIN_VIPS 8
+#define SL_PLAIN_BACKENDS 16
+#define SL_PLAIN_RINGS 4
+#define SL_PLAIN_LOG 64
+
+struct sl_plain_conn_slot {
+  struct sl_flow_key key;
+  struct sl_conn conn;
+  int used;
+};
+
+// One counter step, in the order taken.
+struct sl_plain_count_step {
+  enum sl_pl_counter table;
+  __u32 idx;
+};
+
+struct sl_plain_tables {
+  struct sl_vip_key vip_keys[SL_PLAIN_VIPS];
+  struct sl_vip_meta vips[SL_PLAIN_VIPS];
+  int nvips;
+  struct sl_global g;
+  int have_global;
+  struct sl_control ctl;
+  struct sl_backend backends[SL_PLAIN_BACKENDS];
+  struct sl_ring rings[SL_PLAIN_RINGS];
+  __u32 cursors[SL_MAX_VIPS];
+
+  struct sl_plain_conn_slot *conns;  // capacity: a power of two
+  __u32 conn_cap;
+  __u32 conn_count;
+  __u64 conn_lookups;  // hook calls, to show a burst's bulk lookups
+
+  struct sl_counters vip_stats[SL_MAX_VIPS];
+  struct sl_counters backend_stats[SL_PLAIN_BACKENDS];
+  struct sl_counters reason_stats[SL_REASON_SLOTS];
+  struct sl_plain_count_step steps[SL_PLAIN_LOG];
+  __u32 nsteps;
+
+  struct sl_flow_event events[SL_PLAIN_LOG];
+  __u32 nevents;
+
+  __u64 now_ns, coarse_ns;
+};
+
+// One frame: `buf` with `head` bytes of head room before the packet.
+struct sl_plain_ctx {
+  struct sl_plain_tables *t;
+  __u8 *buf;
+  __u32 cap;
+  __u32 head;
+  __u32 len;
+  __u32 mtu;  // egress device MTU (L3 bytes)
+};
+
+SL_INLINE const struct sl_vip_meta *sl_pl_vip(struct sl_plain_ctx *ctx, const struct sl_vip_key *k)
+{
+  for (int i = 0; i < ctx->t->nvips; i++)
+    if (!memcmp(&ctx->t->vip_keys[i], k, sizeof(*k))) return &ctx->t->vips[i];
+  return NULL;
+}
+
+SL_INLINE const struct sl_global *sl_pl_global(struct sl_plain_ctx *ctx)
+{
+  return ctx->t->have_global ? &ctx->t->g : NULL;
+}
+
+SL_INLINE struct sl_control *sl_pl_control(struct sl_plain_ctx *ctx) { return &ctx->t->ctl; }
+
+SL_INLINE const struct sl_backend *sl_pl_backend(struct sl_plain_ctx *ctx, __u32 slot)
+{
+  return slot < SL_PLAIN_BACKENDS ? &ctx->t->backends[slot] : NULL;
+}
+
+SL_INLINE const struct sl_ring *sl_pl_ring(struct sl_plain_ctx *ctx, __u32 ring_id)
+{
+  return ring_id < SL_PLAIN_RINGS ? &ctx->t->rings[ring_id] : NULL;
+}
+
+SL_INLINE __u32 *sl_pl_cursor(struct sl_plain_ctx *ctx, __u32 vip_id)
+{
+  return vip_id < SL_MAX_VIPS ? &ctx->t->cursors[vip_id] : NULL;
+}
+
+// The slot holding `k`, or the empty slot where it would go; NULL: full.
+SL_INLINE struct sl_plain_conn_slot *sl_plain_conn_find(struct sl_plain_tables *t,
+                                                        const struct sl_flow_key *k)
+{
+  __u32 mask = t->conn_cap - 1;
+  __u32 h = sl_flow_hash(k, SL_FLOW_HASH_SEED);
+  for (__u32 n = 0; n < t->conn_cap; n++) {
+    struct sl_plain_conn_slot *s = &t->conns[(h + n) & mask];
+    if (!s->used || !memcmp(&s->key, k, sizeof(*k))) return s;
+  }
+  return NULL;
+}
+
+SL_INLINE struct sl_conn *sl_pl_conn_lookup(struct sl_plain_ctx *ctx, const struct sl_flow_key *k)
+{
+  ctx->t->conn_lookups++;
+  struct sl_plain_conn_slot *s = sl_plain_conn_find(ctx->t, k);
+  return s && s->used ? &s->conn : NULL;
+}
+
+SL_INLINE int sl_pl_conn_insert(struct sl_plain_ctx *ctx, const struct sl_flow_key *k,
+                                const struct sl_conn *c)
+{
+  struct sl_plain_conn_slot *s = sl_plain_conn_find(ctx->t, k);
+  if (!s || s->used) return -1;  // full, or present
+  s->key = *k;
+  s->conn = *c;
+  s->used = 1;
+  ctx->t->conn_count++;
+  return 0;
+}
+
+SL_INLINE void sl_pl_conn_overwrite(struct sl_plain_ctx *, struct sl_conn *rec,
+                                    const struct sl_conn *c)
+{
+  *rec = *c;
+}
+
+SL_INLINE void sl_pl_count(struct sl_plain_ctx *ctx, enum sl_pl_counter t, __u32 idx,
+                           __u64 bytes, int new_conn)
+{
+  struct sl_plain_tables *tb = ctx->t;
+  struct sl_counters *c = NULL;
+  if (t == SL_PL_COUNT_VIP && idx < SL_MAX_VIPS) c = &tb->vip_stats[idx];
+  if (t == SL_PL_COUNT_BACKEND && idx < SL_PLAIN_BACKENDS) c = &tb->backend_stats[idx];
+  if (t == SL_PL_COUNT_REASON && idx < SL_REASON_SLOTS) c = &tb->reason_stats[idx];
+  if (tb->nsteps < SL_PLAIN_LOG) tb->steps[tb->nsteps++] = {t, idx};
+  if (c) {
+    c->packets++;
+    c->bytes += bytes;
+    c->new_conns += new_conn;
+  }
+}
+
+SL_INLINE void sl_pl_flow_event(struct sl_plain_ctx *ctx, struct sl_control *ctl,
+                                const struct sl_flow_key *k, const struct sl_conn *c)
+{
+  struct sl_plain_tables *t = ctx->t;
+  if (t->nevents >= SL_PLAIN_LOG) {
+    ctl->events_lost++;
+    return;
+  }
+  struct sl_flow_event *e = &t->events[t->nevents++];
+  e->flow = *k;
+  e->vip_id = c->vip_id;
+  e->backend = c->backend;
+  e->gen = c->gen;
+  e->pad = 0;
+  e->created_ns = c->created_ns;
+}
+
+SL_INLINE __u64 sl_pl_clock(struct sl_plain_ctx *ctx) { return ctx->t->now_ns; }
+SL_INLINE __u64 sl_pl_clock_coarse(struct sl_plain_ctx *ctx) { return ctx->t->coarse_ns; }
+SL_INLINE void *sl_pl_data(struct sl_plain_ctx *ctx) { return ctx->buf + ctx->head; }
+SL_INLINE void *sl_pl_data_end(struct sl_plain_ctx *ctx) { return ctx->buf + ctx->head + ctx->len; }
+
+// As bpf_xdp_adjust_head / _tail: an Ethernet header must remain.
+SL_INLINE int sl_pl_adjust_head(struct sl_plain_ctx *ctx, int delta)
+{
+  long head = long(ctx->head) + delta, len = long(ctx->len) - delta;
+  if (head < 0 || len < long(sizeof(struct sl_ethhdr))) return -1;
+  ctx->head = __u32(head);
+  ctx->len = __u32(len);
+  return 0;
+}
+
+SL_INLINE int sl_pl_adjust_tail(struct sl_plain_ctx *ctx, int delta)
+{
+  long len = long(ctx->len) + delta;
+  if (len < long(sizeof(struct sl_ethhdr)) || ctx->head + len > ctx->cap) return -1;
+  ctx->len = __u32(len);
+  return 0;
+}
+
+// As bpf_check_mtu on an L3 length.
+SL_INLINE int sl_pl_mtu_check(struct sl_plain_ctx *ctx, const struct sl_pkt *p, __u32 grow,
+                              __u32 *mtu)
+{
+  if (p->l3_len + grow > ctx->mtu) {
+    *mtu = ctx->mtu;
+    return SL_PL_MTU_FRAG_NEEDED;
+  }
+  return SL_PL_MTU_FITS;
+}
+
+#include "core/pipeline.h"
