@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The steering decisions, in the order every dataplane takes them:
+/* The steering decisions, one function each:
  *   parse -> VIP lookup -> admit -> screen -> conn lookup -> (hit | schedule)
  *   -> forward.
- * The dataplane does the lookups (maps, hash tables) and the I/O; each
- * decision between them is one function here, so XDP and DPDK cannot
- * disagree. */
+ * core/pipeline.h takes them in that order over the dataplane's tables
+ * (maps, hash tables) and frame, so XDP and DPDK cannot disagree. */
 #ifndef SLUICE_CORE_STEER_H
 #define SLUICE_CORE_STEER_H
 
