@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // The core/ steering path on the host, as the DPDK dataplane will run it:
-// over a batch of prebuilt frames, one decision per frame, beside a floor
-// that only touches each frame (reads the ethertype, writes the MACs).
-// Table lookups are the dataplane's and are not in here.
+// core/pipeline.h over a batch of prebuilt frames, one run per frame,
+// beside a floor that only touches each frame (reads the ethertype, writes
+// the MACs). The tables are the host tests' plain C ones
+// (tests/core/pipeline_tables.h): arrays and a small open-addressing
+// connection hash, not a dataplane's.
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
-#include "core/encap.h"
-#include "core/flow.h"
-#include "core/steer.h"
+#include "tests/core/pipeline_tables.h"
+
 #include "core/wrr.h"
 #include "tests/common/frame_spec.h"
 
@@ -100,33 +102,65 @@ void BM_parse(benchmark::State& st, FrameSpec spec) {
   report(st);
 }
 
-// parse -> admit -> (miss) schedule -> forward, the decisions of a new flow.
+// The pipeline's tables for one VIP (id 0, ring 0) of three backends.
+struct PlainTables {
+  std::unique_ptr<sl_plain_tables> t{new sl_plain_tables{}};
+  std::vector<sl_plain_conn_slot> conns{4 * kBatch};
+  PlainTables(const Batch& b, int mode) {
+    Tables base;
+    t->g = base.g;
+    t->have_global = 1;
+    for (int i = 0; i < 3; i++) t->backends[i] = base.be[i];
+    t->rings[0] = base.ring;
+    t->conns = conns.data();
+    t->conn_cap = __u32(conns.size());
+    sl_pkt p;
+    const uint8_t* d = b.frames[0].data() + kHeadroom;
+    sl_parse(d, d + b.len, &p);
+    sl_vip_key_of_flow(&p.flow, &t->vip_keys[0]);
+    t->vips[0].mode = __u8(mode);
+    t->nvips = 1;
+  }
+  void forget_flows() {
+    memset(conns.data(), 0, conns.size() * sizeof(conns[0]));
+    t->conn_count = 0;
+  }
+};
+
+// One pass of core/pipeline.h over the batch. Encapsulation wrote over the
+// original Ethernet header: it is put back so the frame can be steered
+// again next round.
+void steer_batch(benchmark::State& st, Batch& b, PlainTables& pt, sl_reason want) {
+  for (auto& f : b.frames) {
+    sl_plain_ctx ctx{pt.t.get(), f.data(), __u32(f.size()), __u32(kHeadroom), __u32(b.len), 1500};
+    sl_pl_state s;
+    if (sl_pl_run(&ctx, &s) != want) st.SkipWithError("frame not steered as expected");
+    if (ctx.head != kHeadroom) memcpy(f.data() + kHeadroom, b.eth, sizeof(b.eth));
+    benchmark::ClobberMemory();
+  }
+}
+
+// The whole pipeline for a new flow: parse -> VIP -> admit -> screen ->
+// conn lookup (miss) -> schedule (insert) -> count -> forward -> count.
+// The connection table is emptied between rounds, untimed.
 void BM_steer(benchmark::State& st, FrameSpec spec, int mode) {
   Batch b = make_batch(spec);
-  Tables t;
-  __u32 cursor = 0;
-  sl_pkt p;
-  for (auto _ : st)
-    for (auto& f : b.frames) {
-      uint8_t* d = f.data() + kHeadroom;
-      if (sl_parse(d, d + b.len, &p) != SL_R_NONE || sl_steer_admit(&t.vip, &t.g))
-        st.SkipWithError("frame not steered");
-      __u32 i = sl_ring_pick(&t.ring, &cursor);
-      const sl_backend* be = &t.be[i];
-      sl_conn c;
-      sl_conn_init(&c, i, be, 0, 0);
-      benchmark::DoNotOptimize(c);
-      if (mode == SL_MODE_DSR) {
-        sl_dsr_rewrite(reinterpret_cast<sl_ethhdr*>(d), be, &t.g);
-      } else {
-        uint8_t* n = d - sl_encap_len(be);
-        benchmark::DoNotOptimize(sl_encap_write(n, d + b.len, &p, be, &t.g, 0));
-        // The outer header overwrote the original Ethernet header; put it
-        // back so the frame can be steered again next round.
-        memcpy(d, b.eth, sizeof(b.eth));
-      }
-      benchmark::ClobberMemory();
-    }
+  PlainTables pt(b, mode);
+  for (auto _ : st) {
+    steer_batch(st, b, pt, SL_R_TX_NEW);
+    st.PauseTiming();
+    pt.forget_flows();
+    st.ResumeTiming();
+  }
+  report(st);
+}
+
+// The same for established flows: conn lookup (hit) -> forward.
+void BM_steer_hit(benchmark::State& st, FrameSpec spec, int mode) {
+  Batch b = make_batch(spec);
+  PlainTables pt(b, mode);
+  steer_batch(st, b, pt, SL_R_TX_NEW);
+  for (auto _ : st) steer_batch(st, b, pt, SL_R_TX_HIT);
   report(st);
 }
 
@@ -154,6 +188,8 @@ BENCHMARK_CAPTURE(BM_parse, tcp4, v4());
 BENCHMARK_CAPTURE(BM_parse, tcp6_ext, v6_ext());
 BENCHMARK_CAPTURE(BM_steer, dsr_v4, v4(), SL_MODE_DSR);
 BENCHMARK_CAPTURE(BM_steer, ipip_v4, v4(), SL_MODE_IPIP);
+BENCHMARK_CAPTURE(BM_steer_hit, dsr_v4, v4(), SL_MODE_DSR);
+BENCHMARK_CAPTURE(BM_steer_hit, ipip_v4, v4(), SL_MODE_IPIP);
 BENCHMARK(BM_flow_hash);
 BENCHMARK(BM_wrr_build)->Arg(3)->Arg(100)->Arg(1000)->Unit(benchmark::kMicrosecond);
 
