@@ -57,16 +57,20 @@
  * One packet: sl_pl_run(ctx, &s). A burst (DPDK) splits it so the parses
  * come first and the connection lookups go to the table in one bulk call:
  *
- *   for i in burst:  sl_pl_front(ctx[i], &s[i]);        parse .. screen
+ *   for i in burst:  r[i] = sl_pl_front(ctx[i], &s[i]);   parse .. screen
  *   keys = { &s[i].p.flow : sl_pl_wants_conn(&s[i]) };
  *   rte_hash_lookup_bulk_data(conns, keys, n, &hits, recs);
- *   for i in burst:  r = sl_pl_back(ctx[i], &s[i], rec_i); sl_pl_finish(..)
+ *   for i in burst:  if (s[i].in_vip) r[i] = sl_pl_back(ctx[i], &s[i], rec_i);
+ *                    sl_pl_finish(ctx[i], &s[i], r[i]);
  *
- * A miss in the bulk result can be stale: an earlier packet of the same
- * burst may have recorded that flow since. The worker is its table's only
- * writer, so it looks a miss up again before sl_pl_back (one more lookup
- * per new flow, none per hit); a second insert would otherwise fail and
- * send the packet to a fresh pick. */
+ * A bulk result can be out of date by the time its packet's back runs:
+ * an earlier packet of the same burst may have recorded that flow (a
+ * miss that is no longer one) or, in a full table, evicted a record (a
+ * hit whose entry is gone). The worker is its table's only writer, so it
+ * looks a miss up again before sl_pl_back (one more lookup per new flow,
+ * none per hit; a second insert would fail and send the packet to a fresh
+ * pick), and it evicts only after the burst's backs, or re-looks up when
+ * an insert evicted. tests/core/pipeline_test.cc runs this shape. */
 #ifndef SLUICE_CORE_PIPELINE_H
 #define SLUICE_CORE_PIPELINE_H
 
