@@ -117,14 +117,13 @@ json ApiHandler::status() const {
   for (const auto& v : table_.vips()) backends += v.backends.size();
   const NodeAddrs& node = table_.node();
   auto uptime = std::chrono::steady_clock::now() - info_.started;
+  const DataplaneInfo dpi = dp_.describe();
   json out{
       {"version", "0.1.0"},
       {"pid", getpid()},
       {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},
       {"interface", info_.interface},
-      {"dataplane", info_.dataplane},
-      {"xdp_mode", info_.xdp_generic ? "generic" : "native"},
-      {"pin_dir", info_.pin_dir},
+      {"dataplane", dpi.kind},
       {"config", store_.path()},
       {"role", vrrp_role(report)},
       {"lb_mac", mac_str(node.lb_mac)},
@@ -134,6 +133,11 @@ json ApiHandler::status() const {
       {"backends", backends},
       {"unresolved_macs", table_.unresolved()},
   };
+  // XDP keeps the names `status` always had; another dataplane says its
+  // mode and where it keeps its state under neutral ones.
+  const bool xdp = dpi.kind == "xdp";
+  out[xdp ? "xdp_mode" : "dataplane_mode"] = dpi.mode;
+  out[xdp ? "pin_dir" : "dataplane_location"] = dpi.location;
   if (report) out["vrrp_state"] = vrrp::state_name(report->instance.state);
   if (info_.loop) {
     // How well the controller keeps up: the longest turn of its loop and

@@ -38,11 +38,9 @@ nlohmann::json vrrp_report_json(const std::optional<vrrp::VrrpReport>& report);
 const char* vrrp_role(const std::optional<vrrp::VrrpReport>& report);
 
 // What `status` reports besides the tables.
+// (The dataplane describes itself: Dataplane::describe.)
 struct DaemonInfo {
   std::string interface;
-  std::string dataplane = "xdp";
-  bool xdp_generic = false;
-  std::string pin_dir;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   const LoopStats* loop = nullptr;  // the daemon's main loop, if any
 };

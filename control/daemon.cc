@@ -15,6 +15,7 @@
 #include "control/config_edit.h"
 #include "control/config_store.h"
 #include "control/control_counters.h"
+#include "control/dataplane_open.h"
 #include "control/event_loop.h"
 #include "control/health_thread.h"
 #include "control/log_limit.h"
@@ -26,7 +27,6 @@
 #include "control/sync/sync_service.h"
 #include "control/vip_addresses.h"
 #include "control/vrrp/vrrp_service.h"
-#include "xdp/xdp_dataplane.h"
 
 namespace sluice {
 
@@ -100,16 +100,19 @@ void log_ignored(const Config& cfg) {
     spdlog::warn("config: {}: not implemented yet, ignored", block);
 }
 
-Result<std::unique_ptr<XdpDataplane>> open_dataplane(const Config& cfg, const DaemonFlags& flags) {
-  XdpOptions opts;
+Result<std::unique_ptr<Dataplane>> open_dataplane(const Config& cfg, const DaemonFlags& flags) {
+  DataplaneOpenOptions opts;
+  opts.kind = cfg.dataplane;
   opts.bpf_object = flags.bpf_object;
   opts.ifname = cfg.interface;
-  opts.generic = cfg.xdp_generic;
+  opts.xdp_generic = cfg.xdp_generic;
   opts.conn_table_size = cfg.conn_table_size;
-  auto dp = XdpDataplane::open(opts);
-  if (dp)
-    spdlog::info("XDP program on {} ({} mode), maps pinned at {}", cfg.interface,
-                 (*dp)->attached_generic() ? "generic" : "native", (*dp)->pin_dir());
+  auto dp = dataplane_open(opts);
+  if (dp) {
+    DataplaneInfo d = (*dp)->describe();
+    spdlog::info("{} dataplane on {} ({} mode), state at {}", d.kind, cfg.interface, d.mode,
+                 d.location);
+  }
   return dp;
 }
 
@@ -140,7 +143,7 @@ bool vip_without_serving_backend(const ServiceTable& table) {
 // its IPv6 link-local one (a global one towards IPv6 unicast peers).
 Result<std::unique_ptr<vrrp::VrrpService>> start_vrrp(const Config& cfg, Netlink& nl,
                                                       const LinkInfo& vip_link,
-                                                      ServiceTable& table, XdpDataplane& dp,
+                                                      ServiceTable& table, Dataplane& dp,
                                                       sync::SyncService* sync_svc) {
   const VrrpConfig& v = *cfg.vrrp;
   if (v.virtual_mac)
@@ -180,7 +183,7 @@ Result<std::unique_ptr<vrrp::VrrpService>> start_vrrp(const Config& cfg, Netlink
 }
 
 Result<void> shut_down(int signo, const DaemonFlags& flags, VipAddresses& addrs,
-                       XdpDataplane& dp) {
+                       Dataplane& dp) {
   spdlog::info("signal {}: stopping", strsignal(signo));
   notify_stopping();
   if (!flags.detach_on_exit) return {};
@@ -334,7 +337,7 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
     loop->stop();
     return {};
   };
-  DaemonInfo info{cfg.interface, "xdp", (*dp)->attached_generic(), (*dp)->pin_dir()};
+  DaemonInfo info{cfg.interface};
   info.loop = &counters.loop;
   ApiHandler handler(table, **dp, store, info, detach);
   // `status`, `sluicectl vrrp` and the metrics read the VRRP thread's

@@ -1,7 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // The controller's view of a dataplane (XDP today, DPDK later): tables to
 // write, counters to read. Index allocation, ring building and reconciling
-// with the config live in the controller, not here.
+// with the config live in the controller, not here. The daemon, the API and
+// the metrics know a dataplane only through this interface; which one runs
+// is chosen by dataplane_open (control/dataplane_open.h).
+//
+// Threads: the main loop is the only writer of the tables and the only
+// caller of everything below not marked otherwise. The metrics thread calls
+// the counter reads (vip_counters, backend_counters, reason_counters),
+// conn_count, conn_table_size and describe concurrently with the main
+// loop's writes: an implementation makes those safe (XDP: each is a map
+// syscall through an fd that stays open, or a value fixed at open). A
+// counter read may see a concurrent packet's update or not, never a torn
+// value of one CPU's counter. The VRRP/sync block states its own threads.
 #pragma once
 
 #include <array>
@@ -16,6 +27,13 @@
 #include "control/result.h"
 
 namespace sluice {
+
+// What `status` says of the dataplane.
+struct DataplaneInfo {
+  std::string kind;      // "xdp", "dpdk"
+  std::string mode;      // xdp: "native" or "generic"
+  std::string location;  // xdp: the pin directory
+};
 
 struct ConnEntry {
   sl_flow_key key;
@@ -33,6 +51,17 @@ struct ConnCursor {
 class Dataplane {
  public:
   virtual ~Dataplane() = default;
+
+  // Fixed once open; thread-safe.
+  virtual DataplaneInfo describe() const = 0;
+  // Stops steering for good: the program leaves the interface and what
+  // outlives a controller (XDP: the pins) is removed. Main loop only.
+  virtual Result<void> detach() = 0;
+  // The connection table's capacity; thread-safe.
+  virtual uint32_t conn_table_size() const = 0;
+  // Entries in the connection table now. May be slow on a big table (XDP:
+  // one syscall per 8192 entries), so callers cache it; thread-safe.
+  virtual Result<uint64_t> conn_count() const = 0;
 
   virtual Result<void> global_set(const sl_global& g) = 0;
   virtual Result<void> vip_put(const sl_vip_key& key, const sl_vip_meta& meta) = 0;

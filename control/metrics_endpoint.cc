@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "control/metrics_endpoint.h"
 
-#include "xdp/xdp_dataplane.h"
+#include "control/dataplane.h"
 
 namespace sluice {
 
@@ -13,14 +13,14 @@ constexpr std::chrono::seconds kConnCountMaxAge{5};
 
 }  // namespace
 
-MetricsEndpoint::MetricsEndpoint(XdpDataplane& dp, const ControlCounters& counters)
+MetricsEndpoint::MetricsEndpoint(Dataplane& dp, const ControlCounters& counters)
     : dp_(dp),
       counters_(counters),
       conn_count_([&dp] { return dp.conn_count(); }, kConnCountMaxAge),
-      build_(build_info("xdp")) {}
+      build_(build_info(dp.describe().kind)) {}
 
 Result<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::start(const std::string& listen,
-                                                                XdpDataplane& dp,
+                                                                Dataplane& dp,
                                                                 const ControlCounters& counters) {
   std::unique_ptr<MetricsEndpoint> ep(new MetricsEndpoint(dp, counters));
   if (listen.empty()) return ep;

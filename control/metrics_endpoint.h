@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // sluiced's metrics endpoint: the registry the main loop publishes to, the
-// HTTP server, and the scrape (snapshot + XDP counters -> text).
+// HTTP server, and the scrape (snapshot + dataplane counters -> text).
 #pragma once
 
 #include <atomic>
@@ -17,14 +17,14 @@
 
 namespace sluice {
 
-class XdpDataplane;
+class Dataplane;
 
 class MetricsEndpoint {
  public:
   // `listen` empty: metrics disabled, publish() does nothing. `dp` and
   // `counters` must outlive the endpoint (the server thread reads them).
   static Result<std::unique_ptr<MetricsEndpoint>> start(const std::string& listen,
-                                                        XdpDataplane& dp,
+                                                        Dataplane& dp,
                                                         const ControlCounters& counters);
 
   // Main loop, after every change of the service state.
@@ -39,10 +39,10 @@ class MetricsEndpoint {
   void set_vrrp(VrrpSource source);
 
  private:
-  MetricsEndpoint(XdpDataplane& dp, const ControlCounters& counters);
+  MetricsEndpoint(Dataplane& dp, const ControlCounters& counters);
   std::string scrape();
 
-  XdpDataplane& dp_;
+  Dataplane& dp_;
   const ControlCounters& counters_;
   MetricsRegistry registry_;
   ConnCountCache conn_count_;

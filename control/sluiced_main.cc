@@ -14,6 +14,7 @@
 #include "control/config_check.h"
 #include "control/config_file.h"
 #include "control/daemon.h"
+#include "control/dataplane_open.h"
 #include "control/sd_notify.h"
 #include "control/sluice_version.h"
 #include "control/printable.h"
@@ -68,8 +69,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sluiced: %s\n", sluice::printable(cfg.error().message()).c_str());
     return 2;
   }
-  if (dataplane == "dpdk" || (dataplane.empty() && cfg->dataplane == sluice::DataplaneKind::dpdk)) {
-    std::fprintf(stderr, "sluiced: dataplane dpdk: not built into this sluiced (use xdp)\n");
+  if (!dataplane.empty())
+    cfg->dataplane = dataplane == "dpdk" ? sluice::DataplaneKind::dpdk : sluice::DataplaneKind::xdp;
+  // Refused before anything is set up (socket, addresses, program).
+  if (auto r = sluice::dataplane_available(cfg->dataplane); !r) {
+    std::fprintf(stderr, "sluiced: %s\n", r.error().message().c_str());
     return 2;
   }
   flags.config_path = config_path;
@@ -80,7 +84,7 @@ int main(int argc, char** argv) {
   else if (*removed > 0)
     spdlog::info("config: removed {} stale temp file(s) left by an interrupted write of {}",
                  *removed, sluice::printable(config_path));
-  if (force) {
+  if (force && cfg->dataplane == sluice::DataplaneKind::xdp) {
     auto gone = sluice::xdp_detach_foreign(cfg->interface);
     if (!gone) {
       spdlog::error("--force: {}", gone.error().message());

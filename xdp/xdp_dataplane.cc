@@ -279,6 +279,10 @@ Result<void> XdpDataplane::detach() {
 }
 
 const std::string& XdpDataplane::pin_dir() const { return impl_->pin_dir; }
+
+DataplaneInfo XdpDataplane::describe() const {
+  return DataplaneInfo{"xdp", attached_generic() ? "generic" : "native", impl_->pin_dir};
+}
 int XdpDataplane::ifindex() const { return impl_->ifindex; }
 int XdpDataplane::prog_fd() const { return bpf_program__fd(impl_->prog); }
 bool XdpDataplane::attached_generic() const { return impl_->opts.attach && impl_->opts.generic; }

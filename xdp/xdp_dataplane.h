@@ -44,8 +44,10 @@ class XdpDataplane final : public Dataplane {
   XdpDataplane(const XdpDataplane&) = delete;
   XdpDataplane& operator=(const XdpDataplane&) = delete;
 
+  // kind "xdp", mode native/generic, location the pin directory.
+  DataplaneInfo describe() const override;
   // Detach from the interface and remove the pins.
-  Result<void> detach();
+  Result<void> detach() override;
 
   // <pin_root>/<netns inode>-<ifname>
   const std::string& pin_dir() const;
@@ -53,11 +55,11 @@ class XdpDataplane final : public Dataplane {
   int prog_fd() const;   // for BPF_PROG_TEST_RUN in tests and benchmarks
   bool attached_generic() const;
   // The connection table's capacity (the pinned one's, when adopted).
-  uint32_t conn_table_size() const;
+  uint32_t conn_table_size() const override;
   // Entries in the connection table now, by batched lookups: about one
   // syscall per 8192 entries, so callers cache it (a 1M table takes tens
   // of milliseconds). Thread-safe: only reads through the map's fd.
-  Result<uint64_t> conn_count() const;
+  Result<uint64_t> conn_count() const override;
   // Empties the connection table (every flow is scheduled afresh); returns
   // how many entries it removed. Benchmarks use it to start from one state.
   Result<uint64_t> conns_flush();

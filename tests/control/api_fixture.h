@@ -24,6 +24,10 @@ namespace sluice {
 class FlakyDataplane final : public Dataplane {
  public:
   explicit FlakyDataplane(FakeDataplane& inner) : in_(inner) {}
+  DataplaneInfo describe() const override { return in_.describe(); }
+  Result<void> detach() override { return in_.detach(); }
+  uint32_t conn_table_size() const override { return in_.conn_table_size(); }
+  Result<uint64_t> conn_count() const override { return in_.conn_count(); }
   Result<void> global_set(const sl_global& g) override { return spend() ? in_.global_set(g) : err(); }
   Result<void> vip_put(const sl_vip_key& k, const sl_vip_meta& m) override {
     return spend() ? in_.vip_put(k, m) : err();
@@ -49,6 +53,7 @@ class FlakyDataplane final : public Dataplane {
     if (!conn_entries.empty()) return conn_entries;
     return in_.conns(limit);
   }
+
 
   int budget = -1;
   std::vector<ConnEntry> conn_entries;
@@ -91,7 +96,7 @@ class ApiFixture : public ::testing::Test {
     ASSERT_TRUE(table.apply(dataplane_vips(*cfg), {}).ok());
     store.emplace(*cfg, path, [this](const Config& c) { return table.apply(dataplane_vips(c), {}); },
                   counters);
-    handler.emplace(table, flaky, *store, DaemonInfo{"veth-api", "xdp", true, "/sys/fs/bpf/x"},
+    handler.emplace(table, flaky, *store, DaemonInfo{"veth-api"},
                     [this]() -> Result<void> {
                       ++detached;
                       return {};

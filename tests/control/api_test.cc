@@ -78,7 +78,7 @@ TEST_F(ApiHandlerTest, NonUtf8InAReplyIsReplacedNotThrown) {
   std::string bad = dir + "/\xff\xfe.yaml";
   ASSERT_EQ(rename(path.c_str(), bad.c_str()), 0);
   ConfigStore odd(store->running(), bad, [](const Config&) -> Result<void> { return {}; }, counters);
-  ApiHandler h(table, flaky, odd, DaemonInfo{"veth-api", "xdp", true, "/sys/fs/bpf/x"});
+  ApiHandler h(table, flaky, odd, DaemonInfo{"veth-api"});
   json r = json::parse(h.handle(R"({"cmd":"status"})"));
   EXPECT_EQ(r["ok"], true);
   EXPECT_NE(r["config"].get<std::string>().find("\uFFFD"), std::string::npos);

@@ -24,6 +24,17 @@ class FakeDataplane final : public Dataplane {
     sl_vip_meta meta;
   };
 
+  DataplaneInfo describe() const override { return info; }
+  Result<void> detach() override {
+    log.push_back("detach");
+    return {};
+  }
+  uint32_t conn_table_size() const override { return table_size; }
+  Result<uint64_t> conn_count() const override {
+    std::lock_guard lock(sync_mu);
+    return static_cast<uint64_t>(conn_table.size());
+  }
+
   Result<void> global_set(const sl_global& g) override {
     log.push_back("global");
     global = g;
@@ -155,13 +166,15 @@ class FakeDataplane final : public Dataplane {
     return std::string(reinterpret_cast<const char*>(&k), sizeof(k));
   }
 
+  DataplaneInfo info{"xdp", "generic", "/sys/fs/bpf/x"};
+  uint32_t table_size = 65536;
   std::vector<std::string> log;
   sl_global global{};
   std::map<std::string, VipEntry> vips;
   std::map<uint32_t, sl_backend> backends;
   std::map<uint32_t, std::shared_ptr<sl_ring>> rings;
 
-  std::mutex sync_mu;  // guards the members below
+  mutable std::mutex sync_mu;  // guards the members below
   uint64_t heartbeats = 0;
   uint64_t heartbeat_timeout_ns = 0;
   bool flow_events_on = false;
