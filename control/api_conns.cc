@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // The `conns` reply: connection-table entries as client -> service ->
-// backend with their age, optionally for one VIP, at most `limit` of them,
-// with the table's occupancy so a truncated list says how much it left out.
+// backend with their age, optionally for one VIP, at most `limit` of them.
+// Bounded, as it runs on the main loop: the table is read in pages
+// (Dataplane::conns_page), at most `limit` entries without --vip and at
+// most max(limit, kConnsVipScan) with it; the reply says how far it read
+// and, when it read the whole table, how many entries that was.
 #include <arpa/inet.h>
 #include <time.h>
+
+#include <algorithm>
 
 #include "control/api.h"
 
@@ -12,6 +17,11 @@ namespace sluice {
 using nlohmann::json;
 
 namespace {
+
+// Entries read per conns_page call.
+constexpr size_t kConnsPage = 1024;
+// With a VIP filter, the entries read at most (the matches may be sparse).
+constexpr size_t kConnsVipScan = 65536;
 
 uint64_t monotonic_ns() {
   timespec ts{};
@@ -29,6 +39,12 @@ std::string endpoint(const __u32 addr[4], uint8_t family, uint16_t port_be) {
   s += ':';
   s += std::to_string(ntohs(port_be));
   return s;
+}
+
+// A conn recorded for an earlier owner of its slot (another gen): the fast
+// path no longer follows it, and it must not be shown as the new owner's.
+bool stale(const ServiceTable& table, const sl_conn& c) {
+  return c.backend < SL_MAX_BACKENDS && table.backend_gen(c.backend) != c.gen;
 }
 
 // The backend a conn points at, if its slot still holds the same backend.
@@ -55,27 +71,41 @@ json conn_json(const ServiceTable& table, const ConnEntry& e, uint64_t now) {
 }  // namespace
 
 Result<json> ApiHandler::conns(const ApiRequest& req) {
-  // The whole table: the occupancy, and a VIP's entries, need every entry.
-  auto all = dp_.conns(0);
-  if (!all) return all.error();
+  const size_t budget = req.service ? std::max<size_t>(req.limit, kConnsVipScan) : req.limit;
   uint64_t now = monotonic_ns();
   json list = json::array();
-  size_t matched = 0;
-  for (const auto& e : *all) {
-    if (req.service) {
-      IpAddr dst = IpAddr::from_abi(e.key.dst, e.key.family);
-      if (!(dst == req.service->address && ntohs(e.key.dport) == req.service->port &&
-            e.key.proto == req.service->protocol))
-        continue;
+  size_t matched = 0, scanned = 0;
+  ConnCursor cursor;
+  while (!cursor.done && scanned < budget && list.size() < req.limit) {
+    auto page = dp_.conns_page(cursor, std::min(kConnsPage, budget - scanned));
+    if (!page) return page.error();
+    for (const auto& e : *page) {
+      if (scanned == budget || list.size() == req.limit) {
+        cursor.done = false;  // stopped inside the page: not the whole table
+        break;
+      }
+      ++scanned;
+      if (stale(table_, e.conn)) continue;
+      if (req.service) {
+        IpAddr dst = IpAddr::from_abi(e.key.dst, e.key.family);
+        if (!(dst == req.service->address && ntohs(e.key.dport) == req.service->port &&
+              e.key.proto == req.service->protocol))
+          continue;
+      }
+      ++matched;
+      list.push_back(conn_json(table_, e, now));
     }
-    ++matched;
-    if (list.size() < req.limit) list.push_back(conn_json(table_, e, now));
   }
-  return json{{"conns", list},
-              {"matched", matched},
-              {"entries", all->size()},
-              {"table_size", store_.running().conn_table_size},
-              {"truncated", matched > list.size()}};
+  // The whole table was read only if the walk ended with nothing left over.
+  const bool complete = cursor.done;
+  json out{{"conns", list},
+           {"matched", matched},
+           {"scanned", scanned},
+           {"complete", complete},
+           {"table_size", dp_.conn_table_size()},
+           {"truncated", !complete}};
+  if (complete) out["entries"] = scanned;
+  return out;
 }
 
 }  // namespace sluice

@@ -185,10 +185,11 @@ void print_conns(const json& reply, std::ostream& out) {
     t.add({field(c, "client"), "->", field(c, "service"), "->", field(c, "backend"),
            field(c, "age_s")});
   t.print(out);
+  // sluiced reads a bounded part of the table: say so when it stopped early.
   if (reply.value("truncated", false))
-    out << "(showing " << list(reply, "conns").size() << " of " << field(reply, "matched")
-        << " matching; the table holds " << field(reply, "entries") << " of "
-        << field(reply, "table_size") << " entries; --limit N shows more)\n";
+    out << "(showing " << list(reply, "conns").size() << "; read " << field(reply, "scanned")
+        << " entries of a table of " << field(reply, "table_size")
+        << " and stopped before its end; --limit N reads more)\n";
 }
 
 void print_reload(const json& reply, std::ostream& out) {

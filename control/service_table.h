@@ -107,6 +107,9 @@ class ServiceTable {
 
   const std::vector<VipState>& vips() const { return vips_; }
   const NodeAddrs& node() const { return node_; }
+  // The generation of backend slot `index` (< SL_MAX_BACKENDS): a conn
+  // recorded with another one belongs to an earlier owner of the slot.
+  uint32_t backend_gen(uint32_t index) const { return backend_slots_.gen(index); }
   // Backends whose MAC was not known at the last resolve (not scheduled).
   size_t unresolved() const { return unresolved_; }
 

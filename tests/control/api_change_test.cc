@@ -271,13 +271,42 @@ TEST_F(ApiChange, ConnsShowClientServiceBackendAndAge) {
   EXPECT_EQ(r["conns"][0]["service"], "198.18.0.100:80/tcp");
   EXPECT_EQ(r["conns"][0]["backend"], "198.18.0.11");
   EXPECT_GE(r["conns"][0]["age_s"].get<double>(), 5.0);
-  EXPECT_EQ(r["matched"], 2);
-  EXPECT_EQ(r["entries"], 3);
+  EXPECT_EQ(r["matched"], 1);
   EXPECT_EQ(r["truncated"], true);
+  EXPECT_FALSE(r.contains("entries"));  // not read to the end
+  EXPECT_EQ(r["table_size"], dp.table_size);
   json all = call(R"({"cmd":"conns"})");
   EXPECT_EQ(all["conns"].size(), 3u);
   EXPECT_EQ(all["conns"][2]["backend"], "slot 4000 (gone)");
   EXPECT_EQ(all["truncated"], false);
+  EXPECT_EQ(all["entries"], 3);
+}
+
+// `conns` reads at most --limit entries of the table, however big it is.
+TEST_F(ApiChange, ConnsReadsNoMoreThanTheLimit) {
+  uint32_t be11 = table.vips()[0].backends[0].index;
+  for (uint16_t i = 0; i < 40; ++i)
+    flaky.conn_entries.push_back(conn("198.18.1.1", 40000 + i, "198.18.0.100", 80, be11, 0));
+  json r = call(R"({"cmd":"conns","limit":5})");
+  ASSERT_EQ(r["ok"], true) << r.dump();
+  EXPECT_EQ(r["conns"].size(), 5u);
+  EXPECT_EQ(r["scanned"], 5);
+  EXPECT_EQ(r["truncated"], true);
+  EXPECT_EQ(flaky.conns_read, 5u);
+}
+
+// A conn recorded for an earlier owner of a reused slot (older gen) is not
+// shown as the new owner's.
+TEST_F(ApiChange, ConnsSkipStaleGenerations) {
+  uint32_t be11 = table.vips()[0].backends[0].index;
+  ConnEntry old = conn("198.18.1.9", 40009, "198.18.0.100", 80, be11, 0);
+  old.conn.gen = table.backend_gen(be11) + 1;
+  flaky.conn_entries = {old, conn("198.18.1.1", 40000, "198.18.0.100", 80, be11, 0)};
+  json r = call(R"({"cmd":"conns"})");
+  ASSERT_EQ(r["ok"], true) << r.dump();
+  ASSERT_EQ(r["conns"].size(), 1u);
+  EXPECT_EQ(r["conns"][0]["client"], "198.18.1.1:40000");
+  EXPECT_EQ(r["entries"], 2);  // read, but not listed
 }
 
 }  // namespace

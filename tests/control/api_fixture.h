@@ -53,8 +53,22 @@ class FlakyDataplane final : public Dataplane {
     if (!conn_entries.empty()) return conn_entries;
     return in_.conns(limit);
   }
+  // Pages over conn_entries, `page` at most per call whatever `max` asks;
+  // counts what it hands out.
+  Result<std::vector<ConnEntry>> conns_page(ConnCursor& cursor, size_t max) override {
+    std::vector<ConnEntry> out;
+    size_t at = cursor.started ? static_cast<size_t>(cursor.pos[0]) : 0;
+    for (; at < conn_entries.size() && out.size() < std::min(max, page); ++at)
+      out.push_back(conn_entries[at]);
+    cursor.started = true;
+    cursor.pos[0] = static_cast<uint8_t>(at);
+    cursor.done = at == conn_entries.size();
+    conns_read += out.size();
+    return out;
+  }
 
-
+  size_t page = 2;
+  size_t conns_read = 0;
   int budget = -1;
   std::vector<ConnEntry> conn_entries;
 

@@ -97,14 +97,15 @@ TEST(Human, Units) {
 
 TEST(PrintConns, NotesTruncation) {
   json r = json::parse(R"({"conns":[{"client":"198.18.1.1:40000","service":"198.18.0.100:80/tcp",
-      "backend":"198.18.0.11","age_s":5.2}],"matched":7,"entries":9,"table_size":1024,
-      "truncated":true})");
+      "backend":"198.18.0.11","age_s":5.2}],"matched":1,"scanned":9,"table_size":1024,
+      "complete":false,"truncated":true})");
   std::ostringstream out;
   print_conns(r, out);
   EXPECT_EQ(out.str(),
             "CLIENT                SERVICE                  BACKEND      AGE_S\n"
             "198.18.1.1:40000  ->  198.18.0.100:80/tcp  ->  198.18.0.11  5.2\n"
-            "(showing 1 of 7 matching; the table holds 9 of 1024 entries; --limit N shows more)\n");
+            "(showing 1; read 9 entries of a table of 1024 and stopped before its end; "
+            "--limit N reads more)\n");
 }
 
 }  // namespace
