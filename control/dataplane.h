@@ -28,6 +28,9 @@
 
 namespace sluice {
 
+// Per-id counter tables (counters_reset).
+enum class CounterKind { vip, backend };
+
 // What `status` says of the dataplane.
 struct DataplaneInfo {
   std::string kind;      // "xdp", "dpdk"
@@ -80,6 +83,10 @@ class Dataplane {
   virtual Result<sl_counters> vip_counters(uint32_t vip_id) = 0;
   virtual Result<sl_counters> backend_counters(uint32_t index) = 0;
   virtual Result<std::array<sl_counters, SL_R_MAX>> reason_counters() = 0;
+  // Zeroes the counters of VIP id / backend slot `id` on every CPU. The
+  // controller calls it when it (re)allocates the id, before programming
+  // it, so a new VIP or backend does not inherit its predecessor's totals.
+  virtual Result<void> counters_reset(CounterKind kind, uint32_t id) = 0;
 
   // Up to `limit` entries of the connection table (0: all).
   virtual Result<std::vector<ConnEntry>> conns(size_t limit) = 0;

@@ -134,6 +134,15 @@ Result<void> ServiceTable::set_node(const NodeAddrs& node) {
   return global_.set_addrs(node);
 }
 
+// A freshly allocated id starts from zero: its last owner's totals stay
+// with it. Not being able to reset is logged, not fatal (the counters are
+// reporting, not steering).
+void ServiceTable::reset_counters(CounterKind kind, uint32_t id) {
+  if (auto r = dp_.counters_reset(kind, id); !r)
+    spdlog::warn("{} {}: counters not reset: {}", kind == CounterKind::vip ? "VIP id" : "backend slot",
+                 id, r.error().message());
+}
+
 Result<std::vector<VipState>> ServiceTable::plan(const std::vector<VipConfig>& vips) {
   std::vector<VipState> next;
   std::vector<uint32_t> new_vip_ids, new_slots;
@@ -151,6 +160,7 @@ Result<std::vector<VipState>> ServiceTable::plan(const std::vector<VipConfig>& v
       auto id = vip_ids_.allocate();
       if (!id) return rollback("VIP ids");
       new_vip_ids.push_back(*id);
+      reset_counters(CounterKind::vip, *id);
       v.vip_id = *id;
       v.ring_id = 2 * *id + 1;  // so that the first build goes to ring 2*id
     }
@@ -163,6 +173,7 @@ Result<std::vector<VipState>> ServiceTable::plan(const std::vector<VipConfig>& v
         auto slot = backend_slots_.allocate();
         if (!slot) return rollback("backend slots");
         new_slots.push_back(*slot);
+        reset_counters(CounterKind::backend, *slot);
         be.index = *slot;
       }
       be.cfg = bc;

@@ -126,6 +126,7 @@ class ServiceTable {
                       std::vector<bool>& claimed);
   Result<void> retire_orphans(std::vector<sl_backend>& slots, const std::vector<bool>& claimed);
 
+  void reset_counters(CounterKind kind, uint32_t id);
   Dataplane& dp_;
   MacResolver& resolver_;
   IndexPool vip_ids_{SL_MAX_VIPS};

@@ -385,6 +385,18 @@ Result<sl_counters> XdpDataplane::vip_counters(uint32_t vip_id) {
   return percpu_sum(impl_->maps.vip_stats, vip_id, "vip_stats");
 }
 
+Result<void> XdpDataplane::counters_reset(CounterKind kind, uint32_t id) {
+  bool vip = kind == CounterKind::vip;
+  bpf_map* map = vip ? impl_->maps.vip_stats : impl_->maps.backend_stats;
+  const char* what = vip ? "vip_stats" : "backend_stats";
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return make_error("libbpf_num_possible_cpus", -ncpu, what);
+  std::vector<sl_counters> zero(static_cast<size_t>(ncpu));
+  if (bpf_map_update_elem(bpf_map__fd(map), &id, zero.data(), BPF_ANY) != 0)
+    return make_error("bpf_map_update_elem", errno, std::string(what) + "[" + std::to_string(id) + "]");
+  return {};
+}
+
 Result<sl_counters> XdpDataplane::backend_counters(uint32_t index) {
   return percpu_sum(impl_->maps.backend_stats, index, "backend_stats");
 }

@@ -75,6 +75,7 @@ class XdpDataplane final : public Dataplane {
   Result<sl_counters> vip_counters(uint32_t vip_id) override;
   Result<sl_counters> backend_counters(uint32_t index) override;
   Result<std::array<sl_counters, SL_R_MAX>> reason_counters() override;
+  Result<void> counters_reset(CounterKind kind, uint32_t id) override;
   Result<std::vector<ConnEntry>> conns(size_t limit) override;
 
   // VRRP / sync (control/dataplane.h). heartbeat and the event flag are

@@ -49,6 +49,7 @@ class FlakyDataplane final : public Dataplane {
   Result<std::array<sl_counters, SL_R_MAX>> reason_counters() override {
     return in_.reason_counters();
   }
+  Result<void> counters_reset(CounterKind k, uint32_t id) override { return in_.counters_reset(k, id); }
   Result<std::vector<ConnEntry>> conns(size_t limit) override {
     if (!conn_entries.empty()) return conn_entries;
     return in_.conns(limit);

@@ -83,6 +83,11 @@ class FakeDataplane final : public Dataplane {
   Result<sl_counters> backend_counters(uint32_t index) override {
     return sl_counters{index, 64 * index, 1, 0};
   }
+  // Not in `log` (tests compare it write for write): in `resets`.
+  Result<void> counters_reset(CounterKind kind, uint32_t id) override {
+    resets.push_back((kind == CounterKind::vip ? "vip " : "backend ") + std::to_string(id));
+    return {};
+  }
   Result<std::array<sl_counters, SL_R_MAX>> reason_counters() override {
     std::array<sl_counters, SL_R_MAX> a{};
     for (int r = 0; r < SL_R_MAX; ++r) a[r].packets = r;
@@ -169,6 +174,7 @@ class FakeDataplane final : public Dataplane {
   DataplaneInfo info{"xdp", "generic", "/sys/fs/bpf/x"};
   uint32_t table_size = 65536;
   std::vector<std::string> log;
+  std::vector<std::string> resets;  // counters_reset calls, "vip 3" / "backend 7"
   sl_global global{};
   std::map<std::string, VipEntry> vips;
   std::map<uint32_t, sl_backend> backends;

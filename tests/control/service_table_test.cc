@@ -152,6 +152,23 @@ TEST_F(ServiceTableTest, RemovedVipIsDeletedAndItsIdReused) {
   EXPECT_EQ(meta(1).vip_id, 0u);
 }
 
+// A new VIP or backend starts its counters from zero, even in a reused id
+// or slot; one that stays keeps its totals.
+TEST_F(ServiceTableTest, CountersAreResetWhenAnIdIsAllocatedOnly) {
+  apply({make_vip("198.18.0.100", 80, {be("198.18.0.11"), be("198.18.0.12")}),
+         make_vip("198.18.0.101", 80, {be("198.18.0.13")})});
+  EXPECT_THAT(dp.resets, ElementsAre("vip 0", "backend 0", "backend 1", "vip 1", "backend 2"));
+  dp.resets.clear();
+  apply({make_vip("198.18.0.100", 80, {be("198.18.0.11"), be("198.18.0.12")}),
+         make_vip("198.18.0.101", 80, {be("198.18.0.13")})});
+  EXPECT_TRUE(dp.resets.empty());
+  apply({make_vip("198.18.0.101", 80, {be("198.18.0.13")})});
+  EXPECT_TRUE(dp.resets.empty());
+  apply({make_vip("198.18.0.101", 80, {be("198.18.0.13")}),
+         make_vip("198.18.0.102", 80, {be("198.18.0.14")})});
+  EXPECT_THAT(dp.resets, ElementsAre("vip 0", "backend 0"));  // reused id and slot
+}
+
 TEST_F(ServiceTableTest, UnresolvedBackendIsNotScheduledUntilItsMacIsKnown) {
   resolver.missing = {ip("198.18.0.12")};
   apply({make_vip("198.18.0.100", 80, {be("198.18.0.11"), be("198.18.0.12")})});
