@@ -120,9 +120,9 @@ void render_reasons(Exposition& e, const MetricsCounters& c) {
   uint64_t actions[4] = {};
   for (int r = 1; r < SL_R_MAX; ++r)
     actions[sl_reason_verdict(static_cast<sl_reason>(r))] += c.reasons[r].packets;
-  e.family("sluice_xdp_actions_total", "counter", "Packets by dataplane action.");
+  e.family("sluice_dataplane_actions_total", "counter", "Packets by dataplane action.");
   for (int a = 0; a < 4; ++a)
-    e.sample("sluice_xdp_actions_total", label("action", sl_verdict_names[a]), actions[a]);
+    e.sample("sluice_dataplane_actions_total", label("action", sl_verdict_names[a]), actions[a]);
   e.family("sluice_reason_packets_total", "counter",
            "Packets by the reason for their action (stable names).");
   for (int r = 1; r < SL_R_MAX; ++r)

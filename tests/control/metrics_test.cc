@@ -77,10 +77,10 @@ TEST(MetricsRender, CountersPerVipAndBackend) {
 
 TEST(MetricsRender, ActionsDerivedFromReasons) {
   std::string t = metrics_render(one_vip(), counters_for_one_vip(), kBuild);
-  EXPECT_TRUE(has_line(t, "sluice_xdp_actions_total{action=\"tx\"} 7")) << t;
-  EXPECT_TRUE(has_line(t, "sluice_xdp_actions_total{action=\"drop\"} 1"));
-  EXPECT_TRUE(has_line(t, "sluice_xdp_actions_total{action=\"pass\"} 3"));
-  EXPECT_TRUE(has_line(t, "sluice_xdp_actions_total{action=\"redirect\"} 0"));
+  EXPECT_TRUE(has_line(t, "sluice_dataplane_actions_total{action=\"tx\"} 7")) << t;
+  EXPECT_TRUE(has_line(t, "sluice_dataplane_actions_total{action=\"drop\"} 1"));
+  EXPECT_TRUE(has_line(t, "sluice_dataplane_actions_total{action=\"pass\"} 3"));
+  EXPECT_TRUE(has_line(t, "sluice_dataplane_actions_total{action=\"redirect\"} 0"));
   EXPECT_TRUE(has_line(t, "sluice_reason_packets_total{reason=\"tx_hit\"} 5"));
   EXPECT_TRUE(has_line(t, "sluice_reason_packets_total{reason=\"drop_backend_down\"} 0"));
   EXPECT_EQ(t.find("reason=\"none\""), std::string::npos) << "internal reason exported";

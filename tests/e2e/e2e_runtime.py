@@ -798,8 +798,8 @@ def t_metrics():
                 cmp(f"{name}{{vip={b['service']},backend={b['address']}}}",
                     metric(fams, name, vip=b["service"], backend=b["address"]), b[fld])
         for a, n in stats.get("actions", {}).items():
-            cmp(f"sluice_xdp_actions_total{{action={a}}}",
-                metric(fams, "sluice_xdp_actions_total", action=a), n)
+            cmp(f"sluice_dataplane_actions_total{{action={a}}}",
+                metric(fams, "sluice_dataplane_actions_total", action=a), n)
         for r, c in stats.get("reasons", {}).items():
             n = c.get("packets") if isinstance(c, dict) else c
             cmp(f"sluice_reason_packets_total{{reason={r}}}",
