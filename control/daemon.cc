@@ -288,9 +288,12 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
     if (vrrp_svc) vrrp_svc->set_vip_without_serving_backend(vip_without_serving_backend(table));
   });
   if (!health) return health.error();
+  // After every apply: the checks, sync's view of the slots, and the
+  // tracking input of VRRP (health changes pass it on above).
   table.on_apply([&] {
     (*health)->update(health_check_defs(table));
     if (sync_svc) sync_svc->set_tables(sync::sync_tables_of(table.vips()));
+    if (vrrp_svc) vrrp_svc->set_vip_without_serving_backend(vip_without_serving_backend(table));
   });
   (*health)->update(health_check_defs(table));
   loop->watch(**health);
@@ -309,7 +312,6 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
     // The VRRP thread holds the addresses: it takes the new list, and adds
     // it only while MASTER.
     vrrp_svc->set_vips(vip_addrs(next));
-    vrrp_svc->set_vip_without_serving_backend(vip_without_serving_backend(table));
     return {};
   }, counters);
   store.set_prepare([&](const Config& next) { prefetch(dataplane_vips(next)); });
