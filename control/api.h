@@ -16,8 +16,8 @@
 #include "control/change_runner.h"
 #include "control/config_store.h"
 #include "control/control_counters.h"
-#include "control/dataplane.h"
-#include "control/result.h"
+#include "dataplane/dataplane.h"
+#include "core/host/result.h"
 #include "control/service_table.h"
 #include "control/vrrp/vrrp_report.h"
 

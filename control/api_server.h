@@ -11,9 +11,9 @@
 #include <string_view>
 
 #include "control/client_conns.h"
-#include "control/fd.h"
+#include "core/host/fd.h"
 #include "control/loop_watcher.h"
-#include "control/result.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

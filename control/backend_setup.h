@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "control/ip_addr.h"
-#include "control/result.h"
+#include "core/host/ip_addr.h"
+#include "core/host/result.h"
 #include "core/abi.h"
 
 namespace sluice {

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "control/config_store.h"
-#include "control/fd.h"
+#include "core/host/fd.h"
 #include "control/loop_watcher.h"
 
 namespace sluice {

@@ -23,7 +23,7 @@
 #include <string_view>
 #include <vector>
 
-#include "control/fd.h"
+#include "core/host/fd.h"
 
 namespace sluice {
 

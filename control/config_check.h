@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "control/config.h"
-#include "control/result.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

@@ -10,7 +10,7 @@
 #include <initializer_list>
 #include <string>
 
-#include "control/ip_addr.h"
+#include "core/host/ip_addr.h"
 
 namespace sluice::cfg {
 

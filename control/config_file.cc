@@ -14,7 +14,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "control/fd.h"
+#include "core/host/fd.h"
 #include "control/printable.h"
 
 namespace sluice {

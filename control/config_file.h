@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <string>
 
-#include "control/result.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

@@ -13,7 +13,7 @@
 #include "control/config.h"
 #include "control/config_file.h"
 #include "control/control_counters.h"
-#include "control/result.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "control/config.h"
-#include "control/result.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "control/config.h"
-#include "control/dataplane.h"
-#include "control/result.h"
+#include "dataplane/dataplane.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "control/control_counters.h"
-#include "control/fd.h"
+#include "core/host/fd.h"
 #include "control/loop_watcher.h"
-#include "control/result.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

@@ -20,9 +20,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "control/fd.h"
+#include "core/host/fd.h"
 #include "control/health_check.h"
-#include "control/ip_addr.h"
+#include "core/host/ip_addr.h"
 
 namespace sluice {
 

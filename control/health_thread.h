@@ -20,9 +20,9 @@
 #include <thread>
 #include <vector>
 
-#include "control/fd.h"
+#include "core/host/fd.h"
 #include "control/health_monitor.h"
-#include "control/result.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

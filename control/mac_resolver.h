@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "control/ip_addr.h"
+#include "core/host/ip_addr.h"
 #include "control/netlink.h"
 #include "core/abi.h"
 

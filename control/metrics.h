@@ -19,7 +19,7 @@
 
 #include "control/client_conns.h"
 #include "control/control_counters.h"
-#include "control/dataplane.h"
+#include "dataplane/dataplane.h"
 #include "control/vrrp/vrrp_report.h"
 #include "core/verdict.h"
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "control/metrics_endpoint.h"
 
-#include "control/dataplane.h"
+#include "dataplane/dataplane.h"
 
 namespace sluice {
 

@@ -16,7 +16,7 @@
 #include <utility>
 
 #include "control/client_conns.h"
-#include "control/result.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "control/ip_addr.h"
-#include "control/result.h"
+#include "core/host/ip_addr.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

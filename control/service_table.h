@@ -15,7 +15,7 @@
 
 #include "control/backend_slots.h"
 #include "control/config.h"
-#include "control/dataplane.h"
+#include "dataplane/dataplane.h"
 #include "control/health_check.h"
 #include "control/log_limit.h"
 #include "control/mac_resolver.h"

@@ -11,9 +11,9 @@
 #include <set>
 #include <vector>
 
-#include "control/ip_addr.h"
+#include "core/host/ip_addr.h"
 #include "control/netlink.h"
-#include "control/result.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

@@ -30,8 +30,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "control/dataplane.h"
-#include "control/ip_addr.h"
+#include "dataplane/dataplane.h"
+#include "core/host/ip_addr.h"
 #include "control/sync/sync_codec.h"
 #include "control/vrrp/vrrp_report.h"
 

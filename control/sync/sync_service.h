@@ -18,9 +18,9 @@
 #include <thread>
 
 #include "control/config.h"
-#include "control/dataplane.h"
-#include "control/fd.h"
-#include "control/result.h"
+#include "dataplane/dataplane.h"
+#include "core/host/fd.h"
+#include "core/host/result.h"
 #include "control/service_table.h"
 #include "control/sync/sync_engine.h"
 #include "control/vrrp/vrrp_report.h"

@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-#include "control/ip_addr.h"
+#include "core/host/ip_addr.h"
 
 namespace sluice::vrrp {
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "control/fd.h"
-#include "control/ip_addr.h"
-#include "control/result.h"
+#include "core/host/fd.h"
+#include "core/host/ip_addr.h"
+#include "core/host/result.h"
 #include "control/vrrp/advert.h"
 #include "control/vrrp/ipv4_view.h"
 #include "control/vrrp/vrrp_node.h"

@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "control/fd.h"
-#include "control/ip_addr.h"
-#include "control/result.h"
+#include "core/host/fd.h"
+#include "core/host/ip_addr.h"
+#include "core/host/result.h"
 
 namespace sluice::vrrp {
 

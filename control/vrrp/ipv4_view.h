@@ -7,7 +7,7 @@
 #include <span>
 #include <variant>
 
-#include "control/ip_addr.h"
+#include "core/host/ip_addr.h"
 #include "control/vrrp/advert.h"
 
 namespace sluice::vrrp {

@@ -13,7 +13,7 @@
 #include <csignal>
 #include <cstring>
 
-#include "control/fd.h"
+#include "core/host/fd.h"
 
 extern char** environ;
 

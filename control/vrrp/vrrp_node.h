@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "control/config.h"
-#include "control/ip_addr.h"
+#include "core/host/ip_addr.h"
 #include "control/log_limit.h"
-#include "control/result.h"
+#include "core/host/result.h"
 #include "control/vrrp/advert.h"
 #include "control/vrrp/vrrp_report.h"
 #include "control/vrrp/vrrp_state.h"

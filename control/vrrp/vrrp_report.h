@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "control/ip_addr.h"
+#include "core/host/ip_addr.h"
 #include "control/sync/sync_codec.h"
 #include "control/vrrp/advert.h"
 #include "control/vrrp/vrrp_state.h"

@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "control/config.h"
-#include "control/fd.h"
-#include "control/ip_addr.h"
-#include "control/result.h"
+#include "core/host/fd.h"
+#include "core/host/ip_addr.h"
+#include "core/host/result.h"
 #include "control/vrrp/vrrp_report.h"
 
 namespace sluice::vrrp {

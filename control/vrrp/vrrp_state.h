@@ -11,7 +11,7 @@
 #include <optional>
 #include <vector>
 
-#include "control/ip_addr.h"
+#include "core/host/ip_addr.h"
 #include "control/vrrp/advert.h"
 
 namespace sluice::vrrp {

@@ -24,7 +24,7 @@
 
 #include "core/abi.h"
 #include "core/verdict.h"
-#include "control/result.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "control/ip_addr.h"
+#include "core/host/ip_addr.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
