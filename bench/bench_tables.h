@@ -12,7 +12,7 @@
 #include <memory>
 #include <vector>
 
-#include "control/dataplane.h"
+#include "dataplane/dataplane.h"
 #include "core/abi.h"
 #include "core/wrr.h"
 

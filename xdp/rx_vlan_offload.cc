@@ -11,7 +11,7 @@
 #include <cstring>
 #include <vector>
 
-#include "control/fd.h"
+#include "core/host/fd.h"
 
 namespace sluice {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "control/result.h"
+#include "core/host/result.h"
 
 namespace sluice {
 

@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "control/result.h"
-#include "control/fd.h"
+#include "core/host/result.h"
+#include "core/host/fd.h"
 
 namespace sluice {
 

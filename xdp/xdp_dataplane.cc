@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "sluice.skel.h"
-#include "control/fd.h"
+#include "core/host/fd.h"
 #include "xdp/rx_vlan_offload.h"
 #include "xdp/xdp_attach.h"
 #include "xdp/xdp_pins.h"

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "control/dataplane.h"
-#include "control/result.h"
+#include "dataplane/dataplane.h"
+#include "core/host/result.h"
 #include "xdp/xdp_attach.h"
 
 namespace sluice {

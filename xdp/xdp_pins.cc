@@ -15,7 +15,7 @@
 #include <cstring>
 #include <vector>
 
-#include "control/fd.h"
+#include "core/host/fd.h"
 #include "xdp/xdp_dataplane.h"
 
 namespace sluice {

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "control/result.h"
+#include "core/host/result.h"
 
 struct bpf_object;
 

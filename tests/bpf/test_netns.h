@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "control/fd.h"
+#include "core/host/fd.h"
 
 namespace sluice::test {
 

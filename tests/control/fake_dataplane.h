@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "control/dataplane.h"
+#include "dataplane/dataplane.h"
 #include "control/mac_resolver.h"
 
 namespace sluice {

@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-#include "control/fd.h"
+#include "core/host/fd.h"
 
 namespace sluice {
 

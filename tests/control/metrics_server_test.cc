@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "control/fd.h"
+#include "core/host/fd.h"
 
 namespace sluice {
 namespace {

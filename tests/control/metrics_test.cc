@@ -14,7 +14,7 @@
 #include <set>
 #include <sstream>
 
-#include "control/fd.h"
+#include "core/host/fd.h"
 #include "control/metrics_server.h"
 #include "tests/control/fake_dataplane.h"
 #include "tests/control/fake_vrrp_report.h"

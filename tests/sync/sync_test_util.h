@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "control/ip_addr.h"
+#include "core/host/ip_addr.h"
 #include "core/abi.h"
 
 namespace sluice::sync::testing {
