@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+// The tables every DPDK worker reads and only the controller writes: the
+// VIPs, the backends, the schedule rings, the global settings, and the
+// control word (heartbeat, flags).
+//
+// Workers read lock-free, through pointers to immutable objects: a writer
+// builds a whole new object, publishes its pointer with one release store,
+// and hands the old one to RCU (rte_rcu_qsbr). The old object is freed by
+// reclaim() only once every registered worker has reported a quiescent
+// state after the swap, so a worker never sees a half-written entry nor a
+// freed one, and a burst sees each pointer it loaded stay valid until its
+// worker's next quiescent() call.
+//  - VIPs: one open-addressing array of at most SL_MAX_VIPS entries,
+//    replaced whole on every put/del (a few KB; the lookup is one CRC and
+//    usually one compare, no lock, no hash-table machinery).
+//  - Backends and rings: one pointer per slot, swapped alone, so a reload
+//    of 10,000 backends costs 10,000 small objects, never a table copy per
+//    put. A slot never written reads as all zeros (as the XDP array maps).
+//
+// Threads: the writers (global_set, vip_*, backend_put, ring_put, reclaim)
+// are called by one thread at a time (the controller's main loop). The
+// reads (vip_get, vip_list, backend_get) are safe from any thread that is
+// either the writer or registered with qsbr(); the workers use the inline
+// readers below.
+#pragma once
+
+#include <rte_rcu_qsbr.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "core/abi.h"
+#include "core/host/result.h"
+
+namespace sluice::dpdk {
+
+struct TablesConfig {
+  unsigned workers = 1;          // RCU reader ids 0..workers-1
+  int socket = SOCKET_ID_ANY;
+};
+
+// The VIP table, immutable once published.
+struct VipTable {
+  static constexpr uint32_t kSlots = 2 * SL_MAX_VIPS;  // load <= 1/2
+  struct Slot {
+    sl_vip_key key;
+    uint32_t used;
+    sl_vip_meta meta;
+  };
+  uint32_t count = 0;
+  Slot slots[kSlots]{};
+
+  static uint32_t slot_of(const sl_vip_key& k);
+  const sl_vip_meta* find(const sl_vip_key& k) const;
+};
+
+class Tables {
+ public:
+  static Result<std::unique_ptr<Tables>> create(const TablesConfig& cfg);
+  ~Tables();
+  Tables(const Tables&) = delete;
+  Tables& operator=(const Tables&) = delete;
+
+  // --- writers: one thread at a time ---------------------------------
+  Result<void> global_set(const sl_global& g);
+  Result<void> vip_put(const sl_vip_key& key, const sl_vip_meta& meta);
+  Result<void> vip_del(const sl_vip_key& key);  // absent: not an error
+  Result<void> backend_put(uint32_t slot, const sl_backend& be);
+  Result<void> ring_put(uint32_t ring_id, const sl_ring& ring);
+
+  Result<std::optional<sl_vip_meta>> vip_get(const sl_vip_key& key) const;
+  std::vector<std::pair<sl_vip_key, sl_vip_meta>> vip_list() const;
+  sl_backend backend_get(uint32_t slot) const;  // never written: all zero
+
+  // Fields stored by the VRRP/sync threads with atomic stores (one writer
+  // per field, as the XDP control map); read by the workers.
+  sl_control* control() { return &control_; }
+  rte_rcu_qsbr* qsbr() { return qsbr_; }
+  unsigned workers() const { return workers_; }
+
+  // Frees what every worker has passed since it was replaced. Main loop,
+  // periodically; never waits. Returns how many objects are still pending.
+  size_t reclaim();
+  // Blocks until every online worker has passed a quiescent state, then
+  // frees everything pending (shutdown, tests).
+  void synchronize();
+
+  // --- workers: lock-free reads, valid until the next quiescent state ----
+  const sl_vip_meta* vip(const sl_vip_key& k) const {
+    return vips_.load(std::memory_order_acquire)->find(k);
+  }
+  const sl_global* global() const { return global_.load(std::memory_order_acquire); }
+  const sl_backend* backend(uint32_t slot) const {
+    if (slot >= SL_MAX_BACKENDS) return nullptr;
+    const sl_backend* b = backends_[slot].load(std::memory_order_acquire);
+    return b ? b : &kZeroBackend;
+  }
+  const sl_ring* ring(uint32_t ring_id) const {
+    if (ring_id >= SL_RINGS) return nullptr;
+    const sl_ring* r = rings_[ring_id].load(std::memory_order_acquire);
+    return r ? r : &kZeroRing;
+  }
+
+ private:
+  Tables() = default;
+  struct Retired {
+    uint64_t token;
+    void (*free)(const void*);
+    const void* obj;
+  };
+  template <class T>
+  void retire(const T* old);
+
+  static const sl_backend kZeroBackend;
+  static const sl_ring kZeroRing;
+
+  unsigned workers_ = 0;
+  rte_rcu_qsbr* qsbr_ = nullptr;
+  alignas(64) sl_control control_{};
+  std::atomic<const VipTable*> vips_{nullptr};
+  std::atomic<const sl_global*> global_{nullptr};
+  std::unique_ptr<std::atomic<const sl_backend*>[]> backends_;
+  std::unique_ptr<std::atomic<const sl_ring*>[]> rings_;
+  std::deque<Retired> retired_;  // oldest first: tokens only grow
+};
+
+}  // namespace sluice::dpdk

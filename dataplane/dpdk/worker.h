@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+// One DPDK worker (one per worker lcore): runs core/pipeline.h over a burst
+// of mbufs, with its own connection table, schedule cursors and counters.
+//
+// Threads. The worker's lcore calls burst(), quiescent() and
+// poll_commands(); nothing else writes the worker's state. Any other thread
+// may call the counter reads, conn_count, conn_table_size, conns_page,
+// conn_put/conn_del (queued) and flow_events_take (one consumer).
+//
+// The connection table is an rte_hash (lock-free reader/writer concurrency,
+// extendable buckets) keyed by the flow; each key position indexes this
+// worker's record array. Other threads read records under a per-record
+// sequence count; a deleted key's position is reused only when no other
+// thread is walking the table.
+//
+// A full table never stalls a packet: an insert that finds no room evicts
+// the oldest of the next few records under a clock hand
+// (kEvictScan, by created_ns) and retries once; if that fails too (a walk
+// in progress holds the freed position), the flow goes to its pick
+// unrecorded and `conn_not_recorded` counts it. Sync imports (conn_put)
+// evict the same way.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_memory.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/abi.h"
+#include "core/verdict.h"
+#include "core/host/result.h"
+#include "dataplane/dataplane.h"
+#include "dataplane/dpdk/tables.h"
+
+struct rte_hash;
+struct rte_ring;
+
+namespace sluice::dpdk {
+
+inline constexpr uint16_t kBurst = 32;
+
+struct WorkerConfig {
+  unsigned id = 0;                 // RCU reader id, < Tables' workers
+  uint32_t conn_table_size = SL_CONN_TABLE_DEFAULT;
+  uint16_t mtu = 1500;             // the port's MTU (L3 bytes), as bpf_check_mtu
+  int socket = SOCKET_ID_ANY;
+  uint32_t flow_event_slots = 8192;  // power of two
+  uint32_t command_slots = 4096;     // power of two
+};
+
+struct BurstOut {
+  rte_mbuf* tx[kBurst];   // back out the port: rewritten, encapsulated, ICMP
+  uint16_t n_tx = 0;
+  rte_mbuf* exc[kBurst];  // PASS: to the kernel (the exception port)
+  uint16_t n_exc = 0;
+};  // DROP: freed inside burst()
+
+// Per-worker counter tables, indexed as the XDP per-CPU maps.
+struct alignas(RTE_CACHE_LINE_SIZE) WorkerCounters {
+  sl_counters vip[SL_MAX_VIPS];
+  sl_counters backend[SL_MAX_BACKENDS];
+  sl_counters reason[SL_REASON_SLOTS];
+};
+
+// What the worker itself saw (not per VIP): for metrics and tests.
+struct WorkerStats {
+  uint64_t conn_evicted = 0;       // records evicted to make room
+  uint64_t conn_not_recorded = 0;  // full table: flow steered, not recorded
+  uint64_t events_lost = 0;        // flow-event ring full
+  uint64_t commands_applied = 0;
+  uint64_t commands_failed = 0;    // conn_put with no room
+};
+
+// A connection record in the worker's array, indexed by key position.
+struct ConnSlot {
+  uint32_t seq;   // odd while the worker writes it
+  uint32_t used;
+  sl_conn conn;
+};
+
+class Worker {
+ public:
+  static constexpr unsigned kEvictScan = 8;
+
+  // Registers `cfg.id` with tables.qsbr() and puts it online.
+  static Result<std::unique_ptr<Worker>> create(Tables& tables, const WorkerConfig& cfg);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // --- the worker's lcore ------------------------------------------------
+  // Steers `n` (<= kBurst) packets; `reasons` (optional) gets each one's
+  // reason, in input order.
+  void burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons = nullptr);
+  void quiescent();       // once per poll-loop iteration, outside a burst
+  void poll_commands();   // applies queued conn_put/conn_del
+  void online();          // the thread (re)joins RCU (create() did it once)
+  void offline();         // the thread stops polling: RCU stops waiting for it
+
+  // --- any thread ------------------------------------------------------
+  sl_counters vip_counters(uint32_t vip_id) const;
+  sl_counters backend_counters(uint32_t slot) const;
+  sl_counters reason_counters(uint32_t reason) const;
+  WorkerStats stats() const;
+  // Main loop: zeroes one id's counters (the XDP semantics: a packet
+  // counted concurrently may survive the reset).
+  void counters_reset(CounterKind kind, uint32_t id);
+
+  uint64_t conn_count() const { return conn_count_.load(std::memory_order_relaxed); }
+  uint32_t conn_table_size() const { return size_; }
+  // Up to `max` records after `cursor` (a position), which it advances;
+  // scans at most kPageScan positions per call.
+  static constexpr uint32_t kPageScan = 1u << 16;
+  std::vector<ConnEntry> conns_page(ConnCursor& cursor, size_t max) const;
+  // Queued for poll_commands (ring full: an error, nothing waits).
+  Result<void> conn_put(const sl_flow_key& key, const sl_conn& conn);
+  Result<void> conn_del(const sl_flow_key& key);
+  // Sync's consumer: appends up to `max` events; never blocks.
+  size_t flow_events_take(std::vector<sl_flow_event>& out, size_t max);
+
+  // --- the pipeline's hooks (worker.cc); public for them only ----------
+  struct Hot;
+  Hot& hot() { return *hot_; }
+
+ private:
+  Worker() = default;
+  Result<void> init(Tables& tables, const WorkerConfig& cfg);
+
+  Tables* tables_ = nullptr;
+  unsigned id_ = 0;
+  uint32_t size_ = 0;
+  rte_hash* conns_ = nullptr;
+  ConnSlot* slots_ = nullptr;     // size_ records (rte_zmalloc)
+  WorkerCounters* counters_ = nullptr;
+  rte_ring* events_ = nullptr;
+  rte_ring* commands_ = nullptr;
+  Hot* hot_ = nullptr;            // rte_zmalloc, cache aligned
+  std::atomic<uint64_t> conn_count_{0};
+  // Threads walking the table (conns_page): while non-zero, deleted
+  // positions are not reused.
+  mutable std::atomic<uint32_t> walkers_{0};
+};
+
+// The Toeplitz hash a port's RSS computes for this flow (TCP/UDP over IPv4
+// or IPv6, the 5-tuple as received), so a flow imported by sync can be
+// queued to the worker whose queue will receive it.
+uint32_t flow_rss_hash(const sl_flow_key& flow, const uint8_t* rss_key, uint32_t key_len);
+
+}  // namespace sluice::dpdk
