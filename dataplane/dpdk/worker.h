@@ -45,7 +45,7 @@ inline constexpr uint16_t kBurst = 32;
 struct WorkerConfig {
   unsigned id = 0;                 // RCU reader id, < Tables' workers
   uint32_t conn_table_size = SL_CONN_TABLE_DEFAULT;
-  uint16_t mtu = 1500;             // the port's MTU (L3 bytes), as bpf_check_mtu
+  uint32_t mtu = 1500;             // the port's MTU (L3 bytes), as bpf_check_mtu
   int socket = SOCKET_ID_ANY;
   uint32_t flow_event_slots = 8192;  // power of two
   uint32_t command_slots = 4096;     // power of two
@@ -138,6 +138,7 @@ class Worker {
   rte_ring* events_ = nullptr;
   rte_ring* commands_ = nullptr;
   Hot* hot_ = nullptr;            // rte_zmalloc, cache aligned
+  bool registered_ = false;
   std::atomic<uint64_t> conn_count_{0};
   // Threads walking the table (conns_page): while non-zero, deleted
   // positions are not reused.

@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: Apache-2.0
+// The DPDK worker: core/pipeline.h's hooks over an mbuf and this worker's
+// tables, and the burst shaped as pipeline.h describes (fronts, one bulk
+// connection lookup, backs, finishes).
+#include "dataplane/dpdk/worker.h"
+
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+#include <rte_ring_elem.h>
+#include <rte_thash.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace sluice::dpdk {
+
+// Everything the hooks touch, in one cache-aligned block owned by the
+// worker's lcore.
+struct alignas(RTE_CACHE_LINE_SIZE) Worker::Hot {
+  const Tables* tables;
+  sl_control* control;
+  rte_hash* conns;
+  ConnSlot* slots;
+  WorkerCounters* counters;
+  rte_ring* events;
+  std::atomic<uint64_t>* conn_count;
+  std::atomic<uint32_t>* walkers;
+  uint32_t size;
+  uint32_t mtu;
+  uint64_t now_ns;
+  uint32_t clock_hand;
+  bool evicted;  // this burst: bulk results may point at a reused record
+  // Deleted key positions waiting for the walkers to leave.
+  static constexpr uint32_t kPending = 1024;
+  uint32_t n_pending;
+  int32_t pending[kPending];
+  WorkerStats stats;  // written with relaxed atomic stores
+  alignas(RTE_CACHE_LINE_SIZE) uint32_t cursors[SL_MAX_VIPS];
+};
+
+namespace {
+
+// One writer, readers on other threads: a relaxed store of the new value
+// (a plain add in the generated code), a relaxed load on the reader side.
+template <class U>
+inline void bump(U& f, uint64_t d) {
+  __atomic_store_n(&f, U(__atomic_load_n(&f, __ATOMIC_RELAXED) + d), __ATOMIC_RELAXED);
+}
+template <class U>
+inline U peek(const U& f) { return __atomic_load_n(&f, __ATOMIC_RELAXED); }
+
+inline uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO: no syscall
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+// The record of a key position, written under its sequence count so other
+// threads (conns_page) never take a half-written one.
+inline void slot_write(ConnSlot& s, uint32_t used, const sl_conn* c) {
+  uint32_t seq = s.seq;
+  __atomic_store_n(&s.seq, seq + 1, __ATOMIC_RELAXED);
+  std::atomic_thread_fence(std::memory_order_release);
+  __atomic_store_n(&s.used, used, __ATOMIC_RELAXED);
+  if (c) s.conn = *c;
+  __atomic_store_n(&s.seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+// Frees the key positions deleted so far if no thread walks the table. The
+// fence orders the deletes before the walkers check (a walker increments
+// before it reads the table).
+void pending_free(Worker::Hot& h) {
+  if (h.n_pending == 0) return;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (h.walkers->load(std::memory_order_seq_cst) != 0) return;
+  for (uint32_t i = 0; i < h.n_pending; i++) rte_hash_free_key_with_position(h.conns, h.pending[i]);
+  h.n_pending = 0;
+}
+
+// Removes the record at `pos` (the worker's own lookup found it there).
+void conn_remove(Worker::Hot& h, const sl_flow_key* key, int32_t pos) {
+  slot_write(h.slots[pos], 0, nullptr);
+  if (rte_hash_del_key(h.conns, key) < 0) return;
+  h.conn_count->store(h.conn_count->load(std::memory_order_relaxed) - 1,
+                      std::memory_order_relaxed);
+  if (h.n_pending < Worker::Hot::kPending) h.pending[h.n_pending++] = pos;
+  pending_free(h);
+  // Pending list full: the position leaks until the table is destroyed;
+  // only a walker that never leaves gets here.
+}
+
+// Full table: evicts the oldest record among the next kEvictScan positions
+// under the clock hand. True when a position was freed for the retry.
+bool conn_evict(Worker::Hot& h) {
+  int32_t victim = -1;
+  uint64_t oldest = UINT64_MAX;
+  for (unsigned n = 0; n < Worker::kEvictScan; n++) {
+    uint32_t pos = h.clock_hand;
+    h.clock_hand = pos + 1 == h.size ? 0 : pos + 1;
+    const ConnSlot& s = h.slots[pos];
+    if (s.used && s.conn.created_ns < oldest) {
+      oldest = s.conn.created_ns;
+      victim = int32_t(pos);
+    }
+  }
+  if (victim < 0) return false;
+  void* kp = nullptr;
+  if (rte_hash_get_key_with_position(h.conns, victim, &kp) != 0) return false;
+  sl_flow_key key;
+  std::memcpy(&key, kp, sizeof(key));
+  uint32_t before = h.n_pending;
+  conn_remove(h, &key, victim);
+  h.evicted = true;
+  bump(h.stats.conn_evicted, 1);
+  return h.n_pending <= before;  // freed now, not left pending
+}
+
+// Insert if absent. 0: recorded. Full: evict one and retry once.
+int conn_insert(Worker::Hot& h, const sl_flow_key* k, const sl_conn* c) {
+  int32_t pos = rte_hash_add_key(h.conns, k);
+  if (pos == -ENOSPC && conn_evict(h)) pos = rte_hash_add_key(h.conns, k);
+  if (pos < 0 || uint32_t(pos) >= h.size) {
+    bump(h.stats.conn_not_recorded, 1);
+    return -1;
+  }
+  if (h.slots[pos].used) return -1;  // present: add_key found it
+  slot_write(h.slots[pos], 1, c);
+  h.conn_count->store(h.conn_count->load(std::memory_order_relaxed) + 1,
+                      std::memory_order_relaxed);
+  return 0;
+}
+
+inline sl_conn* conn_at(Worker::Hot& h, int32_t pos) {
+  return pos >= 0 && uint32_t(pos) < h.size ? &h.slots[pos].conn : nullptr;
+}
+
+}  // namespace
+}  // namespace sluice::dpdk
+
+// ---- core/pipeline.h's hooks ---------------------------------------------
+struct sl_dpdk_ctx {
+  sluice::dpdk::Worker::Hot* h;
+  rte_mbuf* m;
+};
+#define SL_PL_CTX struct sl_dpdk_ctx
+#include "core/pipeline_ops.h"
+
+using sluice::dpdk::Worker;
+
+SL_INLINE const struct sl_vip_meta* sl_pl_vip(sl_dpdk_ctx* ctx, const struct sl_vip_key* k)
+{
+  return ctx->h->tables->vip(*k);
+}
+
+SL_INLINE const struct sl_global* sl_pl_global(sl_dpdk_ctx* ctx) { return ctx->h->tables->global(); }
+
+SL_INLINE struct sl_control* sl_pl_control(sl_dpdk_ctx* ctx) { return ctx->h->control; }
+
+SL_INLINE const struct sl_backend* sl_pl_backend(sl_dpdk_ctx* ctx, __u32 slot)
+{
+  return ctx->h->tables->backend(slot);
+}
+
+SL_INLINE const struct sl_ring* sl_pl_ring(sl_dpdk_ctx* ctx, __u32 ring_id)
+{
+  return ctx->h->tables->ring(ring_id);
+}
+
+SL_INLINE __u32* sl_pl_cursor(sl_dpdk_ctx* ctx, __u32 vip_id)
+{
+  return vip_id < SL_MAX_VIPS ? &ctx->h->cursors[vip_id] : nullptr;
+}
+
+SL_INLINE struct sl_conn* sl_pl_conn_lookup(sl_dpdk_ctx* ctx, const struct sl_flow_key* k)
+{
+  return sluice::dpdk::conn_at(*ctx->h, rte_hash_lookup(ctx->h->conns, k));
+}
+
+SL_INLINE int sl_pl_conn_insert(sl_dpdk_ctx* ctx, const struct sl_flow_key* k,
+                                const struct sl_conn* c)
+{
+  return sluice::dpdk::conn_insert(*ctx->h, k, c);
+}
+
+SL_INLINE void sl_pl_conn_overwrite(sl_dpdk_ctx* ctx, struct sl_conn* rec, const struct sl_conn* c)
+{
+  auto* slot = reinterpret_cast<sluice::dpdk::ConnSlot*>(reinterpret_cast<char*>(rec) -
+                                                         offsetof(sluice::dpdk::ConnSlot, conn));
+  sluice::dpdk::slot_write(*slot, 1, c);
+  (void)ctx;
+}
+
+SL_INLINE void sl_pl_count(sl_dpdk_ctx* ctx, enum sl_pl_counter t, __u32 idx, __u64 bytes,
+                           int new_conn)
+{
+  sluice::dpdk::WorkerCounters* w = ctx->h->counters;
+  sl_counters* c = nullptr;
+  if (t == SL_PL_COUNT_VIP && idx < SL_MAX_VIPS) c = &w->vip[idx];
+  else if (t == SL_PL_COUNT_BACKEND && idx < SL_MAX_BACKENDS) c = &w->backend[idx];
+  else if (t == SL_PL_COUNT_REASON && idx < SL_REASON_SLOTS) c = &w->reason[idx];
+  if (!c) return;
+  sluice::dpdk::bump(c->packets, 1);
+  sluice::dpdk::bump(c->bytes, bytes);
+  if (new_conn) sluice::dpdk::bump(c->new_conns, 1);
+}
+
+// A bounded ring: full, the event is counted (here and, as the XDP
+// program does, in the control word) and the packet goes on.
+SL_INLINE void sl_pl_flow_event(sl_dpdk_ctx* ctx, struct sl_control* ctl,
+                                const struct sl_flow_key* k, const struct sl_conn* c)
+{
+  sl_flow_event e;
+  e.flow = *k;
+  e.vip_id = c->vip_id;
+  e.backend = c->backend;
+  e.gen = c->gen;
+  e.pad = 0;
+  e.created_ns = c->created_ns;
+  if (rte_ring_sp_enqueue_elem(ctx->h->events, &e, sizeof(e)) != 0) {
+    sluice::dpdk::bump(ctx->h->stats.events_lost, 1);
+    __atomic_fetch_add(&ctl->events_lost, 1, __ATOMIC_RELAXED);
+  }
+}
+
+// Read once per burst: every record of a burst has its start time.
+SL_INLINE __u64 sl_pl_clock(sl_dpdk_ctx* ctx) { return ctx->h->now_ns; }
+SL_INLINE __u64 sl_pl_clock_coarse(sl_dpdk_ctx* ctx) { return ctx->h->now_ns; }
+
+SL_INLINE void* sl_pl_data(sl_dpdk_ctx* ctx) { return rte_pktmbuf_mtod(ctx->m, void*); }
+SL_INLINE void* sl_pl_data_end(sl_dpdk_ctx* ctx)
+{
+  return rte_pktmbuf_mtod(ctx->m, char*) + rte_pktmbuf_data_len(ctx->m);
+}
+
+// As bpf_xdp_adjust_head: an Ethernet header must remain.
+SL_INLINE int sl_pl_adjust_head(sl_dpdk_ctx* ctx, int delta)
+{
+  if (int(rte_pktmbuf_data_len(ctx->m)) - delta < int(sizeof(struct sl_ethhdr))) return -1;
+  if (delta < 0) return rte_pktmbuf_prepend(ctx->m, uint16_t(-delta)) ? 0 : -1;
+  return delta == 0 || rte_pktmbuf_adj(ctx->m, uint16_t(delta)) ? 0 : -1;
+}
+
+// As bpf_xdp_adjust_tail: an Ethernet header must remain.
+SL_INLINE int sl_pl_adjust_tail(sl_dpdk_ctx* ctx, int delta)
+{
+  if (int(rte_pktmbuf_data_len(ctx->m)) + delta < int(sizeof(struct sl_ethhdr))) return -1;
+  if (delta > 0) return rte_pktmbuf_append(ctx->m, uint16_t(delta)) ? 0 : -1;
+  return rte_pktmbuf_trim(ctx->m, uint16_t(-delta)) == 0 ? 0 : -1;
+}
+
+// As bpf_check_mtu given an L3 length: does it, `grow` bytes longer, fit?
+SL_INLINE int sl_pl_mtu_check(sl_dpdk_ctx* ctx, const struct sl_pkt* p, __u32 grow, __u32* mtu)
+{
+  *mtu = ctx->h->mtu;
+  return p->l3_len + grow > ctx->h->mtu ? SL_PL_MTU_FRAG_NEEDED : SL_PL_MTU_FITS;
+}
+
+#include "core/pipeline.h"
+
+namespace sluice::dpdk {
+
+namespace {
+
+std::string unique_name(const char* what, unsigned id) {
+  static std::atomic<uint32_t> seq{0};
+  return std::string(what) + std::to_string(id) + "_" + std::to_string(seq.fetch_add(1));
+}
+
+struct ConnCommand {
+  sl_flow_key key;
+  sl_conn conn;
+  uint32_t op;  // kPut / kDel
+  uint32_t pad;
+};
+constexpr uint32_t kPut = 1, kDel = 2;
+static_assert(sizeof(ConnCommand) % 4 == 0, "rte_ring element size");
+
+}  // namespace
+
+Result<std::unique_ptr<Worker>> Worker::create(Tables& tables, const WorkerConfig& cfg) {
+  std::unique_ptr<Worker> w(new Worker());
+  if (auto r = w->init(tables, cfg); !r.ok()) return r.error();
+  return w;
+}
+
+Result<void> Worker::init(Tables& tables, const WorkerConfig& cfg) {
+  if (cfg.id >= tables.workers())
+    return make_error("dpdk worker: id beyond the tables' workers", EINVAL,
+                      std::to_string(cfg.id));
+  if (cfg.conn_table_size < 8)
+    return make_error("dpdk worker: conn_table_size below 8", EINVAL,
+                      std::to_string(cfg.conn_table_size));
+  tables_ = &tables;
+  id_ = cfg.id;
+  size_ = cfg.conn_table_size;
+
+  std::string hname = unique_name("sl_conns", cfg.id);
+  rte_hash_parameters hp{};
+  hp.name = hname.c_str();
+  hp.entries = size_;
+  hp.key_len = sizeof(sl_flow_key);
+  hp.socket_id = cfg.socket;
+  // Lock-free readers on other threads; the worker is the one writer.
+  hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+  conns_ = rte_hash_create(&hp);
+  if (!conns_) return make_error("rte_hash_create", rte_errno, hname);
+
+  slots_ = static_cast<ConnSlot*>(
+      rte_zmalloc_socket("sl_conn_slots", sizeof(ConnSlot) * size_, RTE_CACHE_LINE_SIZE,
+                         cfg.socket));
+  counters_ = static_cast<WorkerCounters*>(
+      rte_zmalloc_socket("sl_counters", sizeof(WorkerCounters), RTE_CACHE_LINE_SIZE, cfg.socket));
+  hot_ = static_cast<Hot*>(
+      rte_zmalloc_socket("sl_worker", sizeof(Hot), RTE_CACHE_LINE_SIZE, cfg.socket));
+  if (!slots_ || !counters_ || !hot_) return make_error("rte_zmalloc(worker)", ENOMEM);
+
+  std::string ename = unique_name("sl_ev", cfg.id), cname = unique_name("sl_cmd", cfg.id);
+  events_ = rte_ring_create_elem(ename.c_str(), sizeof(sl_flow_event), cfg.flow_event_slots,
+                                 cfg.socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (!events_) return make_error("rte_ring_create(flow events)", rte_errno, ename);
+  commands_ = rte_ring_create_elem(cname.c_str(), sizeof(ConnCommand), cfg.command_slots,
+                                   cfg.socket, RING_F_SC_DEQ);
+  if (!commands_) return make_error("rte_ring_create(commands)", rte_errno, cname);
+
+  Hot& h = *hot_;
+  h.tables = &tables;
+  h.control = tables.control();
+  h.conns = conns_;
+  h.slots = slots_;
+  h.counters = counters_;
+  h.events = events_;
+  h.conn_count = &conn_count_;
+  h.walkers = &walkers_;
+  h.size = size_;
+  h.mtu = cfg.mtu;
+
+  if (rte_rcu_qsbr_thread_register(tables.qsbr(), id_) != 0)
+    return make_error("rte_rcu_qsbr_thread_register", rte_errno, std::to_string(id_));
+  registered_ = true;
+  online();
+  return {};
+}
+
+Worker::~Worker() {
+  if (registered_) {
+    offline();
+    rte_rcu_qsbr_thread_unregister(tables_->qsbr(), id_);
+  }
+  rte_ring_free(commands_);
+  rte_ring_free(events_);
+  rte_hash_free(conns_);
+  rte_free(hot_);
+  rte_free(counters_);
+  rte_free(slots_);
+}
+
+void Worker::online() { rte_rcu_qsbr_thread_online(tables_->qsbr(), id_); }
+void Worker::offline() { rte_rcu_qsbr_thread_offline(tables_->qsbr(), id_); }
+void Worker::quiescent() { rte_rcu_qsbr_quiescent(tables_->qsbr(), id_); }
+
+void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons) {
+  Hot& h = *hot_;
+  if (n > kBurst) n = kBurst;
+  h.now_ns = monotonic_ns();
+  h.evicted = false;
+
+  sl_pl_state s[kBurst];
+  sl_reason r[kBurst];
+  const void* keys[kBurst];
+  uint8_t who[kBurst];
+  int32_t pos[kBurst];
+  uint32_t nk = 0;
+
+  // Fronts: parse .. screen; the data of a few packets ahead is prefetched.
+  for (uint16_t i = 0; i < n && i < 4; i++) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+  for (uint16_t i = 0; i < n; i++) {
+    if (i + 4 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void*));
+    sl_dpdk_ctx ctx{&h, pkts[i]};
+    r[i] = sl_pl_front(&ctx, &s[i]);
+    if (sl_pl_wants_conn(&s[i])) {
+      keys[nk] = &s[i].p.flow;
+      who[nk++] = uint8_t(i);
+    }
+  }
+
+  // One bulk lookup for the burst's flows.
+  int32_t rec[kBurst];
+  for (uint16_t i = 0; i < n; i++) rec[i] = -1;
+  if (nk) {
+    rte_hash_lookup_bulk(h.conns, keys, nk, pos);
+    for (uint32_t j = 0; j < nk; j++) {
+      rec[who[j]] = pos[j];
+      if (pos[j] >= 0) rte_prefetch0(&h.slots[pos[j]]);
+    }
+  }
+
+  // Backs and finishes. A miss is looked up again (an earlier packet of
+  // this burst may have recorded the flow), and so is every packet after
+  // an eviction (its bulk result may name a freed record): pipeline.h.
+  for (uint16_t i = 0; i < n; i++) {
+    sl_dpdk_ctx ctx{&h, pkts[i]};
+    if (s[i].in_vip) {
+      sl_conn* c = nullptr;
+      if (sl_pl_wants_conn(&s[i])) {
+        int32_t p = rec[i];
+        if (p < 0 || h.evicted) p = rte_hash_lookup(h.conns, &s[i].p.flow);
+        c = conn_at(h, p);
+      }
+      r[i] = sl_pl_back(&ctx, &s[i], c);
+    }
+    r[i] = sl_pl_finish(&ctx, &s[i], r[i]);
+    if (reasons) reasons[i] = uint8_t(r[i]);
+    switch (sl_reason_verdict(r[i])) {
+      case SL_VERDICT_TX:
+        out.tx[out.n_tx++] = pkts[i];
+        break;
+      case SL_VERDICT_DROP:
+        rte_pktmbuf_free(pkts[i]);
+        break;
+      default:
+        out.exc[out.n_exc++] = pkts[i];
+        break;
+    }
+  }
+}
+
+void Worker::poll_commands() {
+  Hot& h = *hot_;
+  ConnCommand cmd[32];
+  unsigned n;
+  while ((n = rte_ring_sc_dequeue_burst_elem(commands_, cmd, sizeof(ConnCommand), 32, nullptr)) >
+         0) {
+    h.evicted = false;
+    for (unsigned i = 0; i < n; i++) {
+      int32_t p = rte_hash_lookup(conns_, &cmd[i].key);
+      if (cmd[i].op == kDel) {
+        if (p >= 0) conn_remove(h, &cmd[i].key, p);
+      } else if (p >= 0) {
+        slot_write(slots_[p], 1, &cmd[i].conn);
+      } else if (conn_insert(h, &cmd[i].key, &cmd[i].conn) != 0) {
+        bump(h.stats.commands_failed, 1);
+        continue;
+      }
+      bump(h.stats.commands_applied, 1);
+    }
+  }
+  pending_free(h);
+}
+
+Result<void> Worker::conn_put(const sl_flow_key& key, const sl_conn& conn) {
+  ConnCommand c{key, conn, kPut, 0};
+  if (rte_ring_mp_enqueue_elem(commands_, &c, sizeof(c)) != 0)
+    return make_error("dpdk conn_put: worker command ring full", ENOBUFS,
+                      "worker " + std::to_string(id_));
+  return {};
+}
+
+Result<void> Worker::conn_del(const sl_flow_key& key) {
+  ConnCommand c{key, sl_conn{}, kDel, 0};
+  if (rte_ring_mp_enqueue_elem(commands_, &c, sizeof(c)) != 0)
+    return make_error("dpdk conn_del: worker command ring full", ENOBUFS,
+                      "worker " + std::to_string(id_));
+  return {};
+}
+
+size_t Worker::flow_events_take(std::vector<sl_flow_event>& out, size_t max) {
+  size_t got = 0;
+  sl_flow_event e[64];
+  while (got < max) {
+    unsigned want = unsigned(std::min<size_t>(64, max - got));
+    unsigned n = rte_ring_sc_dequeue_burst_elem(events_, e, sizeof(sl_flow_event), want, nullptr);
+    if (n == 0) break;
+    out.insert(out.end(), e, e + n);
+    got += n;
+  }
+  return got;
+}
+
+std::vector<ConnEntry> Worker::conns_page(ConnCursor& cursor, size_t max) const {
+  std::vector<ConnEntry> out;
+  uint32_t pos = 0;
+  if (cursor.started) std::memcpy(&pos, cursor.pos.data(), sizeof(pos));
+  cursor.started = true;
+  walkers_.fetch_add(1, std::memory_order_seq_cst);
+  uint32_t scanned = 0;
+  for (; pos < size_ && scanned < kPageScan && (max == 0 || out.size() < max); pos++, scanned++) {
+    const ConnSlot& s = slots_[pos];
+    for (int attempt = 0; attempt < 4; attempt++) {
+      uint32_t s1 = __atomic_load_n(&s.seq, __ATOMIC_ACQUIRE);
+      if (s1 & 1) continue;
+      if (!__atomic_load_n(&s.used, __ATOMIC_RELAXED)) break;
+      ConnEntry e;
+      std::memcpy(&e.conn, const_cast<const sl_conn*>(&s.conn), sizeof(e.conn));
+      void* kp = nullptr;
+      if (rte_hash_get_key_with_position(conns_, int32_t(pos), &kp) != 0) break;
+      std::memcpy(&e.key, kp, sizeof(e.key));
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (__atomic_load_n(&s.seq, __ATOMIC_RELAXED) != s1) continue;
+      out.push_back(e);
+      break;
+    }
+  }
+  walkers_.fetch_sub(1, std::memory_order_seq_cst);
+  std::memcpy(cursor.pos.data(), &pos, sizeof(pos));
+  cursor.done = pos >= size_;
+  return out;
+}
+
+namespace {
+sl_counters read_counters(const sl_counters& c) {
+  sl_counters r{};
+  r.packets = peek(c.packets);
+  r.bytes = peek(c.bytes);
+  r.new_conns = peek(c.new_conns);
+  return r;
+}
+void zero_counters(sl_counters& c) {
+  __atomic_store_n(&c.packets, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&c.bytes, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&c.new_conns, 0, __ATOMIC_RELAXED);
+}
+}  // namespace
+
+sl_counters Worker::vip_counters(uint32_t vip_id) const {
+  return vip_id < SL_MAX_VIPS ? read_counters(counters_->vip[vip_id]) : sl_counters{};
+}
+sl_counters Worker::backend_counters(uint32_t slot) const {
+  return slot < SL_MAX_BACKENDS ? read_counters(counters_->backend[slot]) : sl_counters{};
+}
+sl_counters Worker::reason_counters(uint32_t reason) const {
+  return reason < SL_REASON_SLOTS ? read_counters(counters_->reason[reason]) : sl_counters{};
+}
+
+WorkerStats Worker::stats() const {
+  const WorkerStats& s = hot_->stats;
+  WorkerStats r;
+  r.conn_evicted = peek(s.conn_evicted);
+  r.conn_not_recorded = peek(s.conn_not_recorded);
+  r.events_lost = peek(s.events_lost);
+  r.commands_applied = peek(s.commands_applied);
+  r.commands_failed = peek(s.commands_failed);
+  return r;
+}
+
+void Worker::counters_reset(CounterKind kind, uint32_t id) {
+  if (kind == CounterKind::vip && id < SL_MAX_VIPS) zero_counters(counters_->vip[id]);
+  if (kind == CounterKind::backend && id < SL_MAX_BACKENDS) zero_counters(counters_->backend[id]);
+}
+
+uint32_t flow_rss_hash(const sl_flow_key& f, const uint8_t* rss_key, uint32_t key_len) {
+  // rte_softrss takes the tuple as host-order words: addresses, then
+  // (sport << 16 | dport), as the NIC reads them off the wire.
+  uint32_t t[9];
+  uint32_t n = 0;
+  int words = f.family == SL_AF_INET6 ? 4 : 1;
+  for (int i = 0; i < words; i++) t[n++] = rte_be_to_cpu_32(f.src[i]);
+  for (int i = 0; i < words; i++) t[n++] = rte_be_to_cpu_32(f.dst[i]);
+  t[n++] = uint32_t(rte_be_to_cpu_16(f.sport)) << 16 | rte_be_to_cpu_16(f.dport);
+  (void)key_len;  // rte_softrss reads 4 bytes of key per tuple byte + 4
+  return rte_softrss(t, n, rss_key);
+}
+
+}  // namespace sluice::dpdk
