@@ -44,8 +44,12 @@ void vip_table_insert(VipTable& t, const sl_vip_key& k, const sl_vip_meta& m) {
   }
 }
 
+// Poisoned before it is freed, so a reader that outlived its grace
+// period sees garbage (a VIP table that matches nothing, a ring longer than
+// any, a backend that drops its flows) rather than a plausible old value.
 template <class T>
 void delete_as(const void* p) {
+  std::memset(const_cast<void*>(p), 0xff, sizeof(T));
   delete static_cast<const T*>(p);
 }
 
@@ -165,6 +169,7 @@ size_t Tables::reclaim() {
     if (rte_rcu_qsbr_check(qsbr_, r.token, false) != 1) break;
     r.free(r.obj);
     retired_.pop_front();
+    reclaimed_++;
   }
   return retired_.size();
 }
@@ -172,6 +177,7 @@ size_t Tables::reclaim() {
 void Tables::synchronize() {
   rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
   for (auto& r : retired_) r.free(r.obj);
+  reclaimed_ += retired_.size();
   retired_.clear();
 }
 

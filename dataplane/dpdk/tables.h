@@ -89,6 +89,8 @@ class Tables {
   // Blocks until every online worker has passed a quiescent state, then
   // frees everything pending (shutdown, tests).
   void synchronize();
+  // Objects freed so far (tests, metrics).
+  uint64_t reclaimed() const { return reclaimed_; }
 
   // --- workers: lock-free reads, valid until the next quiescent state ----
   const sl_vip_meta* vip(const sl_vip_key& k) const {
@@ -127,6 +129,7 @@ class Tables {
   std::unique_ptr<std::atomic<const sl_backend*>[]> backends_;
   std::unique_ptr<std::atomic<const sl_ring*>[]> rings_;
   std::deque<Retired> retired_;  // oldest first: tokens only grow
+  uint64_t reclaimed_ = 0;
 };
 
 }  // namespace sluice::dpdk
