@@ -3,7 +3,7 @@
 // write, counters to read. Index allocation, ring building and reconciling
 // with the config live in the controller, not here. The daemon, the API and
 // the metrics know a dataplane only through this interface; which one runs
-// is chosen by dataplane_open (control/dataplane_open.h).
+// is chosen by dataplane_open (control/daemon/dataplane_open.h).
 //
 // Threads: the main loop is the only writer of the tables and the only
 // caller of everything below not marked otherwise. The metrics thread calls

@@ -17,11 +17,11 @@
 #include <optional>
 #include <thread>
 
-#include "control/config.h"
+#include "control/config/config.h"
 #include "dataplane/dataplane.h"
 #include "core/host/fd.h"
 #include "core/host/result.h"
-#include "control/service_table.h"
+#include "control/daemon/service_table.h"
 #include "control/sync/sync_engine.h"
 #include "control/vrrp/vrrp_report.h"
 

@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "control/config.h"
+#include "control/config/config.h"
 #include "core/host/ip_addr.h"
-#include "control/log_limit.h"
+#include "control/daemon/log_limit.h"
 #include "core/host/result.h"
 #include "control/vrrp/advert.h"
 #include "control/vrrp/vrrp_report.h"

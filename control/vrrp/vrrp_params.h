@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "control/config.h"
+#include "control/config/config.h"
 #include "control/vrrp/vrrp_state.h"
 
 namespace sluice::vrrp {

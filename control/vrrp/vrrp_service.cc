@@ -12,9 +12,9 @@
 #include <cerrno>
 #include <condition_variable>
 
-#include "control/netlink.h"
-#include "control/netlink_attr.h"
-#include "control/vip_addresses.h"
+#include "control/net/netlink.h"
+#include "control/net/netlink_attr.h"
+#include "control/net/vip_addresses.h"
 #include "control/vrrp/advert_socket.h"
 #include "control/vrrp/announce.h"
 #include "control/vrrp/notify_runner.h"

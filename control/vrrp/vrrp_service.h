@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "control/config.h"
+#include "control/config/config.h"
 #include "core/host/fd.h"
 #include "core/host/ip_addr.h"
 #include "core/host/result.h"

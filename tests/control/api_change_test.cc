@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "control/config_writer.h"
+#include "control/config/config_writer.h"
 #include "tests/control/api_fixture.h"
 
 namespace sluice {

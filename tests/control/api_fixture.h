@@ -13,8 +13,8 @@
 #include <sstream>
 #include <string>
 
-#include "control/api.h"
-#include "control/config_edit.h"
+#include "control/api/api.h"
+#include "control/config/config_edit.h"
 #include "tests/control/fake_dataplane.h"
 
 namespace sluice {

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "control/api_request.h"
+#include "control/api/api_request.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
 #include <nlohmann/json.hpp>
 
-#include "control/api.h"
+#include "control/api/api.h"
 
 namespace sluice {
 namespace {

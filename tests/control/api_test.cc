@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "control/api.h"
+#include "control/api/api.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include "control/api_server.h"
-#include "control/ctl_print.h"
+#include "control/api/api_server.h"
+#include "control/ctl/ctl_print.h"
 #include "tests/control/api_fixture.h"
 #include "tests/control/fake_vrrp_report.h"
 

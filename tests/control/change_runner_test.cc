@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Changes off the loop: the reply comes later, in order, and read-only
 // requests are answered while a change is being prepared.
-#include "control/change_runner.h"
+#include "control/api/change_runner.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>

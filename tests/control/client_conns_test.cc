@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The bounds of a client surface, on a real unix socket, driven turn by
 // turn with the time handed in: cap and eviction, size cap, deadline.
-#include "control/client_conns.h"
+#include "control/api/client_conns.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>

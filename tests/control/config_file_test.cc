@@ -3,7 +3,7 @@
 // and a write-back follows symlinks, keeps mode and owner, refuses a
 // read-only file (leaving the running state alone) and cleans up after an
 // interrupted write. Runs as root (chown to 65534).
-#include "control/config_file.h"
+#include "control/config/config_file.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -17,7 +17,7 @@
 #include <future>
 #include <thread>
 
-#include "control/config_writer.h"
+#include "control/config/config_writer.h"
 #include "tests/control/api_fixture.h"
 
 namespace sluice {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "control/config.h"
+#include "control/config/config.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>

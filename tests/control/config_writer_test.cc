@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "control/config_writer.h"
+#include "control/config/config_writer.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "control/config_file.h"
+#include "control/config/config_file.h"
 
 namespace sluice {
 namespace {

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "control/ctl_print.h"
+#include "control/ctl/ctl_print.h"
 
 #include <gtest/gtest.h>
 
 #include <sstream>
 
-#include "control/api.h"
+#include "control/api/api.h"
 #include "tests/control/fake_vrrp_report.h"
 
 namespace sluice {

@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "control/health_check.h"
+#include "control/health/health_check.h"
 
 namespace sluice {
 

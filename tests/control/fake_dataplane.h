@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "dataplane/dataplane.h"
-#include "control/mac_resolver.h"
+#include "control/net/mac_resolver.h"
 
 namespace sluice {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "control/health_check.h"
+#include "control/health/health_check.h"
 
 #include <gtest/gtest.h>
 

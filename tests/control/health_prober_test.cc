@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The probes against real listeners on 127.0.0.1 inside the test process.
-#include "control/health_prober.h"
+#include "control/health/health_prober.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // The health checks on their own thread: they keep their schedule while
 // the main loop is stalled, and a backend that goes away is seen DOWN on
 // schedule (fall x interval + timeout) even though nobody drained reports.
-#include "control/health_thread.h"
+#include "control/health/health_thread.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Repeated warnings are said once per interval with a count, and the
 // service table reports thousands of unresolved MACs as one line.
-#include "control/log_limit.h"
+#include "control/daemon/log_limit.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "control/service_table.h"
+#include "control/daemon/service_table.h"
 #include "tests/control/fake_dataplane.h"
 
 namespace sluice {

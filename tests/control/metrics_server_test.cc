@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The metrics endpoint over a real TCP socket on 127.0.0.1 (ephemeral port).
-#include "control/metrics_server.h"
+#include "control/metrics/metrics_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

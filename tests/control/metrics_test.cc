@@ -2,7 +2,7 @@
 // Metrics: the exposition text (content, escaping, every line well formed),
 // the snapshot handed between threads, the count cache, and the HTTP
 // endpoint with a real GET on 127.0.0.1.
-#include "control/metrics.h"
+#include "control/metrics/metrics.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "core/host/fd.h"
-#include "control/metrics_server.h"
+#include "control/metrics/metrics_server.h"
 #include "tests/control/fake_dataplane.h"
 #include "tests/control/fake_vrrp_report.h"
 

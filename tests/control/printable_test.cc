@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "control/printable.h"
+#include "control/config/printable.h"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "control/ctl_print.h"
+#include "control/ctl/ctl_print.h"
 
 namespace sluice {
 namespace {

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 
-#include "control/health_monitor.h"
-#include "control/service_table.h"
+#include "control/health/health_monitor.h"
+#include "control/daemon/service_table.h"
 #include "tests/control/fake_clock.h"
 #include "tests/control/fake_dataplane.h"
 

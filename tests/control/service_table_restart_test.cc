@@ -8,7 +8,7 @@
 
 #include <map>
 
-#include "control/service_table.h"
+#include "control/daemon/service_table.h"
 #include "core/steer.h"
 #include "tests/control/fake_dataplane.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "control/service_table.h"
+#include "control/daemon/service_table.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

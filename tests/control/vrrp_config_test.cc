@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "control/config.h"
-#include "control/config_writer.h"
+#include "control/config/config.h"
+#include "control/config/config_writer.h"
 #include "control/vrrp/vrrp_params.h"
 
 namespace sluice {

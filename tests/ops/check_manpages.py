@@ -5,7 +5,7 @@
   sluicectl(8)   names exactly the commands and options of the whole
                  `sluicectl ... --help` tree;
   sluice.yaml(5) names exactly the keys the config parser accepts
-                 (the check_keys() lists in control/*.cc).
+                 (the check_keys() lists in control/**/*.cc).
 Usage: check_manpages.py MANDIR SLUICED SLUICECTL SOURCE_ROOT
 Prints one line per difference; exit 0 when there is none."""
 import glob
@@ -97,7 +97,7 @@ def compare(what, in_page, in_program, program):
 
 def config_keys(source_root):
     keys = set()
-    for path in glob.glob(f"{source_root}/control/*.cc"):
+    for path in glob.glob(f"{source_root}/control/**/*.cc", recursive=True):
         text = open(path).read()
         for m in re.finditer(r"check_keys\([^{;]*\{([^}]*)\}", text):
             keys.update(re.findall(r'"([a-z_]+)"', m.group(1)))

@@ -7,9 +7,9 @@
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 
-#include "control/netlink.h"
-#include "control/netlink_attr.h"
-#include "control/service_table.h"
+#include "control/net/netlink.h"
+#include "control/net/netlink_attr.h"
+#include "control/daemon/service_table.h"
 #include "tests/control/fake_dataplane.h"
 
 namespace sluice {

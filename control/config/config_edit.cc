@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/config/config_edit.h"
+
+#include <algorithm>
+
+namespace sluice {
+
+namespace {
+
+bool same_service(const VipConfig& v, const ServiceKey& key) {
+  return v.address == key.address && v.port == key.port && v.protocol == key.protocol;
+}
+
+Result<VipConfig*> vip_of(Config& cfg, const ApiRequest& req) {
+  VipConfig* v = find_vip(cfg, *req.service);
+  if (!v) return make_error("unknown service " + req.service->str());
+  return v;
+}
+
+Result<BackendConfig*> backend_of(Config& cfg, const ApiRequest& req) {
+  auto v = vip_of(cfg, req);
+  if (!v) return v.error();
+  for (auto& be : (*v)->backends)
+    if (be.address == *req.address) return &be;
+  return make_error("unknown backend " + req.address->str() + " of " + req.service->str());
+}
+
+Result<void> vip_add(Config& cfg, const ApiRequest& req) {
+  if (find_vip(cfg, *req.service)) return make_error(req.service->str() + ": VIP already exists");
+  VipConfig v;
+  v.address = req.service->address;
+  v.port = req.service->port;
+  v.protocol = req.service->protocol;
+  v.mode = req.mode;
+  cfg.vips.push_back(std::move(v));
+  return {};
+}
+
+Result<void> vip_del(Config& cfg, const ApiRequest& req) {
+  auto v = vip_of(cfg, req);
+  if (!v) return v.error();
+  cfg.vips.erase(cfg.vips.begin() + (*v - cfg.vips.data()));
+  return {};
+}
+
+Result<void> backend_add(Config& cfg, const ApiRequest& req) {
+  auto v = vip_of(cfg, req);
+  if (!v) return v.error();
+  for (const auto& be : (*v)->backends)
+    if (be.address == *req.address)
+      return make_error(req.address->str() + ": already a backend of " + req.service->str());
+  BackendConfig be;
+  be.address = *req.address;
+  be.weight = req.weight.value_or(1);
+  be.backup = req.backup;
+  (*v)->backends.push_back(be);
+  return {};
+}
+
+Result<void> backend_del(Config& cfg, const ApiRequest& req) {
+  auto v = vip_of(cfg, req);
+  if (!v) return v.error();
+  auto& bes = (*v)->backends;
+  auto it = std::find_if(bes.begin(), bes.end(),
+                         [&](const BackendConfig& be) { return be.address == *req.address; });
+  if (it == bes.end())
+    return make_error("unknown backend " + req.address->str() + " of " + req.service->str());
+  bes.erase(it);
+  return {};
+}
+
+Result<void> backend_change(Config& cfg, const ApiRequest& req) {
+  auto be = backend_of(cfg, req);
+  if (!be) return be.error();
+  if (req.cmd == ApiCommand::backend_set) (*be)->weight = *req.weight;
+  if (req.cmd == ApiCommand::backend_drain) (*be)->drained = true;
+  if (req.cmd == ApiCommand::backend_undrain) (*be)->drained = false;
+  return {};
+}
+
+}  // namespace
+
+VipConfig* find_vip(Config& cfg, const ServiceKey& key) {
+  for (auto& v : cfg.vips)
+    if (same_service(v, key)) return &v;
+  return nullptr;
+}
+
+const VipConfig* find_vip(const Config& cfg, const ServiceKey& key) {
+  return find_vip(const_cast<Config&>(cfg), key);
+}
+
+Result<void> config_edit(Config& cfg, const ApiRequest& req) {
+  switch (req.cmd) {
+    case ApiCommand::vip_add: return vip_add(cfg, req);
+    case ApiCommand::vip_del: return vip_del(cfg, req);
+    case ApiCommand::backend_add: return backend_add(cfg, req);
+    case ApiCommand::backend_del: return backend_del(cfg, req);
+    case ApiCommand::backend_set:
+    case ApiCommand::backend_drain:
+    case ApiCommand::backend_undrain: return backend_change(cfg, req);
+    default: return make_error(std::string(api_command_name(req.cmd)) + ": not a change");
+  }
+}
+
+std::vector<VipConfig> dataplane_vips(const Config& cfg) {
+  std::vector<VipConfig> out = cfg.vips;
+  for (auto& v : out)
+    for (auto& be : v.backends)
+      if (be.drained) be.weight = 0;
+  return out;
+}
+
+}  // namespace sluice
