@@ -38,7 +38,8 @@ enum sl_reason {
 	SL_R_DROP_TOO_BIG = 19,     /* encapsulated, it would exceed the MTU (and no
 				     * ICMP can say so: IPv4 without DF) */
 	SL_R_TX_ICMP_TOO_BIG = 20,  /* ditto: frag-needed / packet-too-big sent back */
-	SL_R_MAX = 21,
+	SL_R_DROP_NEW_FLOW_LIMIT = 21, /* new flow over its source's new_flows_per_source */
+	SL_R_MAX = 22,
 };
 
 /* Counter slots reserved for reasons: reasons added later must not change
@@ -63,7 +64,7 @@ static const char *const sl_reason_names[SL_R_MAX] = {
 	"tx_hit",        "tx_new",        "tx_midflow",       "tx_rescheduled",
 	"tx_icmp",       "drop_no_backend", "drop_encap",     "drop_acl",
 	"drop_backend_down", "drop_bad_tcp_flags", "drop_bad_source", "drop_too_big",
-	"tx_icmp_too_big",
+	"tx_icmp_too_big", "drop_new_flow_limit",
 };
 static const char *const sl_verdict_names[4] = {"pass", "drop", "tx", "redirect"};
 #endif
