@@ -33,6 +33,8 @@ Python 3 stdlib only. Loops are bounded by count and by --deadline seconds.
 import argparse
 import collections
 import json
+import errno
+import itertools
 import socket
 import sys
 import time
@@ -40,11 +42,17 @@ import time
 from labnet import classify, lab_target
 
 
-def http_get(ip, port, timeout, host):
+def http_get(ip, port, timeout, host, sport=None):
     fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
+        if sport is not None:
+            try:
+                s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+            except OSError as e:
+                e.connected = False  # a port some socket holds: the caller takes the next
+                raise
         s.connect((str(ip), port))
         s.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\nUser-Agent: sluice-lab\r\n\r\n".encode())
         chunks = []
@@ -218,6 +226,10 @@ def run_udp(ip, port, n, k, timeout, deadline):
     }
 
 
+# --stream's source ports: below ip_local_port_range (32768-60999).
+STREAM_PORTS = (1024, 32768)
+
+
 def run_stream(ip, port, interval, timeout, deadline, host):
     import os
     import select
@@ -227,6 +239,14 @@ def run_stream(ip, port, interval, timeout, deadline, host):
     errors = collections.Counter()
     print("streaming", file=sys.stderr, flush=True)
     next_at = time.monotonic()
+    # Every connection from a source port of its own. The kernel's ephemeral
+    # ports come round again after a few thousand connections, and a SYN on
+    # a 5-tuple the balancer still holds follows its old record (as a
+    # retransmitted SYN must), not the schedule: a stream that checks the
+    # spread after a change must open only flows the balancer has not seen.
+    # Below the ephemeral range, so no other socket of the lab holds them;
+    # they come round again only after 31,744 connections.
+    sports = itertools.cycle(range(STREAM_PORTS[0], STREAM_PORTS[1]))
     while time.monotonic() < deadline:
         r, _, _ = select.select([fd], [], [], 0)
         if r:
@@ -237,9 +257,15 @@ def run_stream(ip, port, interval, timeout, deadline, host):
             time.sleep(next_at - now)
         t_start = time.monotonic()
         next_at = t_start + interval
+        sport = next(sports)
         try:
-            res = http_get(ip, port, timeout, host)
+            res = http_get(ip, port, timeout, host, sport)
             backends[res] += 1
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE and getattr(e, "connected", True) is False:
+                continue
+            res = "!" + classify(e)
+            errors[res[1:]] += 1
         except Exception as e:  # noqa: BLE001
             res = "!" + classify(e)
             errors[res[1:]] += 1
