@@ -227,6 +227,16 @@ SL_INLINE void sl_pl_flow_event(sl_dpdk_ctx* ctx, struct sl_control* ctl,
 }
 
 // Read once per burst: every record of a burst has its start time.
+// ACLs: not yet on this dataplane. Its Dataplane has no acl_put, so a
+// config with ACLs fails to load and no VIP carries an SL_VIP_F_ACL* flag:
+// these are never reached.
+SL_INLINE const struct sl_acl_rule* sl_pl_acl_lookup(sl_dpdk_ctx*, __u32,
+                                                     const struct sl_flow_key*)
+{
+  return nullptr;
+}
+SL_INLINE void sl_pl_acl_hit(sl_dpdk_ctx*, __u32) {}
+
 SL_INLINE __u64 sl_pl_clock(sl_dpdk_ctx* ctx) { return ctx->h->now_ns; }
 SL_INLINE __u64 sl_pl_clock_coarse(sl_dpdk_ctx* ctx) { return ctx->h->now_ns; }
 
@@ -375,7 +385,10 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
   int32_t pos[kBurst];
   uint32_t nk = 0;
 
-  // Fronts: parse .. screen; the data of a few packets ahead is prefetched.
+  // Fronts: parse .. screen. Every mbuf header is prefetched first (reading
+  // a header to find the data would otherwise stall), then the data of a
+  // few packets ahead.
+  for (uint16_t i = 0; i < n; i++) rte_prefetch0(pkts[i]);
   for (uint16_t i = 0; i < n && i < 4; i++) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   for (uint16_t i = 0; i < n; i++) {
     if (i + 4 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void*));
