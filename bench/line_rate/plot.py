@@ -25,14 +25,17 @@ def main():
     fig, ax = plt.subplots(figsize=(7, 5))
     top = 0
     for r in runs:
-        if "mix" not in r or "scale" in r.get("kind", "") or "flows" in r and r.get("points") and "flows" in r["points"][0]:
-            continue
-        xs = [p["offered_mpps"] for p in r["points"]]
-        ys = [p["forwarded_mpps"] for p in r["points"]]
+        if not r.get("points") or "flows" in r["points"][0]:
+            continue  # a scale run
+        pts = sorted(r["points"], key=lambda p: p["offered_mpps"])
+        xs = [p["offered_mpps"] for p in pts]
+        ys = [p["forwarded_mpps"] for p in pts]
         top = max(top, max(xs))
         ax.plot(xs, ys, marker="o",
                 label=f"{r['dataplane']} {r['mix']} mix, {r['queues']} queue(s)")
-    ax.plot([0, top], [0, top], ls=":", color="grey", label="no loss")
+    ax.plot([0.01, top], [0.01, top], ls=":", color="grey", label="no loss")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("offered Mpps (64-byte frames)")
     ax.set_ylabel("forwarded Mpps (reached the backends)")
     ax.set_title("Forwarded against offered rate\n" + title, fontsize=9)
