@@ -53,6 +53,43 @@ struct sl_vip_meta {
 };
 SL_STATIC_ASSERT(sizeof(struct sl_vip_meta) == 16, "sl_vip_meta size");
 
+/* sl_vip_meta.flags. The ACL bits say where to look a source up, so a VIP
+ * without rules (and a node without any) pays one flag test. */
+#define SL_VIP_F_ACL 0x1u        /* the VIP's own ACL scope has rules */
+#define SL_VIP_F_ACL_GLOBAL 0x2u /* the global scope has rules */
+
+/* Firewall: longest-prefix-match tries keyed by (scope, source prefix),
+ * one per family (core/acl.h). The scope takes all 32 of its bits in
+ * every entry, so a lookup matches only within its scope. */
+#define SL_ACL_MAX_RULES 131072  /* rule ids, both families and all scopes */
+#define SL_ACL_SCOPE_GLOBAL 0u   /* a VIP's scope is its vip_id + 1 */
+
+enum sl_acl_action {
+	SL_ACL_ALLOW = 1,
+	SL_ACL_DENY = 2,
+};
+
+struct sl_acl_key4 {
+	__u32 prefixlen; /* 32 (scope) + the source prefix length */
+	__u32 scope;     /* host order: a local key, never on the wire */
+	__u32 addr;      /* network order */
+};
+SL_STATIC_ASSERT(sizeof(struct sl_acl_key4) == 12, "sl_acl_key4 size");
+
+struct sl_acl_key6 {
+	__u32 prefixlen;
+	__u32 scope;
+	__u32 addr[4];
+};
+SL_STATIC_ASSERT(sizeof(struct sl_acl_key6) == 24, "sl_acl_key6 size");
+
+struct sl_acl_rule {
+	__u32 rule_id; /* index of its per-CPU hit counter, < SL_ACL_MAX_RULES */
+	__u8 action;   /* enum sl_acl_action */
+	__u8 pad[3];
+};
+SL_STATIC_ASSERT(sizeof(struct sl_acl_rule) == 8, "sl_acl_rule size");
+
 /* What the dataplane does with a backend's flows. Only the ring decides
  * who gets new flows; these flags decide about established ones:
  *   LIVE          its recorded flows stay on it (serving, drained, or down

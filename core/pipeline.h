@@ -2,7 +2,7 @@
 /* The steering pipeline: the order of the steps, once, for every dataplane
  * (the XDP program, the DPDK worker, core_bench, the host tests):
  *
- *   parse -> VIP lookup -> admit -> heartbeat check -> screen
+ *   parse -> VIP lookup -> admit -> heartbeat check -> screen -> ACL
  *   -> conn lookup -> record decide -> schedule (insert if absent, or
  *      overwrite the stale record in place; flow event)
  *   -> count VIP -> forward (DSR rewrite | MTU check, ICMP too-big | encap)
@@ -33,6 +33,11 @@
  *                      int new_conn)
  *     void sl_pl_flow_event(ctx, struct sl_control *ctl,
  *                           const struct sl_flow_key *k, const struct sl_conn *c)
+ *     const struct sl_acl_rule *sl_pl_acl_lookup(ctx, __u32 scope,
+ *                           const struct sl_flow_key *k)  the most specific
+ *                                                      rule of `scope` holding
+ *                                                      k's source; NULL: none
+ *     void sl_pl_acl_hit(ctx, __u32 rule_id)           count a rule's hit
  *   clocks
  *     __u64 sl_pl_clock(ctx)         a record's created_ns (monotonic)
  *     __u64 sl_pl_clock_coarse(ctx)  the heartbeat check; read only when a
@@ -76,6 +81,7 @@
 
 #include "pipeline_ops.h"
 #include "abi.h"
+#include "acl.h"
 #include "encap.h"
 #include "flow.h"
 #include "parse.h"
@@ -84,10 +90,30 @@
 #include "verdict.h"
 #include "wrr.h"
 
-/* Front: parse, VIP lookup, admission, heartbeat, screen. Returns the
+/* Firewall (core/acl.h): the VIP's rules, then the global ones, each a
+ * lookup only where its flag says there are rules. A denied packet is
+ * dropped before the connection table: it costs no record. */
+SL_INLINE enum sl_reason sl_pl_acl(SL_PL_CTX *ctx, const struct sl_pl_state *s)
+{
+	__u8 f = s->vip->flags;
+	if (!(f & (SL_VIP_F_ACL | SL_VIP_F_ACL_GLOBAL)))
+		return SL_R_NONE;
+	const struct sl_acl_rule *rule = NULL;
+	if (f & SL_VIP_F_ACL)
+		rule = sl_pl_acl_lookup(ctx, sl_acl_scope_of_vip(s->vip->vip_id), &s->p.flow);
+	if (!rule && (f & SL_VIP_F_ACL_GLOBAL))
+		rule = sl_pl_acl_lookup(ctx, SL_ACL_SCOPE_GLOBAL, &s->p.flow);
+	if (!rule)
+		return SL_R_NONE;
+	sl_pl_acl_hit(ctx, rule->rule_id);
+	return rule->action == SL_ACL_DENY ? SL_R_DROP_ACL : SL_R_NONE;
+}
+
+/* Front: parse, VIP lookup, admission, heartbeat, screen, ACL. Returns the
  * reason so far: when s->in_vip is 0 it is the packet's verdict and
  * sl_pl_back must not run; else SL_R_NONE (go on, look the flow up) or the
- * screen's drop (go on to sl_pl_back with no record: the VIP counts it). */
+ * screen's or the ACL's drop (go on to sl_pl_back with no record: the VIP
+ * counts it). */
 SL_INLINE enum sl_reason sl_pl_front(SL_PL_CTX *ctx, struct sl_pl_state *s)
 {
 	s->in_vip = 0;
@@ -112,7 +138,10 @@ SL_INLINE enum sl_reason sl_pl_front(SL_PL_CTX *ctx, struct sl_pl_state *s)
 	s->g = g;
 	s->ctl = ctl;
 	s->in_vip = 1;
-	return s->r = sl_steer_screen(&s->p);
+	s->r = sl_steer_screen(&s->p);
+	if (s->r == SL_R_NONE)
+		s->r = sl_pl_acl(ctx, s);
+	return s->r;
 }
 
 /* Does this packet want its connection record looked up? */

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/abi.h"
+#include "core/acl.h"
 #include "core/verdict.h"
 #include "core/host/result.h"
 
@@ -49,6 +50,21 @@ struct ConnCursor {
   std::array<uint8_t, sizeof(sl_flow_key)> pos{};
   bool started = false;
   bool done = false;
+};
+
+// One firewall rule as the dataplane holds it (core/acl.h): a source
+// prefix in a scope, and what it does.
+struct AclEntry {
+  uint32_t scope = SL_ACL_SCOPE_GLOBAL;  // or sl_acl_scope_of_vip(vip_id)
+  uint8_t family = SL_AF_INET;           // enum sl_family
+  uint8_t prefix_len = 0;                // of the source address
+  std::array<uint32_t, 4> addr{};        // network order; host bits zero
+  sl_acl_rule rule{};
+
+  // Scope, family, prefix: what the trie keys on (rule not compared).
+  bool same_key(const AclEntry& o) const {
+    return scope == o.scope && family == o.family && prefix_len == o.prefix_len && addr == o.addr;
+  }
 };
 
 class Dataplane {
@@ -90,6 +106,20 @@ class Dataplane {
 
   // Up to `limit` entries of the connection table (0: all).
   virtual Result<std::vector<ConnEntry>> conns(size_t limit) = 0;
+
+  // --- Firewall (ACL) ---------------------------------------------------
+  // Main loop only, but acl_hits, which the metrics thread also calls.
+  // The defaults fail: a dataplane without them refuses a config with ACLs.
+  // Inserts or replaces one rule (its key: scope, family, prefix).
+  virtual Result<void> acl_put(const AclEntry& /*e*/) { return unsupported("acl_put"); }
+  // Removes one rule by key; absent: not an error.
+  virtual Result<void> acl_del(const AclEntry& /*e*/) { return unsupported("acl_del"); }
+  // Every rule held (a restarted controller adopts them, and their ids).
+  virtual Result<std::vector<AclEntry>> acl_list() { return unsupported("acl_list"); }
+  // The hits of every rule id (SL_ACL_MAX_RULES values), summed over CPUs.
+  virtual Result<std::vector<uint64_t>> acl_hits() { return unsupported("acl_hits"); }
+  // Zeroes one rule id's hits (before the id is given to a new rule).
+  virtual Result<void> acl_hits_reset(uint32_t /*rule_id*/) { return unsupported("acl_hits_reset"); }
 
   // --- VRRP and connection-state sync ---------------------------------
   // Threads: heartbeat() is called from the VRRP thread and the rest of

@@ -11,6 +11,7 @@
 #define SL_PL_CTX struct xdp_md
 
 #include "core/abi.h"
+#include "core/acl.h"
 #include "core/verdict.h"
 #include "core/pipeline_ops.h"
 #include "xdp/sluice_maps.h"
@@ -108,6 +109,26 @@ SL_INLINE void sl_pl_flow_event(struct xdp_md *ctx, struct sl_control *ctl,
 	e->pad = 0;
 	e->created_ns = c->created_ns;
 	bpf_ringbuf_submit(e, 0);
+}
+
+SL_INLINE const struct sl_acl_rule *sl_pl_acl_lookup(struct xdp_md *ctx, __u32 scope,
+						     const struct sl_flow_key *f)
+{
+	if (f->family == SL_AF_INET) {
+		struct sl_acl_key4 k;
+		sl_acl_key4_of(&k, scope, f->src);
+		return bpf_map_lookup_elem(&acl_v4, &k);
+	}
+	struct sl_acl_key6 k;
+	sl_acl_key6_of(&k, scope, f->src);
+	return bpf_map_lookup_elem(&acl_v6, &k);
+}
+
+SL_INLINE void sl_pl_acl_hit(struct xdp_md *ctx, __u32 rule_id)
+{
+	__u64 *n = bpf_map_lookup_elem(&acl_hits, &rule_id);
+	if (n)
+		(*n)++;
 }
 
 SL_INLINE __u64 sl_pl_clock(struct xdp_md *ctx)

@@ -87,6 +87,32 @@ struct {
 	__type(value, struct sl_control);
 } control SEC(".maps");
 
+/* Firewall rules (core/acl.h), one trie per family, and each rule's hits.
+ * The tries allocate as rules come (LPM tries must not preallocate). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SL_ACL_MAX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sl_acl_key4);
+	__type(value, struct sl_acl_rule);
+} acl_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SL_ACL_MAX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sl_acl_key6);
+	__type(value, struct sl_acl_rule);
+} acl_v6 SEC(".maps");
+
+/* 8 bytes per rule per CPU: 1 MiB per CPU for the whole id space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_ACL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, __u64);
+} acl_hits SEC(".maps");
+
 /* New flows for connection-state sync (struct sl_flow_event), read by the
  * controller. 4 MiB: about 58,000 events, over half a second of 100,000
  * new flows/s. Pinned and adopted like the state maps: a restarted

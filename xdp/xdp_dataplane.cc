@@ -16,6 +16,7 @@
 #include "sluice.skel.h"
 #include "core/host/fd.h"
 #include "xdp/rx_vlan_offload.h"
+#include "xdp/xdp_acl.h"
 #include "xdp/xdp_attach.h"
 #include "xdp/xdp_pins.h"
 
@@ -44,6 +45,9 @@ struct SluiceMaps {
   bpf_map* global = nullptr;
   bpf_map* control = nullptr;
   bpf_map* flow_events = nullptr;
+  bpf_map* acl_v4 = nullptr;
+  bpf_map* acl_v6 = nullptr;
+  bpf_map* acl_hits = nullptr;
 };
 
 Result<void> map_put(bpf_map* map, const void* key, const void* value, const char* what) {
@@ -143,6 +147,7 @@ static Result<void> find_maps(bpf_object* obj, SluiceMaps& m) {
       {"conns", &m.conns},     {"vip_stats", &m.vip_stats}, {"backend_stats", &m.backend_stats},
       {"reason_stats", &m.reason_stats}, {"global", &m.global},
       {"control", &m.control}, {"flow_events", &m.flow_events},
+      {"acl_v4", &m.acl_v4},   {"acl_v6", &m.acl_v6},       {"acl_hits", &m.acl_hits},
   };
   for (const auto& [name, slot] : named) {
     *slot = bpf_object__find_map_by_name(obj, name);
@@ -395,6 +400,18 @@ Result<void> XdpDataplane::counters_reset(CounterKind kind, uint32_t id) {
   if (bpf_map_update_elem(bpf_map__fd(map), &id, zero.data(), BPF_ANY) != 0)
     return make_error("bpf_map_update_elem", errno, std::string(what) + "[" + std::to_string(id) + "]");
   return {};
+}
+
+static AclMapFds acl_fds(const XdpDataplane::Impl& im) {
+  return {bpf_map__fd(im.maps.acl_v4), bpf_map__fd(im.maps.acl_v6), bpf_map__fd(im.maps.acl_hits)};
+}
+
+Result<void> XdpDataplane::acl_put(const AclEntry& e) { return acl_map_put(acl_fds(*impl_), e); }
+Result<void> XdpDataplane::acl_del(const AclEntry& e) { return acl_map_del(acl_fds(*impl_), e); }
+Result<std::vector<AclEntry>> XdpDataplane::acl_list() { return acl_map_list(acl_fds(*impl_)); }
+Result<std::vector<uint64_t>> XdpDataplane::acl_hits() { return acl_map_hits(acl_fds(*impl_)); }
+Result<void> XdpDataplane::acl_hits_reset(uint32_t rule_id) {
+  return acl_map_hits_reset(acl_fds(*impl_), rule_id);
 }
 
 Result<sl_counters> XdpDataplane::backend_counters(uint32_t index) {

@@ -77,6 +77,11 @@ class XdpDataplane final : public Dataplane {
   Result<std::array<sl_counters, SL_R_MAX>> reason_counters() override;
   Result<void> counters_reset(CounterKind kind, uint32_t id) override;
   Result<std::vector<ConnEntry>> conns(size_t limit) override;
+  Result<void> acl_put(const AclEntry& e) override;
+  Result<void> acl_del(const AclEntry& e) override;
+  Result<std::vector<AclEntry>> acl_list() override;
+  Result<std::vector<uint64_t>> acl_hits() override;
+  Result<void> acl_hits_reset(uint32_t rule_id) override;
 
   // VRRP / sync (control/dataplane.h). heartbeat and the event flag are
   // stores into the `control` map's shared mapping; the events come from

@@ -23,6 +23,16 @@ struct sl_plain_conn_slot {
   int used;
 };
 
+#define SL_PLAIN_ACL 16
+
+struct sl_plain_acl {
+  __u32 scope;
+  __u8 family;
+  __u8 prefix_len;
+  __u32 addr[4];  // network order
+  struct sl_acl_rule rule;  // rule_id < SL_PLAIN_ACL
+};
+
 // One counter step, in the order taken.
 struct sl_plain_count_step {
   enum sl_pl_counter table;
@@ -55,6 +65,12 @@ struct sl_plain_tables {
   __u32 nevents;
 
   __u64 now_ns, coarse_ns;
+
+  // Firewall rules, searched linearly for the longest prefix (core/acl.h).
+  struct sl_plain_acl acl[SL_PLAIN_ACL];
+  __u32 nacl;
+  __u64 acl_hits[SL_PLAIN_ACL];
+  __u32 acl_lookups;
 };
 
 // One frame: `buf` with `head` bytes of head room before the packet.
@@ -165,6 +181,33 @@ SL_INLINE void sl_pl_flow_event(struct sl_plain_ctx *ctx, struct sl_control *ctl
   e->gen = c->gen;
   e->pad = 0;
   e->created_ns = c->created_ns;
+}
+
+SL_INLINE int sl_plain_prefix_holds(const struct sl_plain_acl *a, const __u32 *src)
+{
+  const __u8 *p = (const __u8 *)a->addr, *q = (const __u8 *)src;
+  for (__u32 bit = 0; bit < a->prefix_len; ++bit)
+    if (((p[bit / 8] ^ q[bit / 8]) >> (7 - bit % 8)) & 1) return 0;
+  return 1;
+}
+
+SL_INLINE const struct sl_acl_rule *sl_pl_acl_lookup(struct sl_plain_ctx *ctx, __u32 scope,
+                                                     const struct sl_flow_key *k)
+{
+  struct sl_plain_tables *t = ctx->t;
+  const struct sl_plain_acl *best = NULL;
+  t->acl_lookups++;
+  for (__u32 i = 0; i < t->nacl && i < SL_PLAIN_ACL; ++i) {
+    const struct sl_plain_acl *a = &t->acl[i];
+    if (a->scope != scope || a->family != k->family || !sl_plain_prefix_holds(a, k->src)) continue;
+    if (!best || a->prefix_len > best->prefix_len) best = a;
+  }
+  return best ? &best->rule : NULL;
+}
+
+SL_INLINE void sl_pl_acl_hit(struct sl_plain_ctx *ctx, __u32 rule_id)
+{
+  if (rule_id < SL_PLAIN_ACL) ctx->t->acl_hits[rule_id]++;
 }
 
 SL_INLINE __u64 sl_pl_clock(struct sl_plain_ctx *ctx) { return ctx->t->now_ns; }
