@@ -23,6 +23,7 @@ HealthCheckConfig parse_health_check(const YAML::Node& n, const std::string& pat
 AclConfig parse_acl(const YAML::Node& n, const std::string& path, uint8_t family);
 VrrpConfig parse_vrrp(const YAML::Node& n, const std::string& path);
 SyncConfig parse_sync(const YAML::Node& n, const std::string& path);
+DpdkConfig parse_dpdk(const YAML::Node& n, const std::string& path);
 }  // namespace cfg
 
 namespace {
@@ -144,7 +145,7 @@ void check_unique_keys(const YAML::Node& n, const std::string& path, std::set<in
 void parse_top(const YAML::Node& n, Config& c) {
   require_map(n, "config");
   check_keys(n, "", {"interface", "dataplane", "xdp_mode", "api_socket", "metrics_listen",
-                     "conn_table_size", "vips", "vrrp", "sync"});
+                     "conn_table_size", "vips", "vrrp", "sync", "dpdk"});
   if (!n["interface"]) fail("interface", "required");
   c.interface = read_string(n["interface"], "interface");
   if (c.interface.size() >= 16) fail("interface", "name longer than 15 characters");
@@ -166,6 +167,7 @@ void parse_top(const YAML::Node& n, Config& c) {
   if (n["vips"]) parse_vips(n["vips"], c);
   if (n["vrrp"]) c.vrrp = parse_vrrp(n["vrrp"], "vrrp");
   if (n["sync"]) c.sync = parse_sync(n["sync"], "sync");
+  if (n["dpdk"]) c.dpdk = parse_dpdk(n["dpdk"], "dpdk");
 }
 
 }  // namespace

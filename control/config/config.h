@@ -99,6 +99,18 @@ struct SyncConfig {
   bool operator==(const SyncConfig&) const = default;
 };
 
+// `dpdk:` (dataplane: dpdk). `interface` then names the TAP sluiced
+// creates as the kernel's side of the port.
+struct DpdkConfig {
+  std::vector<std::string> eal;  // EAL arguments; sluiced's `-- ARGS` replace them
+  std::string port;              // ethdev name (net_af_packet0, 0000:01:00.0); empty: the first
+  uint32_t workers = 0;          // 0: one per worker lcore
+  uint32_t idle_sleep_us = 0;    // 0: poll flat out
+  std::vector<Cidr> addresses;   // the node's own addresses, put on the TAP
+
+  bool operator==(const DpdkConfig&) const = default;
+};
+
 struct Config {
   std::string interface;
   DataplaneKind dataplane = DataplaneKind::xdp;
@@ -109,6 +121,7 @@ struct Config {
   std::vector<VipConfig> vips;
   std::optional<VrrpConfig> vrrp;
   std::optional<SyncConfig> sync;
+  std::optional<DpdkConfig> dpdk;
 
   // Parsed but not acted on yet (ACLs).
   std::vector<std::string> ignored_blocks() const;

@@ -6,6 +6,10 @@
 
 namespace sluice {
 
+namespace cfg {
+void emit_dpdk(YAML::Emitter& out, const DpdkConfig& d);  // config_dpdk.cc
+}
+
 namespace {
 
 void emit_backend(YAML::Emitter& out, const BackendConfig& be) {
@@ -128,6 +132,7 @@ std::string config_emit(const Config& cfg) {
   out << YAML::EndSeq;
   if (cfg.vrrp) emit_vrrp(out, *cfg.vrrp);
   if (cfg.sync) emit_sync(out, *cfg.sync);
+  if (cfg.dpdk) cfg::emit_dpdk(out, *cfg.dpdk);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
