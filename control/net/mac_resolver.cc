@@ -66,27 +66,56 @@ void KernelMacResolver::lookup_all(const std::vector<std::optional<IpAddr>>& nei
   }
 }
 
+// Probes what is missing, within the budget: an address is forgotten (its
+// budget freed) once resolved or once the window has passed.
+bool KernelMacResolver::probe_missing(const std::vector<std::optional<IpAddr>>& neigh,
+                                      const std::vector<std::optional<Mac>>& out) {
+  auto now = std::chrono::steady_clock::now();
+  std::erase_if(probed_, [&](const auto& e) { return now - e.second >= kProbeWindow; });
+  for (size_t i = 0; i < neigh.size(); ++i)
+    if (neigh[i] && out[i]) probed_.erase(*neigh[i]);
+  // Round robin over the targets: a pass starts where the last one ran out
+  // of budget, so the same first kProbeBudget are not the only ones asked.
+  bool missing = false;
+  deferred_ = 0;
+  size_t n = neigh.size();
+  size_t start = n ? next_probe_ % n : 0;
+  bool stopped = false;
+  for (size_t k = 0; k < n; ++k) {
+    size_t i = (start + k) % n;
+    if (!neigh[i] || out[i]) continue;
+    missing = true;
+    if (probed_.contains(*neigh[i])) continue;  // asked within the window
+    if (probed_.size() >= kProbeBudget) {
+      if (!stopped) next_probe_ = i, stopped = true;
+      ++deferred_;
+      continue;
+    }
+    probed_.emplace(*neigh[i], now);
+    if (auto r = nl_.neighbour_probe(ifindex_, *neigh[i]); !r)
+      spdlog::debug("{}", r.error().message());
+  }
+  if (deferred_)
+    spdlog::debug("{} unresolved MACs wait for a later pass ({} probes in flight)", deferred_,
+                  probed_.size());
+  return missing;
+}
+
 std::vector<std::optional<Mac>> KernelMacResolver::resolve(
     const std::vector<MacTarget>& targets, std::chrono::milliseconds wait) {
   std::vector<std::optional<Mac>> out(targets.size());
   std::vector<std::optional<IpAddr>> neigh(targets.size());
   for (size_t i = 0; i < targets.size(); ++i) neigh[i] = neighbour_of(targets[i]);
   lookup_all(neigh, out);
-  bool missing = false;
-  for (size_t i = 0; i < targets.size(); ++i) {
-    if (!neigh[i] || out[i]) continue;
-    missing = true;
-    if (auto r = nl_.neighbour_probe(ifindex_, *neigh[i]); !r)
-      spdlog::debug("{}", r.error().message());
-  }
+  bool missing = probe_missing(neigh, out);
   // Only before the loop runs (start-up) is there a wait; changes made
   // from the loop pass 0 and the daemon's refresh picks the MACs up later.
+  // While waiting, resolved addresses free budget for the ones deferred.
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (missing && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     lookup_all(neigh, out);
-    missing = false;
-    for (size_t i = 0; i < targets.size(); ++i) missing = missing || (neigh[i] && !out[i]);
+    missing = probe_missing(neigh, out);
   }
   return out;
 }
