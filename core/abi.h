@@ -14,6 +14,7 @@
 #define SL_RING_SLOTS 16384          /* power of two: indices are masked */
 #define SL_RINGS (SL_MAX_VIPS * 2)   /* each VIP owns two: live and being built */
 #define SL_CONN_TABLE_DEFAULT 1048576
+#define SL_SYN_TABLE_DEFAULT 65536   /* unconfirmed (SYN-created) records */
 #define SL_NO_BACKEND 0xffffu
 
 SL_STATIC_ASSERT((SL_RING_SLOTS & (SL_RING_SLOTS - 1)) == 0, "ring slots: power of two");
@@ -48,8 +49,8 @@ struct sl_vip_meta {
 	__u32 ring_id; /* live schedule ring, < SL_RINGS; switched as one word */
 	__u8 mode;     /* enum sl_mode */
 	__u8 flags;    /* SL_VIP_F_* */
-	__u16 pad;
-	__u32 pad2;
+	__u16 limit_burst;       /* new flows per source: bucket depth */
+	__u32 limit_interval_ns; /* ... one token per interval; 0: the global limit */
 };
 SL_STATIC_ASSERT(sizeof(struct sl_vip_meta) == 16, "sl_vip_meta size");
 
@@ -164,8 +165,8 @@ struct sl_global {
 	__u32 src_v4;     /* outer source of IPIP */
 	__u32 src_v6[4];  /* outer source of IP6IP6 / 4in6 */
 	__u8 lb_mac[6];   /* source MAC of everything we transmit */
-	__u16 pad;
-	__u32 pad2;
+	__u16 limit_burst;       /* new flows per source, for VIPs without their */
+	__u32 limit_interval_ns; /* own (core/limit.h); 0: no limit */
 };
 SL_STATIC_ASSERT(sizeof(struct sl_global) == 36, "sl_global size");
 
@@ -223,5 +224,28 @@ struct sl_control {
 	__u64 events_lost;           /* ring full: events dropped (atomic add, rare) */
 };
 SL_STATIC_ASSERT(sizeof(struct sl_control) == 32, "sl_control size");
+
+/* SYN-flood resilience (core/pipeline.h): a record a SYN creates waits in
+ * a small table of its own, unconfirmed, until the client's first packet
+ * that is not a SYN moves it to the connection table; a flood of SYNs
+ * churns only that small table. This flag on a VIP turns it off: SYNs are
+ * recorded in the connection table straight away (the single-table
+ * behaviour, kept to measure what the split prevents). */
+#define SL_VIP_F_ONE_TABLE 0x80u
+
+/* Per-source new-flow limits (core/limit.h): the key of a token bucket,
+ * a source address (an IPv6 one cut to its /64) within a scope, the VIP's
+ * id or SL_LIMIT_SCOPE_GLOBAL. The value: a __u64, the bucket's
+ * theoretical arrival time (GCRA). */
+#define SL_LIMIT_SCOPE_GLOBAL 0xffffffffu
+#define SL_LIMIT_TABLE_DEFAULT 65536
+
+struct sl_limit_key {
+	__u32 addr[4];
+	__u32 scope;
+	__u8 family;
+	__u8 pad[3];
+};
+SL_STATIC_ASSERT(sizeof(struct sl_limit_key) == 24, "sl_limit_key size");
 
 #endif

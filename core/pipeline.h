@@ -52,6 +52,25 @@
  *                                             bytes longer, fit the egress
  *                                             MTU? enum sl_pl_mtu; on
  *                                             FRAG_NEEDED, *mtu = the MTU
+ *   SYN flood and new-flow limits (sl_pl_choose says why)
+ *     struct sl_conn *sl_pl_conn_lookup_unconfirmed(ctx, k)
+ *                              the table of SYN-created records; NULL:
+ *                              none (or one table holds both: conn_lookup
+ *                              found it already)
+ *     int sl_pl_conn_unconfirmed(ctx, const struct sl_conn *rec)
+ *                              is a conn_lookup result still unconfirmed?
+ *                              (0 where conn_lookup holds confirmed ones)
+ *     int sl_pl_conn_insert_unconfirmed(ctx, k, const struct sl_conn *c)
+ *                              record a SYN's flow, insert if absent; a
+ *                              full table gives up an unconfirmed record,
+ *                              never a confirmed one; 0: recorded
+ *     int sl_pl_conn_confirm(ctx, k, struct sl_conn *rec)
+ *                              the client answered: `rec` (an unconfirmed
+ *                              lookup result) becomes a confirmed record;
+ *                              0: done here (another CPU may have won)
+ *     __u64 *sl_pl_limit_bucket(ctx, const struct sl_limit_key *k)
+ *                              the source's token bucket (core/limit.h),
+ *                              created full (0) when absent; NULL: none
  *
  * Hooks, not a struct of function pointers: the BPF target has no indirect
  * calls, and with inline hooks each one compiles down to exactly the map
@@ -89,6 +108,7 @@
 #include "too_big.h"
 #include "verdict.h"
 #include "wrr.h"
+#include "limit.h"
 
 /* Firewall (core/acl.h): the VIP's rules, then the global ones, each a
  * lookup only where its flag says there are rules. A denied packet is
@@ -150,8 +170,48 @@ SL_INLINE int sl_pl_wants_conn(const struct sl_pl_state *s)
 	return s->in_vip && s->r == SL_R_NONE;
 }
 
+/* SYN-flood resilience: a record is confirmed once the client sends a
+ * packet that is not a SYN (its handshake's ACK). Until then it lives apart
+ * (sl_pl_conn_insert_unconfirmed), so spoofed SYNs, which never answer,
+ * only ever push out each other, never an established flow. UDP has no
+ * handshake: its records are confirmed from the first datagram. */
+SL_INLINE int sl_pl_split(const struct sl_pl_state *s)
+{
+	return s->p.flow.proto == SL_IPPROTO_TCP && !(s->vip->flags & SL_VIP_F_ONE_TABLE);
+}
+
+/* A packet from the client that is not a SYN (an ICMP error is a
+ * router's, not the client's). */
+SL_INLINE int sl_pkt_confirms(const struct sl_pkt *p)
+{
+	return !(p->flags & (SL_PKT_F_SYN | SL_PKT_F_ICMP_ERR));
+}
+
+/* Moves an unconfirmed record to the connection table; the flow is
+ * announced to the sync peer only now, so a flood never reaches it. */
+SL_INLINE void sl_pl_confirm(SL_PL_CTX *ctx, struct sl_pl_state *s, struct sl_conn *rec)
+{
+	struct sl_conn c = *rec; /* the hook may free `rec` */
+	if (sl_pl_conn_confirm(ctx, &s->p.flow, rec) == 0 &&
+	    (s->ctl->flags & SL_CTL_F_FLOW_EVENTS))
+		sl_pl_flow_event(ctx, s->ctl, &s->p.flow, &c);
+}
+
+/* Is this new flow over its source's limit (core/limit.h)? */
+SL_INLINE int sl_pl_over_limit(SL_PL_CTX *ctx, const struct sl_pl_state *s)
+{
+	__u32 scope, interval_ns, burst;
+	if (!sl_limit_pick(s->vip, s->g, &scope, &interval_ns, &burst))
+		return 0;
+	struct sl_limit_key k;
+	sl_limit_key_of(&s->p.flow, scope, &k);
+	__u64 *tat = sl_pl_limit_bucket(ctx, &k);
+	return tat && !sl_limit_take(tat, sl_pl_clock(ctx), interval_ns, burst);
+}
+
 /* Picks a backend for a flow without a usable record and records it: into
- * `stale`, the flow's unusable record, in place, or as a new entry.
+ * `stale`, the flow's unusable record, in place, or as a new entry (a SYN's
+ * apart, unconfirmed). `unconfirmed`: `stale` is an unconfirmed record.
  *
  * Why never an update of an existing key: an LRU hash update takes a free
  * node before it looks at the key, and in a full table that evicts the
@@ -159,7 +219,7 @@ SL_INLINE int sl_pl_wants_conn(const struct sl_pl_state *s)
  * fails (BPF_NOEXIST) or replaces the old node (BPF_ANY). Only a flow the
  * table does not hold may cost another its slot. */
 SL_INLINE enum sl_reason sl_pl_schedule(SL_PL_CTX *ctx, struct sl_pl_state *s, enum sl_reason why,
-					struct sl_conn *stale, __u32 *idx,
+					struct sl_conn *stale, int unconfirmed, __u32 *idx,
 					const struct sl_backend **out)
 {
 	__u32 vip_id = s->vip->vip_id;
@@ -173,15 +233,24 @@ SL_INLINE enum sl_reason sl_pl_schedule(SL_PL_CTX *ctx, struct sl_pl_state *s, e
 		return SL_R_DROP_NO_BACKEND;
 	struct sl_conn c;
 	sl_conn_init(&c, i, be, vip_id, sl_pl_clock(ctx));
-	int recorded = 1;
-	if (stale)
+	int announce = 0;
+	if (stale) {
 		sl_pl_conn_overwrite(ctx, stale, &c);
-	else
+		if (unconfirmed && sl_pkt_confirms(&s->p))
+			sl_pl_confirm(ctx, s, stale);
+		else
+			announce = !unconfirmed;
+	} else if (sl_pl_split(s) && (s->p.flags & SL_PKT_F_SYN)) {
+		/* Not recorded (a race, or no room): this SYN still goes to
+		 * our pick, and its retransmission is scheduled again. */
+		sl_pl_conn_insert_unconfirmed(ctx, &s->p.flow, &c);
+	} else {
 		/* Fails only if another CPU recorded the flow meanwhile: its
 		 * record stays (and was announced), and this one packet goes to
 		 * our pick. */
-		recorded = sl_pl_conn_insert(ctx, &s->p.flow, &c) == 0;
-	if (recorded && (s->ctl->flags & SL_CTL_F_FLOW_EVENTS))
+		announce = sl_pl_conn_insert(ctx, &s->p.flow, &c) == 0;
+	}
+	if (announce && (s->ctl->flags & SL_CTL_F_FLOW_EVENTS))
 		sl_pl_flow_event(ctx, s->ctl, &s->p.flow, &c);
 	*idx = i;
 	*out = be;
@@ -190,10 +259,18 @@ SL_INLINE enum sl_reason sl_pl_schedule(SL_PL_CTX *ctx, struct sl_pl_state *s, e
 
 /* Finds the backend of the packet's flow from its record `c` (NULL: none):
  * the recorded one, or a new pick. A SYN is looked up first too: a
- * retransmitted one must find its record (see sl_pl_schedule). */
+ * retransmitted one must find its record (see sl_pl_schedule), confirmed
+ * or not. A new flow passes its source's limit first; nothing else does. */
 SL_INLINE enum sl_reason sl_pl_choose(SL_PL_CTX *ctx, struct sl_pl_state *s, struct sl_conn *c,
 				      __u32 *idx, const struct sl_backend **out)
 {
+	int unconfirmed = 0;
+	if (c) {
+		unconfirmed = sl_pl_conn_unconfirmed(ctx, c);
+	} else if (sl_pl_split(s)) {
+		c = sl_pl_conn_lookup_unconfirmed(ctx, &s->p.flow);
+		unconfirmed = c != 0;
+	}
 	const struct sl_backend *be = NULL;
 	__u32 i = 0;
 	if (c) {
@@ -201,11 +278,15 @@ SL_INLINE enum sl_reason sl_pl_choose(SL_PL_CTX *ctx, struct sl_pl_state *s, str
 		be = sl_pl_backend(ctx, i);
 	}
 	enum sl_reason r = sl_record_decide(&s->p, c, be);
+	if (r == SL_R_TX_NEW && sl_pl_over_limit(ctx, s))
+		return SL_R_DROP_NEW_FLOW_LIMIT;
 	if (sl_reason_is_new_conn(r))
-		return sl_pl_schedule(ctx, s, r, c, idx, out);
+		return sl_pl_schedule(ctx, s, r, c, unconfirmed, idx, out);
 	if (sl_reason_verdict(r) == SL_VERDICT_TX) {
 		if (!be)
 			return SL_R_DROP_NO_BACKEND; /* not reached: a hit has a backend */
+		if (unconfirmed && sl_pkt_confirms(&s->p))
+			sl_pl_confirm(ctx, s, c);
 		*idx = i;
 		*out = be;
 	}

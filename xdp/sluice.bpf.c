@@ -76,6 +76,45 @@ SL_INLINE void sl_pl_conn_overwrite(struct xdp_md *ctx, struct sl_conn *rec,
 	*rec = *c;
 }
 
+SL_INLINE struct sl_conn *sl_pl_conn_lookup_unconfirmed(struct xdp_md *ctx,
+							const struct sl_flow_key *k)
+{
+	return bpf_map_lookup_elem(&conns_syn, k);
+}
+
+/* Two tables: a `conns` record is confirmed. */
+SL_INLINE int sl_pl_conn_unconfirmed(struct xdp_md *ctx, const struct sl_conn *rec)
+{
+	return 0;
+}
+
+/* The LRU evicts from conns_syn itself: only unconfirmed records. */
+SL_INLINE int sl_pl_conn_insert_unconfirmed(struct xdp_md *ctx, const struct sl_flow_key *k,
+					    const struct sl_conn *c)
+{
+	return bpf_map_update_elem(&conns_syn, k, c, BPF_NOEXIST);
+}
+
+/* `conns` does not hold the flow (its lookup missed), so this insert may
+ * evict only as any new confirmed flow does. */
+SL_INLINE int sl_pl_conn_confirm(struct xdp_md *ctx, const struct sl_flow_key *k,
+				 struct sl_conn *rec)
+{
+	long rc = bpf_map_update_elem(&conns, k, rec, BPF_NOEXIST);
+	bpf_map_delete_elem(&conns_syn, k);
+	return rc == 0 ? 0 : -1;
+}
+
+SL_INLINE __u64 *sl_pl_limit_bucket(struct xdp_md *ctx, const struct sl_limit_key *k)
+{
+	__u64 *tat = bpf_map_lookup_elem(&src_limits, k);
+	if (tat)
+		return tat;
+	__u64 full = 0;
+	bpf_map_update_elem(&src_limits, k, &full, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&src_limits, k);
+}
+
 SL_INLINE void sl_pl_count(struct xdp_md *ctx, enum sl_pl_counter t, __u32 idx, __u64 bytes,
 			   int new_conn)
 {

@@ -39,6 +39,26 @@ struct {
 	__type(value, struct sl_conn);
 } conns SEC(".maps");
 
+/* Records SYNs created, until the client's ACK confirms them into `conns`
+ * (core/pipeline.h, sl_pl_split): a SYN flood churns this table only.
+ * Sized at load time (syn_table_size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_SYN_TABLE_DEFAULT);
+	__type(key, struct sl_flow_key);
+	__type(value, struct sl_conn);
+} conns_syn SEC(".maps");
+
+/* Per-source new-flow token buckets (core/limit.h): shared by the CPUs,
+ * taken with a compare-and-swap. LRU: a source that stops sending ages
+ * out; an evicted bucket comes back full. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_LIMIT_TABLE_DEFAULT);
+	__type(key, struct sl_limit_key);
+	__type(value, __u64);
+} src_limits SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SL_MAX_VIPS);

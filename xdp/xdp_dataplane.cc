@@ -39,6 +39,7 @@ struct SluiceMaps {
   bpf_map* backends = nullptr;
   bpf_map* rings = nullptr;
   bpf_map* conns = nullptr;
+  bpf_map* conns_syn = nullptr;
   bpf_map* vip_stats = nullptr;
   bpf_map* backend_stats = nullptr;
   bpf_map* reason_stats = nullptr;
@@ -144,7 +145,7 @@ static Result<Object> object_open(const std::string& file) {
 static Result<void> find_maps(bpf_object* obj, SluiceMaps& m) {
   const std::pair<const char*, bpf_map**> named[] = {
       {"vips", &m.vips},       {"backends", &m.backends},   {"rings", &m.rings},
-      {"conns", &m.conns},     {"vip_stats", &m.vip_stats}, {"backend_stats", &m.backend_stats},
+      {"conns", &m.conns},     {"conns_syn", &m.conns_syn},     {"vip_stats", &m.vip_stats}, {"backend_stats", &m.backend_stats},
       {"reason_stats", &m.reason_stats}, {"global", &m.global},
       {"control", &m.control}, {"flow_events", &m.flow_events},
       {"acl_v4", &m.acl_v4},   {"acl_v6", &m.acl_v6},       {"acl_hits", &m.acl_hits},
@@ -165,6 +166,8 @@ static Result<void> load(XdpDataplane::Impl& im) {
   if (auto r = find_maps(im.obj.get(), im.maps); !r.ok()) return r;
   int err = bpf_map__set_max_entries(im.maps.conns, im.opts.conn_table_size);
   if (err != 0) return make_error("bpf_map__set_max_entries", -err, "conns");
+  err = bpf_map__set_max_entries(im.maps.conns_syn, im.opts.syn_table_size);
+  if (err != 0) return make_error("bpf_map__set_max_entries", -err, "conns_syn");
   if (im.opts.flow_events_bytes != 0) {
     err = bpf_map__set_max_entries(im.maps.flow_events, im.opts.flow_events_bytes);
     if (err != 0) return make_error("bpf_map__set_max_entries", -err, "flow_events");
@@ -328,6 +331,9 @@ Result<uint64_t> XdpDataplane::conn_count() const {
 }
 
 Result<uint64_t> XdpDataplane::conns_flush() {
+  auto half = conns_batch_walk(bpf_map__fd(impl_->maps.conns_syn),
+                               bpf_map_lookup_and_delete_batch, "bpf_map_lookup_and_delete_batch");
+  if (!half.ok()) return half.error();
   return conns_batch_walk(bpf_map__fd(impl_->maps.conns), bpf_map_lookup_and_delete_batch,
                           "bpf_map_lookup_and_delete_batch");
 }

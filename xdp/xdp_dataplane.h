@@ -19,6 +19,9 @@ struct XdpOptions {
   bool attach = true;                     // false: load and fill maps only (tests, bench)
   bool pin = true;                        // false: nothing on bpffs (tests, bench)
   uint32_t conn_table_size = SL_CONN_TABLE_DEFAULT;
+  // The table of SYN-created (unconfirmed) records, apart from the
+  // connection table so a SYN flood churns only it (core/pipeline.h).
+  uint32_t syn_table_size = SL_SYN_TABLE_DEFAULT;
   std::string pin_root = "/sys/fs/bpf/sluice";
   // An XDP object file built from xdp/sluice.bpf.c (same map names and
   // layouts) instead of the embedded one: an upgrade, or a test of one.

@@ -46,7 +46,7 @@ Result<void> map_adopt(bpf_map* map, int fd, const std::string& where) {
       info->value_size != bpf_map__value_size(map))
     return make_error("adopt map: layout differs from this build (detach to reset)", 0, where);
   if (info->max_entries != bpf_map__max_entries(map)) {
-    if (std::strcmp(name, "conns") != 0)
+    if (std::strcmp(name, "conns") != 0 && std::strcmp(name, "conns_syn") != 0)
       return make_error("adopt map: size differs from this build (detach to reset)", 0, where);
     // Resizing would drop every established flow; the new size takes
     // effect after a detach.

@@ -16,7 +16,7 @@ namespace sluice {
 inline constexpr const char* kStateMaps[] = {
     "vips",      "backends",  "rings",         "conns",        "cursors",
     "vip_stats", "global",    "backend_stats", "reason_stats", "control",
-    "flow_events", "acl_v4",    "acl_v6",        "acl_hits",
+    "flow_events", "conns_syn", "src_limits", "acl_v4",    "acl_v6",        "acl_hits",
 };
 
 // Makes sure `pin_root` lies on a bpffs; mounts one at /sys/fs/bpf when that

@@ -40,6 +40,15 @@ struct alignas(RTE_CACHE_LINE_SIZE) Worker::Hot {
   int32_t pending[kPending];
   WorkerStats stats;  // written with relaxed atomic stores
   alignas(RTE_CACHE_LINE_SIZE) uint32_t cursors[SL_MAX_VIPS];
+  // Per-source new-flow buckets (core/limit.h), direct-mapped: a source
+  // that collides with another starts a full bucket. Per worker: RSS
+  // spreads one source's flows over the workers, so the limit holds per
+  // worker (at most N x workers in all).
+  static constexpr uint32_t kBuckets = 4096;
+  struct Bucket {
+    sl_limit_key key;
+    __u64 tat;
+  } buckets[kBuckets];
 };
 
 namespace {
@@ -93,16 +102,22 @@ void conn_remove(Worker::Hot& h, const sl_flow_key* key, int32_t pos) {
   // only a walker that never leaves gets here.
 }
 
-// Full table: evicts the oldest record among the next kEvictScan positions
-// under the clock hand. True when a position was freed for the retry.
-bool conn_evict(Worker::Hot& h) {
+// ConnSlot.used: a SYN's record waits unconfirmed until the client's ACK
+// (core/pipeline.h); a full table gives up only an unconfirmed record for
+// another SYN, so a SYN flood cannot evict an established flow.
+constexpr uint32_t kConfirmed = 1, kUnconfirmed = 2;
+
+// Full table: evicts the oldest record (`unconfirmed_only`: the oldest
+// unconfirmed one) among the next kEvictScan positions under the clock
+// hand. True when a position was freed for the retry.
+bool conn_evict(Worker::Hot& h, bool unconfirmed_only) {
   int32_t victim = -1;
   uint64_t oldest = UINT64_MAX;
   for (unsigned n = 0; n < Worker::kEvictScan; n++) {
     uint32_t pos = h.clock_hand;
     h.clock_hand = pos + 1 == h.size ? 0 : pos + 1;
     const ConnSlot& s = h.slots[pos];
-    if (s.used && s.conn.created_ns < oldest) {
+    if (s.used && (!unconfirmed_only || s.used == kUnconfirmed) && s.conn.created_ns < oldest) {
       oldest = s.conn.created_ns;
       victim = int32_t(pos);
     }
@@ -120,15 +135,16 @@ bool conn_evict(Worker::Hot& h) {
 }
 
 // Insert if absent. 0: recorded. Full: evict one and retry once.
-int conn_insert(Worker::Hot& h, const sl_flow_key* k, const sl_conn* c) {
+int conn_insert(Worker::Hot& h, const sl_flow_key* k, const sl_conn* c,
+                uint32_t used = kConfirmed) {
   int32_t pos = rte_hash_add_key(h.conns, k);
-  if (pos == -ENOSPC && conn_evict(h)) pos = rte_hash_add_key(h.conns, k);
+  if (pos == -ENOSPC && conn_evict(h, used == kUnconfirmed)) pos = rte_hash_add_key(h.conns, k);
   if (pos < 0 || uint32_t(pos) >= h.size) {
     bump(h.stats.conn_not_recorded, 1);
     return -1;
   }
   if (h.slots[pos].used) return -1;  // present: add_key found it
-  slot_write(h.slots[pos], 1, c);
+  slot_write(h.slots[pos], used, c);
   h.conn_count->store(h.conn_count->load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
   return 0;
@@ -186,12 +202,55 @@ SL_INLINE int sl_pl_conn_insert(sl_dpdk_ctx* ctx, const struct sl_flow_key* k,
   return sluice::dpdk::conn_insert(*ctx->h, k, c);
 }
 
+SL_INLINE sluice::dpdk::ConnSlot* sl_dpdk_slot_of(const struct sl_conn* rec)
+{
+  return reinterpret_cast<sluice::dpdk::ConnSlot*>(
+      reinterpret_cast<char*>(const_cast<sl_conn*>(rec)) - offsetof(sluice::dpdk::ConnSlot, conn));
+}
+
+// In place: the record keeps its mark (confirmed or not).
 SL_INLINE void sl_pl_conn_overwrite(sl_dpdk_ctx* ctx, struct sl_conn* rec, const struct sl_conn* c)
 {
-  auto* slot = reinterpret_cast<sluice::dpdk::ConnSlot*>(reinterpret_cast<char*>(rec) -
-                                                         offsetof(sluice::dpdk::ConnSlot, conn));
-  sluice::dpdk::slot_write(*slot, 1, c);
+  sluice::dpdk::ConnSlot* slot = sl_dpdk_slot_of(rec);
+  sluice::dpdk::slot_write(*slot, slot->used, c);
   (void)ctx;
+}
+
+// One table, records marked (sluice::dpdk::kUnconfirmed): conn_lookup
+// finds both kinds.
+SL_INLINE struct sl_conn* sl_pl_conn_lookup_unconfirmed(sl_dpdk_ctx*, const struct sl_flow_key*)
+{
+  return nullptr;
+}
+
+SL_INLINE int sl_pl_conn_unconfirmed(sl_dpdk_ctx*, const struct sl_conn* rec)
+{
+  return sl_dpdk_slot_of(rec)->used == sluice::dpdk::kUnconfirmed;
+}
+
+SL_INLINE int sl_pl_conn_insert_unconfirmed(sl_dpdk_ctx* ctx, const struct sl_flow_key* k,
+                                            const struct sl_conn* c)
+{
+  return sluice::dpdk::conn_insert(*ctx->h, k, c, sluice::dpdk::kUnconfirmed);
+}
+
+SL_INLINE int sl_pl_conn_confirm(sl_dpdk_ctx*, const struct sl_flow_key*, struct sl_conn* rec)
+{
+  sluice::dpdk::slot_write(*sl_dpdk_slot_of(rec), sluice::dpdk::kConfirmed, nullptr);
+  return 0;
+}
+
+SL_INLINE __u64* sl_pl_limit_bucket(sl_dpdk_ctx* ctx, const struct sl_limit_key* k)
+{
+  const __u32* w = reinterpret_cast<const __u32*>(k);
+  __u32 x = 0x9e3779b9u;
+  for (size_t i = 0; i < sizeof(*k) / 4; i++) x = (x ^ w[i]) * 0x85ebca6bu;
+  Worker::Hot::Bucket& b = ctx->h->buckets[(x ^ (x >> 16)) & (Worker::Hot::kBuckets - 1)];
+  if (std::memcmp(&b.key, k, sizeof(*k)) != 0) {
+    b.key = *k;
+    b.tat = 0;
+  }
+  return &b.tat;
 }
 
 SL_INLINE void sl_pl_count(sl_dpdk_ctx* ctx, enum sl_pl_counter t, __u32 idx, __u64 bytes,
@@ -505,7 +564,8 @@ std::vector<ConnEntry> Worker::conns_page(ConnCursor& cursor, size_t max) const 
     for (int attempt = 0; attempt < 4; attempt++) {
       uint32_t s1 = __atomic_load_n(&s.seq, __ATOMIC_ACQUIRE);
       if (s1 & 1) continue;
-      if (!__atomic_load_n(&s.used, __ATOMIC_RELAXED)) break;
+      // Unconfirmed (half-open) records are not listed nor synced.
+      if (__atomic_load_n(&s.used, __ATOMIC_RELAXED) != kConfirmed) break;
       ConnEntry e;
       std::memcpy(&e.conn, const_cast<const sl_conn*>(&s.conn), sizeof(e.conn));
       void* kp = nullptr;

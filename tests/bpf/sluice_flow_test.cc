@@ -61,6 +61,15 @@ TEST_F(SluiceFlow, NewFlowIsRecordedAndHitsItsBackend) {
   ASSERT_EQ(first.action, XDP_TX);
   int be = backend_of_frame(first.out);
   ASSERT_TRUE(any_of_vip_a(be));
+  // Unconfirmed until the client's ACK: not in the connection table yet.
+  auto half = dp_->conns(0);
+  ASSERT_TRUE(half.ok()) << half.error().message();
+  EXPECT_TRUE(half->empty());
+  ReasonProbe confirm(*dp_);
+  ProgRun ack = run(frame(client4, vipA, {6, 42001, 80, 0x10}));
+  EXPECT_EQ(ack.action, XDP_TX);
+  EXPECT_EQ(backend_of_frame(ack.out), be);
+  EXPECT_EQ(confirm.moved(), SL_R_TX_HIT);
 
   auto conns = dp_->conns(0);
   ASSERT_TRUE(conns.ok()) << conns.error().message();
@@ -85,7 +94,10 @@ TEST_F(SluiceFlow, NewFlowIsRecordedAndHitsItsBackend) {
 }
 
 TEST_F(SluiceFlow, ConnsHonoursLimit) {
-  for (uint16_t p = 42100; p < 42110; ++p) run(frame(client4, vipA, {6, p, 80, 0x02}));
+  for (uint16_t p = 42100; p < 42110; ++p) {
+    run(frame(client4, vipA, {6, p, 80, 0x02}));
+    run(frame(client4, vipA, {6, p, 80, 0x10}));  // confirmed
+  }
   auto some = dp_->conns(3);
   ASSERT_TRUE(some.ok()) << some.error().message();
   EXPECT_EQ(some->size(), 3u);

@@ -68,10 +68,14 @@ class FullTable : public ::testing::Test {
     return s;
   }
 
-  // Opens flows on ports 10000.. until the table is full and has evicted.
+  // Opens flows on ports 10000.. (SYN, then the client's ACK confirms
+  // each) until the table is full and has evicted.
   void fill() {
-    for (uint32_t i = 0; i < 4 * kTable; ++i)
+    for (uint32_t i = 0; i < 4 * kTable; ++i) {
       ASSERT_EQ(prog_run(dp_->prog_fd(), syn(uint16_t(10000 + i))).action, XDP_TX);
+      Bytes ack = frame(client4, vipA, {SL_IPPROTO_TCP, uint16_t(10000 + i), 80, SL_TCP_ACK});
+      ASSERT_EQ(prog_run(dp_->prog_fd(), ack).action, XDP_TX);
+    }
   }
 
   std::unique_ptr<XdpDataplane> dp_;

@@ -100,6 +100,8 @@ class Upgrade : public ::testing::TestWithParam<bool> {
     ProgRun r = prog_run((*a)->prog_fd(), tcp_frame(0x02));
     EXPECT_EQ(r.err, 0);
     EXPECT_EQ(r.action, XDP_TX);
+    // The client's ACK confirms the flow into the connection table.
+    EXPECT_EQ(prog_run((*a)->prog_fd(), tcp_frame(0x10)).action, XDP_TX);
     old_id_ = attached_id(GetParam());
     EXPECT_EQ(old_id_, prog_info_of_fd((*a)->prog_fd()).id) << "not attached in the asked mode";
     old_tag_ = prog_tag(old_id_);

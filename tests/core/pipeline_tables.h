@@ -6,6 +6,7 @@
 // Every hook also notes what it did, so tests can check the step order.
 #pragma once
 
+#include <cstddef>
 #include <cstring>
 
 #define SL_PL_CTX struct sl_plain_ctx
@@ -20,6 +21,16 @@
 struct sl_plain_conn_slot {
   struct sl_flow_key key;
   struct sl_conn conn;
+  int used;
+  int unconfirmed;  // SYN-created, not yet confirmed (core/pipeline.h)
+};
+
+#define SL_PLAIN_BUCKETS 64
+
+// A per-source new-flow token bucket (core/limit.h).
+struct sl_plain_bucket {
+  struct sl_limit_key key;
+  __u64 tat;
   int used;
 };
 
@@ -54,6 +65,9 @@ struct sl_plain_tables {
   __u32 conn_cap;
   __u32 conn_count;
   __u64 conn_lookups;  // hook calls, to show a burst's bulk lookups
+  __u32 conn_confirms;
+
+  struct sl_plain_bucket buckets[SL_PLAIN_BUCKETS];  // first come; full: no limit
 
   struct sl_counters vip_stats[SL_MAX_VIPS];
   struct sl_counters backend_stats[SL_PLAIN_BACKENDS];
@@ -148,6 +162,55 @@ SL_INLINE void sl_pl_conn_overwrite(struct sl_plain_ctx *, struct sl_conn *rec,
                                     const struct sl_conn *c)
 {
   *rec = *c;
+}
+
+// One table, as the DPDK worker: a SYN's record is marked unconfirmed.
+SL_INLINE struct sl_conn *sl_pl_conn_lookup_unconfirmed(struct sl_plain_ctx *,
+                                                        const struct sl_flow_key *)
+{
+  return NULL;
+}
+
+SL_INLINE struct sl_plain_conn_slot *sl_plain_slot_of(struct sl_conn *rec)
+{
+  return (struct sl_plain_conn_slot *)((char *)rec - offsetof(struct sl_plain_conn_slot, conn));
+}
+
+SL_INLINE int sl_pl_conn_unconfirmed(struct sl_plain_ctx *, const struct sl_conn *rec)
+{
+  return sl_plain_slot_of((struct sl_conn *)rec)->unconfirmed;
+}
+
+SL_INLINE int sl_pl_conn_insert_unconfirmed(struct sl_plain_ctx *ctx, const struct sl_flow_key *k,
+                                            const struct sl_conn *c)
+{
+  if (sl_pl_conn_insert(ctx, k, c) != 0) return -1;
+  sl_plain_slot_of(sl_pl_conn_lookup(ctx, k))->unconfirmed = 1;
+  ctx->t->conn_lookups--;  // not the pipeline's lookup
+  return 0;
+}
+
+SL_INLINE int sl_pl_conn_confirm(struct sl_plain_ctx *ctx, const struct sl_flow_key *,
+                                 struct sl_conn *rec)
+{
+  sl_plain_slot_of(rec)->unconfirmed = 0;
+  ctx->t->conn_confirms++;
+  return 0;
+}
+
+SL_INLINE __u64 *sl_pl_limit_bucket(struct sl_plain_ctx *ctx, const struct sl_limit_key *k)
+{
+  struct sl_plain_bucket *free_b = NULL;
+  for (int i = 0; i < SL_PLAIN_BUCKETS; i++) {
+    struct sl_plain_bucket *b = &ctx->t->buckets[i];
+    if (b->used && !memcmp(&b->key, k, sizeof(*k))) return &b->tat;
+    if (!b->used && !free_b) free_b = b;
+  }
+  if (!free_b) return NULL;
+  free_b->key = *k;
+  free_b->tat = 0;
+  free_b->used = 1;
+  return &free_b->tat;
 }
 
 SL_INLINE void sl_pl_count(struct sl_plain_ctx *ctx, enum sl_pl_counter t, __u32 idx,

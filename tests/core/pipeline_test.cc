@@ -116,9 +116,7 @@ TEST(Pipeline, SynIsRecordedAnnouncedCountedAndRewritten) {
   EXPECT_EQ(c->gen, 1u);
   EXPECT_EQ(c->vip_id, kVipId);
   EXPECT_EQ(c->created_ns, 777u);
-  ASSERT_EQ(pl.t->nevents, 1u);
-  EXPECT_EQ(pl.t->events[0].backend, 0u);
-  EXPECT_EQ(pl.t->events[0].created_ns, 777u);
+  EXPECT_EQ(pl.t->nevents, 0u);  // unconfirmed: announced by the ACK (below)
   // VIP counted before the backend, the reason last.
   EXPECT_EQ(pl.steps(), kSteered);
   EXPECT_EQ(pl.t->steps[0].idx, kVipId);
@@ -133,6 +131,11 @@ TEST(Pipeline, SynIsRecordedAnnouncedCountedAndRewritten) {
   EXPECT_EQ(o.bytes[5], 0xb0);
   EXPECT_EQ(o.bytes[11], 0xa5);
   EXPECT_TRUE(std::equal(in.begin() + 12, in.end(), o.bytes.begin() + 12));
+  // The client's ACK confirms the record, which is announced only now.
+  EXPECT_EQ(pl.run(ack()).r, SL_R_TX_HIT);
+  ASSERT_EQ(pl.t->nevents, 1u);
+  EXPECT_EQ(pl.t->events[0].backend, 0u);
+  EXPECT_EQ(pl.t->events[0].created_ns, 777u);
 }
 
 TEST(Pipeline, RetransmittedSynAndAckHitTheRecord) {
@@ -162,8 +165,8 @@ TEST(Pipeline, StaleRecordIsRescheduledInPlace) {
   EXPECT_EQ(pl.t->conn_count, 1u);
   EXPECT_EQ(after->backend, 1u);
   EXPECT_EQ(after->created_ns, 888u);
-  ASSERT_EQ(pl.t->nevents, 2u);
-  EXPECT_EQ(pl.t->events[1].backend, 1u);
+  ASSERT_EQ(pl.t->nevents, 1u);  // confirmed by this ACK: announced once, rescheduled
+  EXPECT_EQ(pl.t->events[0].backend, 1u);
   EXPECT_EQ(pl.t->vip_stats[kVipId].new_conns, 2u);
   EXPECT_EQ(pl.t->reason_stats[SL_R_TX_RESCHEDULED].packets, 1u);
 }
@@ -202,7 +205,7 @@ TEST(Pipeline, FullTableForwardsButDoesNotRecordNorAnnounce) {
   ASSERT_EQ(pl.t->conn_count, 2u);
   EXPECT_EQ(pl.run(syn(3)).r, SL_R_TX_NEW);
   EXPECT_EQ(pl.t->conn_count, 2u);
-  EXPECT_EQ(pl.t->nevents, 2u);
+  EXPECT_EQ(pl.t->nevents, 0u);  // unconfirmed: not announced yet
   EXPECT_EQ(pl.steps(), kSteered);
   EXPECT_EQ(pl.run(ack(3)).r, SL_R_TX_MIDFLOW);  // still no record
   EXPECT_EQ(pl.run(ack(1)).r, SL_R_TX_HIT);      // the others keep theirs
@@ -333,6 +336,121 @@ TEST(Pipeline, BurstMatchesOnePacketAtATime) {
   EXPECT_EQ(pl.t->backend_stats[0].packets, one.t->backend_stats[0].packets);
   EXPECT_EQ(pl.t->backend_stats[1].packets, one.t->backend_stats[1].packets);
   EXPECT_EQ(pl.t->nevents, 2u);
+}
+
+// SYN-flood resilience: a SYN's record is unconfirmed until the client's
+// first packet that is not a SYN (core/pipeline.h, sl_pl_split).
+TEST(Pipeline, SynRecordIsUnconfirmedUntilTheClientAcks) {
+  Pipeline pl;
+  ASSERT_EQ(pl.run(syn()).r, SL_R_TX_NEW);
+  sl_plain_ctx ctx{pl.t.get(), nullptr, 0, 0, 0, 0};
+  sl_conn* c = const_cast<sl_conn*>(pl.conn(syn()));
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(sl_pl_conn_unconfirmed(&ctx, c));
+  EXPECT_EQ(pl.run(syn()).r, SL_R_TX_HIT);  // a retransmission keeps it unconfirmed
+  EXPECT_TRUE(sl_pl_conn_unconfirmed(&ctx, c));
+  EXPECT_EQ(pl.t->conn_confirms, 0u);
+  EXPECT_EQ(pl.t->cursors[kVipId], 1u);  // and no second pick
+  EXPECT_EQ(pl.run(ack()).r, SL_R_TX_HIT);
+  EXPECT_FALSE(sl_pl_conn_unconfirmed(&ctx, c));
+  EXPECT_EQ(pl.t->conn_confirms, 1u);
+  EXPECT_EQ(pl.run(ack()).r, SL_R_TX_HIT);
+  EXPECT_EQ(pl.t->conn_confirms, 1u);  // once
+  EXPECT_EQ(pl.t->nevents, 1u);
+}
+
+TEST(Pipeline, UdpAndMidflowRecordsAreConfirmedAtOnce) {
+  Pipeline pl;
+  ASSERT_EQ(pl.run(ack(50000)).r, SL_R_TX_MIDFLOW);
+  sl_plain_ctx ctx{pl.t.get(), nullptr, 0, 0, 0, 0};
+  EXPECT_FALSE(sl_pl_conn_unconfirmed(&ctx, pl.conn(ack(50000))));
+  EXPECT_EQ(pl.t->nevents, 1u);
+}
+
+TEST(Pipeline, OneTableFlagRecordsSynsConfirmedAndAnnouncesThem) {
+  Pipeline pl;
+  pl.t->vips[0].flags |= SL_VIP_F_ONE_TABLE;
+  ASSERT_EQ(pl.run(syn()).r, SL_R_TX_NEW);
+  sl_plain_ctx ctx{pl.t.get(), nullptr, 0, 0, 0, 0};
+  EXPECT_FALSE(sl_pl_conn_unconfirmed(&ctx, pl.conn(syn())));
+  EXPECT_EQ(pl.t->nevents, 1u);
+  EXPECT_EQ(pl.run(ack()).r, SL_R_TX_HIT);
+  EXPECT_EQ(pl.t->conn_confirms, 0u);
+}
+
+TEST(Pipeline, IcmpErrorDoesNotConfirm) {
+  Pipeline pl;
+  ASSERT_EQ(pl.run(syn()).r, SL_R_TX_NEW);
+  FrameSpec e = syn();
+  Bytes err = icmp_too_big(syn(), "198.18.0.1", 1400);
+  (void)e;
+  Bytes buf(kHeadroom + err.size() + 64);
+  std::copy(err.begin(), err.end(), buf.begin() + kHeadroom);
+  sl_plain_ctx ctx{pl.t.get(), buf.data(), __u32(buf.size()), kHeadroom, __u32(err.size()), 1500};
+  sl_pl_state s;
+  EXPECT_EQ(sl_pl_run(&ctx, &s), SL_R_TX_ICMP);
+  EXPECT_EQ(pl.t->conn_confirms, 0u);
+}
+
+// Per-source new-flow limits (core/limit.h).
+TEST(Pipeline, NewFlowsOverTheSourceLimitAreDroppedEstablishedOnesNever) {
+  Pipeline pl;
+  pl.t->g.limit_interval_ns = 1000000;  // 1,000 new flows/s
+  pl.t->g.limit_burst = 2;
+  pl.t->now_ns = 10000000;
+  EXPECT_EQ(pl.run(syn(1)).r, SL_R_TX_NEW);
+  EXPECT_EQ(pl.run(syn(2)).r, SL_R_TX_NEW);
+  EXPECT_EQ(pl.run(syn(3)).r, SL_R_DROP_NEW_FLOW_LIMIT);
+  EXPECT_EQ(pl.steps(), kVipOnly);
+  EXPECT_EQ(pl.conn(syn(3)), nullptr);  // no record
+  EXPECT_EQ(pl.t->reason_stats[SL_R_DROP_NEW_FLOW_LIMIT].packets, 1u);
+  // Established, retransmitted and mid-flow packets pass the empty bucket.
+  EXPECT_EQ(pl.run(syn(1)).r, SL_R_TX_HIT);
+  EXPECT_EQ(pl.run(ack(1)).r, SL_R_TX_HIT);
+  EXPECT_EQ(pl.run(ack(9)).r, SL_R_TX_MIDFLOW);
+  // Another source has its own bucket.
+  FrameSpec other = syn(4);
+  other.src = Addr::parse("198.18.0.11");
+  EXPECT_EQ(pl.run(other).r, SL_R_TX_NEW);
+  // One interval later, one more token.
+  pl.t->now_ns += 1000000;
+  EXPECT_EQ(pl.run(syn(5)).r, SL_R_TX_NEW);
+  EXPECT_EQ(pl.run(syn(6)).r, SL_R_DROP_NEW_FLOW_LIMIT);
+}
+
+TEST(Pipeline, VipLimitOverridesTheGlobalOne) {
+  Pipeline pl;
+  pl.t->g.limit_interval_ns = 1000000;
+  pl.t->g.limit_burst = 1;
+  pl.t->vips[0].limit_interval_ns = 1000000;
+  pl.t->vips[0].limit_burst = 3;
+  pl.t->now_ns = 10000000;
+  for (uint16_t p = 1; p <= 3; p++) EXPECT_EQ(pl.run(syn(p)).r, SL_R_TX_NEW) << p;
+  EXPECT_EQ(pl.run(syn(4)).r, SL_R_DROP_NEW_FLOW_LIMIT);
+  EXPECT_EQ(pl.t->buckets[0].key.scope, kVipId);
+}
+
+TEST(Pipeline, Ipv6SourcesShareTheirSlash64Bucket) {
+  Pipeline pl;
+  FrameSpec a = syn(1);
+  a.src = Addr::parse("2001:2::10");
+  a.dst = Addr::parse("2001:2::100");
+  sl_pkt p = Pipeline::parse(frame(a));
+  sl_vip_key_of_flow(&p.flow, &pl.t->vip_keys[1]);
+  pl.t->vips[1] = pl.t->vips[0];
+  pl.t->nvips = 2;
+  pl.t->g.limit_interval_ns = 1000000;
+  pl.t->g.limit_burst = 1;
+  pl.t->now_ns = 10000000;
+  EXPECT_EQ(pl.run(a).r, SL_R_TX_NEW);
+  FrameSpec b = a;
+  b.src = Addr::parse("2001:2::ffff:1:2:3");  // same /64
+  b.l4.sport = 2;
+  EXPECT_EQ(pl.run(b).r, SL_R_DROP_NEW_FLOW_LIMIT);
+  FrameSpec c = a;
+  c.src = Addr::parse("2001:2:0:1::10");  // another /64
+  c.l4.sport = 3;
+  EXPECT_EQ(pl.run(c).r, SL_R_TX_NEW);
 }
 
 }  // namespace
