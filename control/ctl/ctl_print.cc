@@ -121,9 +121,13 @@ void TextTable::print(std::ostream& out) const {
 
 void print_status(const json& reply, std::ostream& out) {
   TextTable t({"FIELD", "VALUE"});
+  // XDP's mode and pin directory keep their names; another dataplane
+  // reports its own under neutral ones.
+  const bool xdp = !reply.contains("dataplane_mode");
   for (const char* key :
-       {"version", "pid", "uptime_s", "interface", "dataplane", "xdp_mode", "role", "vrrp_state",
-        "lb_mac", "src_v4", "src_v6", "pin_dir", "vips", "backends", "unresolved_macs"})
+       {"version", "pid", "uptime_s", "interface", "dataplane", xdp ? "xdp_mode" : "dataplane_mode",
+        "role", "vrrp_state", "lb_mac", "src_v4", "src_v6", xdp ? "pin_dir" : "dataplane_location",
+        "vips", "backends", "unresolved_macs"})
     t.add({key, field(reply, key)});
   if (reply.contains("loop") && reply["loop"].is_object()) {
     const json& l = reply["loop"];

@@ -11,7 +11,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#if SLUICE_HAVE_XDP
 #include "control/ctl/backend_setup.h"
+#endif
 #include "control/ctl/ctl_commands.h"
 #include "control/ctl/ctl_print.h"
 #include "control/sluice_version.h"
@@ -153,6 +155,7 @@ CLI::App* add_setup_command(CLI::App& app, SetupArgs& s) {
 }
 
 int backend_setup_cmd(const SetupArgs& s) {
+#if SLUICE_HAVE_XDP
   sluice::BackendSetupOptions opts;
   for (const auto& v : s.vips) {
     auto a = sluice::IpAddr::parse(v);
@@ -165,6 +168,11 @@ int backend_setup_cmd(const SetupArgs& s) {
   opts.undo = s.undo;
   if (auto r = sluice::backend_setup(opts); !r) return sluice::ctl_fail(r.error().message());
   return 0;
+#else
+  // The decapsulation program is XDP's.
+  (void)s;
+  return sluice::ctl_fail("backend-setup: not built into this sluicectl (meson -Dxdp=disabled)");
+#endif
 }
 
 int run(const Command& c, const Args& a) {

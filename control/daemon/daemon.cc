@@ -107,13 +107,34 @@ Result<std::unique_ptr<Dataplane>> open_dataplane(const Config& cfg, const Daemo
   opts.ifname = cfg.interface;
   opts.xdp_generic = cfg.xdp_generic;
   opts.conn_table_size = cfg.conn_table_size;
+  if (cfg.dpdk) {
+    opts.eal_args = cfg.dpdk->eal;
+    opts.dpdk_port = cfg.dpdk->port;
+    opts.dpdk_workers = cfg.dpdk->workers;
+    opts.dpdk_idle_sleep_us = cfg.dpdk->idle_sleep_us;
+  }
   auto dp = dataplane_open(opts);
   if (dp) {
     DataplaneInfo d = (*dp)->describe();
-    spdlog::info("{} dataplane on {} ({} mode), state at {}", d.kind, cfg.interface, d.mode,
-                 d.location);
+    if (d.kind == "xdp")
+      spdlog::info("{} dataplane on {} ({} mode), state at {}", d.kind, cfg.interface, d.mode,
+                   d.location);
+    else
+      spdlog::info("{} dataplane: {}, {}; the kernel's side is {}", d.kind, d.mode, d.location,
+                   cfg.interface);
   }
   return dp;
+}
+
+// DPDK: the node's own addresses go on the TAP it just made (the kernel
+// reaches the network through it: neighbours, routes, VRRP, health checks).
+Result<void> tap_addresses(Netlink& nl, const Config& cfg) {
+  if (!cfg.dpdk || cfg.dpdk->addresses.empty()) return {};
+  auto link = nl.link(cfg.interface);
+  if (!link) return link.error();
+  for (const auto& a : cfg.dpdk->addresses)
+    if (auto r = nl.address_add(link->ifindex, a); !r) return r;
+  return {};
 }
 
 // The dataplane's heartbeat, stamped by the VRRP thread every advert
@@ -189,7 +210,8 @@ Result<void> shut_down(int signo, const DaemonFlags& flags, VipAddresses& addrs,
   if (!flags.detach_on_exit) return {};
   if (auto r = addrs.remove_all(); !r) spdlog::warn("{}", r.error().message());
   if (auto r = dp.detach(); !r) return r;
-  spdlog::info("detached from the interface, pins removed");
+  spdlog::info(dp.describe().kind == "xdp" ? "detached from the interface, pins removed"
+                                           : "dataplane stopped, ports closed");
   return {};
 }
 
@@ -199,18 +221,28 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   raise_fd_limit();
   auto nl = Netlink::open();
   if (!nl) return nl.error();
+  // The loop blocks the signals it takes: before the DPDK EAL starts its
+  // threads, which would otherwise get SIGTERM and die of it.
+  ControlCounters counters;
+  auto loop = EventLoop::create(kRefreshTick, &counters.loop);
+  if (!loop) return loop.error();
+  // DPDK makes `interface` (its TAP), so it opens first; XDP attaches to
+  // an interface that exists, once the rest is ready.
+  Result<std::unique_ptr<Dataplane>> dp = make_error("dataplane: not opened");
+  if (cfg.dataplane == DataplaneKind::dpdk) {
+    dp = open_dataplane(cfg, flags);
+    if (!dp) return dp.error();
+    if (auto r = tap_addresses(*nl, cfg); !r) return r;
+  }
   auto link = nl->link(cfg.interface);
   if (!link) return link.error();
   auto api = ApiServer::listen(cfg.api_socket);
   if (!api) return api.error();
-  ControlCounters counters;
-  auto loop = EventLoop::create(kRefreshTick, &counters.loop);
-  if (!loop) return loop.error();
   auto node = node_addrs(*nl, *link, cfg);
   if (!node) return node.error();
   log_ignored(cfg);
 
-  auto dp = open_dataplane(cfg, flags);
+  if (!dp) dp = open_dataplane(cfg, flags);
   if (!dp) return dp.error();
   KernelMacResolver resolver(*nl, link->ifindex);
   // Under `vrrp:` the node starts in Backup: passive, no VIP address, until

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "control/config/config.h"
 #include "dataplane/dataplane.h"
@@ -19,7 +20,15 @@ struct DataplaneOpenOptions {
   bool xdp_generic = false;
   uint32_t conn_table_size = 0;  // 0: the dataplane's default
   std::string bpf_object;        // xdp: an object file instead of the built-in one
+  // dpdk: `ifname` names the TAP (the kernel's side of the port).
+  std::vector<std::string> eal_args;
+  std::string dpdk_port;         // ethdev name; empty: the first port
+  unsigned dpdk_workers = 0;     // 0: one per worker lcore
+  uint32_t dpdk_idle_sleep_us = 0;
 };
+
+// The dataplanes this sluiced was built with: "xdp, dpdk".
+std::string dataplanes_built();
 
 // "xdp", "dpdk".
 const char* dataplane_kind_name(DataplaneKind kind);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // sluiced --config FILE [--dataplane xdp|dpdk] [--detach-on-exit] [--bpf-object FILE] [--force] [-v]
+//         [-- EAL ARGS]   (dpdk: replace the config's dpdk.eal)
 // sluiced --check-config FILE | --version | --help
 // Exit codes: 0 stopped by a signal, 1 runtime failure, 2 bad usage or config
 // (nothing attached).
@@ -18,10 +19,24 @@
 #include "control/daemon/sd_notify.h"
 #include "control/sluice_version.h"
 #include "control/config/printable.h"
+#if SLUICE_HAVE_XDP
 #include "xdp/xdp_dataplane.h"
+#endif
 
 int main(int argc, char** argv) {
+  // Everything after `--` is the DPDK EAL's, untouched by our parser.
+  std::vector<std::string> eal_args;
+  bool eal_given = false;
+  for (int i = 1; i < argc; i++)
+    if (std::string(argv[i]) == "--") {
+      eal_given = true;
+      eal_args.assign(argv + i + 1, argv + argc);
+      argc = i;
+      break;
+    }
   CLI::App app{"sluiced: the sluice L4 load balancer controller (runs in the foreground)"};
+  app.footer("With --dataplane dpdk (or dataplane: dpdk), arguments after -- go to the DPDK EAL "
+             "in place of the config's dpdk.eal.");
   std::string config_path, dataplane;
   sluice::DaemonFlags flags;
   bool verbose = false;
@@ -32,7 +47,8 @@ int main(int argc, char** argv) {
                  "2 with the offending field if not")
       ->excludes(config_opt);
   app.set_version_flag("--version", std::string("sluiced " SLUICE_VERSION " (git " SLUICE_GIT_DESCRIBE
-                                                ", dataplanes: xdp, sd_notify: ") +
+                                                ", dataplanes: " + sluice::dataplanes_built() +
+                                                ", sd_notify: ") +
                                         (sluice::notify_supported() ? "libsystemd)" : "none)"));
   app.add_option("--dataplane", dataplane, "override the config's dataplane")
       ->check(CLI::IsMember({"xdp", "dpdk"}));
@@ -76,6 +92,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sluiced: %s\n", r.error().message().c_str());
     return 2;
   }
+  if (cfg->dataplane == sluice::DataplaneKind::dpdk) {
+    if (eal_given) {
+      if (!cfg->dpdk) cfg->dpdk.emplace();
+      cfg->dpdk->eal = eal_args;
+    }
+    if (!cfg->dpdk || cfg->dpdk->eal.empty()) {
+      std::fprintf(stderr, "sluiced: dpdk: no EAL arguments (config dpdk.eal, or sluiced ... -- "
+                           "EAL ARGS)\n");
+      return 2;
+    }
+  } else if (eal_given) {
+    std::fprintf(stderr, "sluiced: arguments after -- are EAL arguments, for the dpdk dataplane "
+                         "only\n");
+    return 2;
+  }
   flags.config_path = config_path;
   // Only sluiced writes the file: a temp beside it now is from a write that
   // was killed half-way, and would otherwise stay forever.
@@ -84,6 +115,7 @@ int main(int argc, char** argv) {
   else if (*removed > 0)
     spdlog::info("config: removed {} stale temp file(s) left by an interrupted write of {}",
                  *removed, sluice::printable(config_path));
+#if SLUICE_HAVE_XDP
   if (force && cfg->dataplane == sluice::DataplaneKind::xdp) {
     auto gone = sluice::xdp_detach_foreign(cfg->interface);
     if (!gone) {
@@ -94,6 +126,7 @@ int main(int argc, char** argv) {
       spdlog::warn("--force: detached another tool's XDP program {} from {}",
                    (*gone)->describe(), cfg->interface);
   }
+#endif
   if (auto r = sluice::daemon_run(*cfg, flags); !r) {
     spdlog::error("{}", r.error().message());
     return 1;

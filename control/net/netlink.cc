@@ -186,6 +186,15 @@ Result<void> Netlink::address_add(int ifindex, const IpAddr& addr,
   return address_change(ifindex, addr, true, lifetime);
 }
 
+Result<void> Netlink::address_add(int ifindex, const Cidr& prefix) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = address_request(buf, ifindex, prefix.addr, true, std::nullopt);
+  static_cast<ifaddrmsg*>(mnl_nlmsg_get_payload(nlh))->ifa_prefixlen = prefix.prefix;
+  auto r = transact(nlh, [](const nlmsghdr*) { return MNL_CB_OK; }, "netlink: add address");
+  if (r || r.error().err == EEXIST) return {};
+  return Error{r.error().op, r.error().err, prefix.str()};
+}
+
 Result<void> Netlink::address_del(int ifindex, const IpAddr& addr) {
   return address_change(ifindex, addr, false, std::nullopt);
 }

@@ -63,6 +63,8 @@ class Netlink {
   Result<void> address_add(int ifindex, const IpAddr& addr,
                            const std::optional<AddrLifetime>& lifetime = {});
   Result<void> address_del(int ifindex, const IpAddr& addr);
+  // Adds addr/prefix (a node's own address, with its on-link route).
+  Result<void> address_add(int ifindex, const Cidr& prefix);
   // The interface's first IPv6 link-local address (the source of VRRP
   // adverts to ff02::12).
   Result<std::optional<IpAddr>> link_local_address(int ifindex);

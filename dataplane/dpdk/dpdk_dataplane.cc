@@ -83,6 +83,15 @@ class DpdkDataplane final : public Dataplane {
   }
   Result<std::vector<ConnEntry>> conns_page(ConnCursor& cursor, size_t max) override;
 
+  // No firewall in this dataplane yet: it holds no rule (so a controller
+  // adopts none) and acl_put keeps failing, which refuses a config with
+  // ACLs.
+  Result<std::vector<AclEntry>> acl_list() override { return std::vector<AclEntry>{}; }
+  Result<std::vector<uint64_t>> acl_hits() override {
+    return std::vector<uint64_t>(SL_ACL_MAX_RULES, 0);
+  }
+  Result<void> acl_hits_reset(uint32_t) override { return {}; }
+
   Result<void> heartbeat(uint64_t timeout_ns) override {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock the workers read

@@ -3,7 +3,7 @@
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
-#include <rte_bus_vdev.h>
+#include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -172,7 +172,7 @@ Result<std::unique_ptr<TapPort>> TapPort::create(const std::string& ifname, cons
   t->ifname_ = ifname;
   t->vdev_ = "net_tap_" + ifname;
   std::string args = "iface=" + ifname;
-  if (int r = rte_vdev_init(t->vdev_.c_str(), args.c_str()); r != 0)
+  if (int r = rte_eal_hotplug_add("vdev", t->vdev_.c_str(), args.c_str()); r != 0)
     return make_error("dpdk: exception port: TAP " + ifname + " (/dev/net/tun, or the name in use?)",
                       r < 0 ? -r : r);
   t->probed_ = true;
@@ -208,7 +208,7 @@ void TapPort::stop() {
 TapPort::~TapPort() {
   stop();
   // Removing the vdev closes the port and the TAP's kernel interface.
-  if (probed_) rte_vdev_uninit(vdev_.c_str());
+  if (probed_) rte_eal_hotplug_remove("vdev", vdev_.c_str());
 }
 
 Result<KernelDrop> KernelDrop::attach(unsigned ifindex) {
