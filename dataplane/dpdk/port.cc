@@ -88,7 +88,8 @@ Result<void> Port::configure(const PortConfig& cfg, rte_mempool* pool) {
       break;
     }
     if (id_ == RTE_MAX_ETHPORTS)
-      return make_error("dpdk: no port (ports: " + port_names() + ")");
+      return make_error("dpdk: no port: the EAL has no device (none given, or one that did not "
+                        "probe: see the EAL lines above)");
   } else if (rte_eth_dev_get_port_by_name(cfg.name.c_str(), &id_) != 0) {
     return make_error("dpdk: no port named '" + cfg.name + "' (ports: " + port_names() + ")");
   }
