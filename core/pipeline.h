@@ -38,10 +38,15 @@
  *                                                      rule of `scope` holding
  *                                                      k's source; NULL: none
  *     void sl_pl_acl_hit(ctx, __u32 rule_id)           count a rule's hit
- *   clocks
- *     __u64 sl_pl_clock(ctx)         a record's created_ns (monotonic)
- *     __u64 sl_pl_clock_coarse(ctx)  the heartbeat check; read only when a
- *                                    heartbeat timeout is set
+ *   clocks (both CLOCK_MONOTONIC)
+ *     __u64 sl_pl_clock(ctx)         the new-flow limits' token buckets;
+ *                                    read only when a limit is set
+ *     __u64 sl_pl_clock_coarse(ctx)  a record's created_ns (an age for
+ *                                    listings and sync, in ms: a tick's
+ *                                    resolution is plenty, and the fine
+ *                                    clock costs ~100 ns per new flow in
+ *                                    XDP on kvm-clock) and the heartbeat
+ *                                    check, read only when a timeout is set
  *   frame
  *     void *sl_pl_data(ctx), void *sl_pl_data_end(ctx)
  *     int sl_pl_adjust_head(ctx, int delta)   <0 grows the head room side;
@@ -144,10 +149,12 @@ SL_INLINE enum sl_reason sl_pl_front(SL_PL_CTX *ctx, struct sl_pl_state *s)
 	struct sl_vip_key vk;
 	sl_vip_key_of_flow(&s->p.flow, &vk);
 	const struct sl_vip_meta *vip = sl_pl_vip(ctx, &vk);
+	if (!vip) /* traffic not to a VIP costs one lookup, nothing more */
+		return s->r = SL_R_PASS_NOT_VIP;
 	const struct sl_global *g = sl_pl_global(ctx);
 	enum sl_reason r = sl_steer_admit(vip, g);
-	if (r != SL_R_NONE || !vip || !g)
-		return s->r = (r != SL_R_NONE ? r : SL_R_PASS_NOT_VIP);
+	if (r != SL_R_NONE || !g)
+		return s->r = (r != SL_R_NONE ? r : SL_R_PASS_PASSIVE);
 	/* VIP traffic only; the clock is read only when a timeout is set. */
 	struct sl_control *ctl = sl_pl_control(ctx);
 	if (!ctl)
@@ -232,7 +239,7 @@ SL_INLINE enum sl_reason sl_pl_schedule(SL_PL_CTX *ctx, struct sl_pl_state *s, e
 	if (!sl_backend_schedulable(i, be) || !be)
 		return SL_R_DROP_NO_BACKEND;
 	struct sl_conn c;
-	sl_conn_init(&c, i, be, vip_id, sl_pl_clock(ctx));
+	sl_conn_init(&c, i, be, vip_id, sl_pl_clock_coarse(ctx));
 	int announce = 0;
 	if (stale) {
 		sl_pl_conn_overwrite(ctx, stale, &c);

@@ -47,6 +47,7 @@ struct Pipeline {
     t->nvips = 1;
     t->ctl.flags = SL_CTL_F_FLOW_EVENTS;
     t->now_ns = 777;
+    t->coarse_ns = 777;
   }
 
   // Ring 1 (the VIP's) over `slots`, weight 1 each.
@@ -158,7 +159,7 @@ TEST(Pipeline, StaleRecordIsRescheduledInPlace) {
   ASSERT_EQ(pl.run(syn()).r, SL_R_TX_NEW);
   const sl_conn* before = pl.conn(syn());
   pl.t->backends[0].gen = 2;  // slot 0 reused by another backend
-  pl.t->now_ns = 888;
+  pl.t->coarse_ns = 888;  // created_ns: the coarse clock
   EXPECT_EQ(pl.run(ack()).r, SL_R_TX_RESCHEDULED);
   const sl_conn* after = pl.conn(syn());
   EXPECT_EQ(after, before);  // the same record, overwritten
