@@ -24,9 +24,12 @@ std::string summarize(const Config& c) {
 
 }  // namespace
 
+// SLUICE_HAVE_XDP / SLUICE_HAVE_DPDK: what meson built (control/meson.build).
 Result<void> dataplane_supported(DataplaneKind kind) {
-  if (kind == DataplaneKind::dpdk)
-    return make_error("dataplane dpdk: not built into this sluiced (use xdp)");
+  if (kind == DataplaneKind::dpdk && !SLUICE_HAVE_DPDK)
+    return make_error("dataplane dpdk: not built into this sluiced");
+  if (kind == DataplaneKind::xdp && !SLUICE_HAVE_XDP)
+    return make_error("dataplane xdp: not built into this sluiced");
   return {};
 }
 
@@ -34,6 +37,8 @@ Result<ConfigCheck> config_check(const std::string& path) {
   auto cfg = config_load(path);
   if (!cfg) return cfg.error();
   if (auto r = dataplane_supported(cfg->dataplane); !r) return r.error();
+  if (cfg->dataplane == DataplaneKind::dpdk && (!cfg->dpdk || cfg->dpdk->eal.empty()))
+    return make_error("config: dpdk.eal: required with dataplane: dpdk (the EAL arguments)");
   ConfigCheck check{*cfg, summarize(*cfg), {}};
   for (const auto& block : cfg->ignored_blocks())
     check.notes.push_back(block + ": valid, but not acted on yet by this sluiced");
