@@ -83,14 +83,23 @@ class DpdkDataplane final : public Dataplane {
   }
   Result<std::vector<ConnEntry>> conns_page(ConnCursor& cursor, size_t max) override;
 
-  // No firewall in this dataplane yet: it holds no rule (so a controller
-  // adopts none) and acl_put keeps failing, which refuses a config with
-  // ACLs.
-  Result<std::vector<AclEntry>> acl_list() override { return std::vector<AclEntry>{}; }
+  // The firewall: rules in Tables (RCU, as the other tables), hits per
+  // worker summed here.
+  Result<void> acl_put(const AclEntry& e) override { return write(tables_->acl_put(e)); }
+  Result<void> acl_del(const AclEntry& e) override { return write(tables_->acl_del(e)); }
+  Result<std::vector<AclEntry>> acl_list() override { return tables_->acl_list(); }
   Result<std::vector<uint64_t>> acl_hits() override {
-    return std::vector<uint64_t>(SL_ACL_MAX_RULES, 0);
+    std::vector<uint64_t> out(SL_ACL_MAX_RULES, 0);
+    for (const auto& w : workers_)
+      for (uint32_t id = 0; id < SL_ACL_MAX_RULES; id++) out[id] += w->acl_hits(id);
+    return out;
   }
-  Result<void> acl_hits_reset(uint32_t) override { return {}; }
+  Result<void> acl_hits_reset(uint32_t rule_id) override {
+    if (rule_id >= SL_ACL_MAX_RULES)
+      return make_error("dpdk acl_hits_reset: rule id out of range", EINVAL, std::to_string(rule_id));
+    for (auto& w : workers_) w->acl_hits_reset(rule_id);
+    return {};
+  }
 
   Result<void> heartbeat(uint64_t timeout_ns) override {
     timespec ts;

@@ -5,9 +5,11 @@
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <string>
 
 namespace sluice::dpdk {
 
@@ -60,6 +62,7 @@ Result<std::unique_ptr<Tables>> Tables::create(const TablesConfig& cfg) {
     return make_error("dpdk tables: workers", EINVAL, std::to_string(cfg.workers));
   std::unique_ptr<Tables> t(new Tables());
   t->workers_ = cfg.workers;
+  t->socket_ = cfg.socket;
   size_t sz = rte_rcu_qsbr_get_memsize(cfg.workers);
   t->qsbr_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc_socket("sl_qsbr", sz, RTE_CACHE_LINE_SIZE,
                                                            cfg.socket));
@@ -72,6 +75,8 @@ Result<std::unique_ptr<Tables>> Tables::create(const TablesConfig& cfg) {
   for (uint32_t i = 0; i < SL_RINGS; i++) t->rings_[i].store(nullptr);
   // As the XDP array maps: an empty VIP table and an all-zero global
   // (role passive) until the controller writes them.
+  t->acl_lengths_.reset(new AclLengths[kAclScopes]);
+  t->acl_len_count_.assign(size_t(kAclScopes) * 2 * 129, 0);
   t->vips_.store(new VipTable());
   t->global_.store(new sl_global{});
   return t;
@@ -83,6 +88,8 @@ Tables::~Tables() {
   retired_.clear();
   delete vips_.load();
   delete global_.load();
+  for (auto& [k, held] : acl_held_) delete held.published;
+  rte_hash_free(acl_hash_.load());  // frees its key positions too
   if (backends_)
     for (uint32_t i = 0; i < SL_MAX_BACKENDS; i++) delete backends_[i].load();
   if (rings_)
@@ -163,7 +170,118 @@ sl_backend Tables::backend_get(uint32_t slot) const {
   return b ? *b : sl_backend{};
 }
 
+namespace {
+
+bool acl_valid(const AclEntry& e) {
+  if (e.scope >= kAclScopes || e.rule.rule_id >= SL_ACL_MAX_RULES) return false;
+  if (e.family == SL_AF_INET) return e.prefix_len <= 32;
+  return e.family == SL_AF_INET6 && e.prefix_len <= 128;
+}
+
+// The hash key of an entry: host bits cleared, as the lookup masks.
+AclHashKey acl_key_of(const AclEntry& e) {
+  AclHashKey k{e.scope, e.family, e.prefix_len, 0, {0, 0, 0, 0}};
+  unsigned words = e.family == SL_AF_INET ? 1 : 4;
+  for (unsigned i = 0; i < words && e.prefix_len > 32 * i; i++) {
+    unsigned bits = e.prefix_len - 32 * i >= 32 ? 32 : e.prefix_len - 32 * i;
+    k.addr[i] = e.addr[i] & rte_cpu_to_be_32(~0u << (32 - bits));
+  }
+  return k;
+}
+
+Error acl_invalid(const AclEntry& e) {
+  return make_error("dpdk acl entry", EINVAL,
+                    "scope " + std::to_string(e.scope) + " family " + std::to_string(e.family) +
+                        " /" + std::to_string(e.prefix_len) + " rule " +
+                        std::to_string(e.rule.rule_id));
+}
+
+void acl_length_set(AclLengths& l, uint8_t family, unsigned len, bool on) {
+  std::atomic<uint64_t>& w = family == SL_AF_INET ? l.v4 : l.v6[len / 64];
+  uint64_t bit = uint64_t(1) << (len % 64);
+  if (on) w.fetch_or(bit, std::memory_order_release);
+  else w.fetch_and(~bit, std::memory_order_release);
+}
+
+}  // namespace
+
+// Lock-free readers, one writer; a deleted key's position is kept until
+// RCU says no worker still reads it (acl_positions_).
+Result<rte_hash*> Tables::acl_hash() {
+  if (rte_hash* h = acl_hash_.load(std::memory_order_relaxed)) return h;
+  static std::atomic<unsigned> seq{0};
+  std::string name = "sl_acl_" + std::to_string(seq.fetch_add(1));
+  rte_hash_parameters p{};
+  p.name = name.c_str();
+  p.entries = SL_ACL_MAX_RULES;
+  p.key_len = sizeof(AclHashKey);
+  p.hash_func = rte_hash_crc;
+  p.socket_id = socket_;
+  p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+  rte_hash* h = rte_hash_create(&p);
+  if (!h) return make_error("rte_hash_create(acl)", rte_errno);
+  acl_hash_.store(h, std::memory_order_release);
+  return h;
+}
+
+Result<void> Tables::acl_put(const AclEntry& e) {
+  if (!acl_valid(e)) return acl_invalid(e);
+  auto h = acl_hash();
+  if (!h) return h.error();
+  AclHashKey k = acl_key_of(e);
+  auto* rule = new (std::nothrow) sl_acl_rule(e.rule);
+  if (!rule) return make_error("dpdk acl_put", ENOMEM);
+  // A new key's data is published with its key; an existing key's data
+  // is replaced by one atomic store (RW_CONCURRENCY_LF).
+  int rc = rte_hash_add_key_data(*h, &k, rule);
+  if (rc < 0) {
+    delete rule;
+    return make_error("rte_hash_add_key_data(acl)", -rc);
+  }
+  AclEntry held = e;
+  std::memcpy(held.addr.data(), k.addr, sizeof(k.addr));
+  auto it = acl_held_.find(k);
+  if (it != acl_held_.end()) {
+    retire(it->second.published);
+    it->second = AclHeld{held, rule};
+    return {};
+  }
+  acl_held_.emplace(k, AclHeld{held, rule});
+  // The length becomes visible after its key, so a reader that probes it
+  // finds the rule.
+  uint32_t& n = acl_len_count_[(size_t(e.scope) * 2 + (e.family == SL_AF_INET6)) * 129 + e.prefix_len];
+  if (n++ == 0) acl_length_set(acl_lengths_[e.scope], e.family, e.prefix_len, true);
+  return {};
+}
+
+Result<void> Tables::acl_del(const AclEntry& e) {
+  if (!acl_valid(e)) return acl_invalid(e);
+  AclHashKey k = acl_key_of(e);
+  auto it = acl_held_.find(k);
+  if (it == acl_held_.end()) return {};
+  rte_hash* h = acl_hash_.load(std::memory_order_relaxed);
+  uint32_t& n = acl_len_count_[(size_t(e.scope) * 2 + (e.family == SL_AF_INET6)) * 129 + e.prefix_len];
+  if (--n == 0) acl_length_set(acl_lengths_[e.scope], e.family, e.prefix_len, false);
+  int32_t pos = rte_hash_del_key(h, &k);
+  if (pos >= 0) acl_positions_.emplace_back(rte_rcu_qsbr_start(qsbr_), pos);
+  retire(it->second.published);
+  acl_held_.erase(it);
+  return {};
+}
+
+std::vector<AclEntry> Tables::acl_list() const {
+  std::vector<AclEntry> out;
+  out.reserve(acl_held_.size());
+  for (const auto& [k, held] : acl_held_) out.push_back(held.entry);
+  return out;
+}
+
 size_t Tables::reclaim() {
+  while (!acl_positions_.empty() &&
+         rte_rcu_qsbr_check(qsbr_, acl_positions_.front().first, false) == 1) {
+    rte_hash_free_key_with_position(acl_hash_.load(), acl_positions_.front().second);
+    acl_positions_.pop_front();
+  }
   while (!retired_.empty()) {
     const Retired& r = retired_.front();
     if (rte_rcu_qsbr_check(qsbr_, r.token, false) != 1) break;
@@ -171,11 +289,13 @@ size_t Tables::reclaim() {
     retired_.pop_front();
     reclaimed_++;
   }
-  return retired_.size();
+  return retired_.size() + acl_positions_.size();
 }
 
 void Tables::synchronize() {
   rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+  for (auto& [token, pos] : acl_positions_) rte_hash_free_key_with_position(acl_hash_.load(), pos);
+  acl_positions_.clear();
   for (auto& r : retired_) r.free(r.obj);
   reclaimed_ += retired_.size();
   retired_.clear();

@@ -285,17 +285,19 @@ SL_INLINE void sl_pl_flow_event(sl_dpdk_ctx* ctx, struct sl_control* ctl,
   }
 }
 
-// Read once per burst: every record of a burst has its start time.
-// ACLs: not yet on this dataplane. Its Dataplane has no acl_put, so a
-// config with ACLs fails to load and no VIP carries an SL_VIP_F_ACL* flag:
-// these are never reached.
-SL_INLINE const struct sl_acl_rule* sl_pl_acl_lookup(sl_dpdk_ctx*, __u32,
-                                                     const struct sl_flow_key*)
+// ACLs: Tables' lock-free hash, probed by prefix length (tables.h); the
+// rule stays valid until this worker's next quiescent state.
+SL_INLINE const struct sl_acl_rule* sl_pl_acl_lookup(sl_dpdk_ctx* ctx, __u32 scope,
+                                                     const struct sl_flow_key* k)
 {
-  return nullptr;
+  return ctx->h->tables->acl(scope, *k);
 }
-SL_INLINE void sl_pl_acl_hit(sl_dpdk_ctx*, __u32) {}
+SL_INLINE void sl_pl_acl_hit(sl_dpdk_ctx* ctx, __u32 rule_id)
+{
+  if (rule_id < SL_ACL_MAX_RULES) sluice::dpdk::bump(ctx->h->counters->acl_hits[rule_id], 1);
+}
 
+// Read once per burst: every record of a burst has its start time.
 SL_INLINE __u64 sl_pl_clock(sl_dpdk_ctx* ctx) { return ctx->h->now_ns; }
 SL_INLINE __u64 sl_pl_clock_coarse(sl_dpdk_ctx* ctx) { return ctx->h->now_ns; }
 

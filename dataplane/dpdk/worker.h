@@ -63,6 +63,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerCounters {
   sl_counters vip[SL_MAX_VIPS];
   sl_counters backend[SL_MAX_BACKENDS];
   sl_counters reason[SL_REASON_SLOTS];
+  uint64_t acl_hits[SL_ACL_MAX_RULES];  // per rule id (1 MB)
 };
 
 // What the worker itself saw (not per VIP): for metrics and tests.
@@ -108,6 +109,14 @@ class Worker {
   // Main loop: zeroes one id's counters (the XDP semantics: a packet
   // counted concurrently may survive the reset).
   void counters_reset(CounterKind kind, uint32_t id);
+  // One ACL rule's hits on this worker; reset as counters_reset.
+  uint64_t acl_hits(uint32_t rule_id) const {
+    return rule_id < SL_ACL_MAX_RULES ? __atomic_load_n(&counters_->acl_hits[rule_id], __ATOMIC_RELAXED)
+                                      : 0;
+  }
+  void acl_hits_reset(uint32_t rule_id) {
+    if (rule_id < SL_ACL_MAX_RULES) __atomic_store_n(&counters_->acl_hits[rule_id], 0, __ATOMIC_RELAXED);
+  }
 
   uint64_t conn_count() const { return conn_count_.load(std::memory_order_relaxed); }
   uint32_t conn_table_size() const { return size_; }
