@@ -9,9 +9,11 @@
 // takes it from a veth in the test's own namespace (tests/bpf/test_netns.h).
 // Root only (it loads the program); without root it fails.
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <net/if.h>
+#include <unistd.h>
 
 #include <random>
 
@@ -340,6 +342,110 @@ TEST_F(Differential, GoldenCasesThenRandomFlowsAgreePacketForPacket) {
   RecordProperty("golden", std::to_string(golden));
   RecordProperty("reasons", h);
   std::printf("packets: %zu golden + 12500 random; reasons: %s\n", golden, h.c_str());
+}
+
+// The XDP program's schedule cursors back at zero, as a fresh worker's:
+// they outlive a test (the program is loaded once per test program).
+void xdp_cursors_zero(int prog_fd) {
+  bpf_prog_info info{};
+  uint32_t ids[64] = {};
+  info.nr_map_ids = 64;
+  info.map_ids = reinterpret_cast<uint64_t>(ids);
+  uint32_t len = sizeof(info);
+  ASSERT_EQ(0, bpf_obj_get_info_by_fd(prog_fd, &info, &len));
+  for (uint32_t i = 0; i < std::min<uint32_t>(info.nr_map_ids, 64); i++) {
+    int fd = bpf_map_get_fd_by_id(ids[i]);
+    ASSERT_GE(fd, 0);
+    bpf_map_info mi{};
+    uint32_t mlen = sizeof(mi);
+    bool cursors = bpf_obj_get_info_by_fd(fd, &mi, &mlen) == 0 && std::string(mi.name) == "cursors";
+    if (cursors) {
+      std::vector<uint64_t> zero(size_t(libbpf_num_possible_cpus()), 0);  // 8 bytes per CPU
+      for (uint32_t k = 0; k < mi.max_entries; k++)
+        EXPECT_EQ(0, bpf_map_update_elem(fd, &k, zero.data(), BPF_ANY));
+    }
+    close(fd);
+    if (cursors) return;
+  }
+  FAIL() << "no cursors map";
+}
+
+// ACLs programmed into both (the same rules, the same VIP flags): global
+// and per-VIP scopes, allow-only with its /0 default deny, nested
+// prefixes, IPv4 and IPv6; then random flows (fresh seeds: the XDP
+// program's connection table outlives the test above) through both, and
+// the same hits per rule.
+TEST_F(Differential, AclsAgreePacketForPacket) {
+  XdpDataplane& dp = *test_lb().dp;
+  xdp_cursors_zero(dp.prog_fd());
+  auto entry = [](uint32_t scope, const char* addr, uint8_t len, sl_acl_action a, uint32_t id) {
+    AclEntry e;
+    e.scope = scope;
+    Addr x = Addr::parse(addr);
+    e.family = x.v6 ? SL_AF_INET6 : SL_AF_INET;
+    e.prefix_len = len;
+    x.to_words(e.addr.data());
+    e.rule.rule_id = id;
+    e.rule.action = uint8_t(a);
+    return e;
+  };
+  const uint32_t sA = sl_acl_scope_of_vip(0), sE = sl_acl_scope_of_vip(4);
+  const std::vector<AclEntry> rules = {
+      entry(SL_ACL_SCOPE_GLOBAL, "198.19.1.0", 24, SL_ACL_DENY, 100),
+      entry(SL_ACL_SCOPE_GLOBAL, "198.19.3.128", 25, SL_ACL_DENY, 101),
+      entry(sA, "0.0.0.0", 0, SL_ACL_DENY, 102),
+      entry(sA, "198.19.0.0", 23, SL_ACL_ALLOW, 103),
+      entry(sA, "198.19.0.128", 25, SL_ACL_DENY, 104),
+      entry(sA, "198.19.0.200", 32, SL_ACL_ALLOW, 105),
+      entry(SL_ACL_SCOPE_GLOBAL, "2001:2:ffff::", 120, SL_ACL_DENY, 106),
+      entry(sE, "2001:2:ffff::", 48, SL_ACL_ALLOW, 107),
+      entry(sE, "2001:2:ffff::80", 121, SL_ACL_DENY, 108),
+      entry(sE, "2001:2:ffff::c8", 128, SL_ACL_ALLOW, 109),
+  };
+  for (const AclEntry& e : rules) {
+    ASSERT_TRUE(dp.acl_hits_reset(e.rule.rule_id).ok());
+    auto x = dp.acl_put(e);
+    ASSERT_TRUE(x.ok()) << x.error().message();
+    ASSERT_TRUE(tables_->acl_put(e).ok());
+  }
+  // Every VIP looks at the global scope; A and E at their own too.
+  auto xl = dp.vip_list();
+  ASSERT_TRUE(xl.ok());
+  const auto saved = *xl;
+  for (auto [k, m] : saved) {
+    m.flags |= SL_VIP_F_ACL_GLOBAL | (m.vip_id == 0 || m.vip_id == 4 ? SL_VIP_F_ACL : 0);
+    ASSERT_TRUE(dp.vip_put(k, m).ok());
+    ASSERT_TRUE(tables_->vip_put(k, m).ok());
+  }
+  std::array<size_t, SL_R_MAX> hist{};
+  // One source under each rule, then random flows.
+  std::vector<Case> named;
+  uint16_t port = 44000;
+  for (const char* src : {"198.19.1.9", "198.19.3.200", "198.19.2.9", "198.19.0.9", "198.19.0.130",
+                          "198.19.0.200", "198.20.0.1"})
+    named.push_back({std::string("acl_") + src, frame(Addr::parse(src), vips4[0],
+                                                      {6, port++, 80, SL_TCP_SYN})});
+  for (const char* src : {"198.19.1.9", "198.19.3.200"})
+    named.push_back({std::string("acl_B_") + src, frame(Addr::parse(src), vips4[1],
+                                                        {6, port++, 80, SL_TCP_SYN})});
+  for (const char* src : {"2001:2:ffff::9", "2001:2:ffff::90", "2001:2:ffff::c8", "2001:2:fffe::9"})
+    named.push_back({std::string("acl_") + src, frame(Addr::parse(src), vips6[1],
+                                                      {6, port++, 80, SL_TCP_SYN})});
+  named.push_back({"acl_C_global", frame(Addr::parse("2001:2:ffff::9"), vips6[0],
+                                         {6, port++, 80, SL_TCP_SYN})});
+  EXPECT_EQ(compare(named, &hist), 0u) << "one source per rule";
+  for (uint32_t seed : {11u, 12u}) EXPECT_EQ(compare(random_cases(seed, 3000), &hist), 0u) << seed;
+  auto xh = dp.acl_hits();
+  ASSERT_TRUE(xh.ok());
+  for (const AclEntry& e : rules) {
+    uint32_t id = e.rule.rule_id;
+    EXPECT_EQ((*xh)[id], worker_->acl_hits(id)) << "rule " << id;
+    EXPECT_GT(worker_->acl_hits(id), 0u) << "rule " << id << " never matched";
+  }
+  EXPECT_GT(hist[SL_R_DROP_ACL], 0u);
+  // Back as test_lb() left it.
+  for (const AclEntry& e : rules) ASSERT_TRUE(dp.acl_del(e).ok());
+  for (const auto& [k, m] : saved) ASSERT_TRUE(dp.vip_put(k, m).ok());
 }
 
 }  // namespace
