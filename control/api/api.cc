@@ -22,6 +22,12 @@ static json health_since_s(const HealthStatus& h) {
   return std::chrono::duration_cast<std::chrono::seconds>(d).count();
 }
 
+// A new-flow limit (config `limits:`); null: none.
+static json limits_json(const std::optional<LimitsConfig>& l) {
+  if (!l) return nullptr;
+  return json{{"new_flows_per_source", l->new_flows_per_source}, {"burst", l->burst}};
+}
+
 std::string backend_state(const BackendState& be) {
   if (be.serving) return "serving";
   if (be.cfg.weight == 0) return "weight0";
@@ -132,6 +138,9 @@ json ApiHandler::status() const {
       {"vips", table_.vips().size()},
       {"backends", backends},
       {"unresolved_macs", table_.unresolved()},
+      {"syn_flood_protection", store_.running().syn_flood_protection},
+      {"syn_table_size", store_.running().syn_table_size},
+      {"new_flow_limit", limits_json(store_.running().limits)},
   };
   // XDP keeps the names `status` always had; another dataplane says its
   // mode and where it keeps its state under neutral ones.
@@ -151,9 +160,12 @@ json ApiHandler::status() const {
 
 json ApiHandler::vip_list() const {
   json vips = json::array();
+  const Config& cfg = store_.running();
   for (const auto& v : table_.vips()) {
     size_t serving = 0;
     for (const auto& be : v.backends) serving += be.serving ? 1 : 0;
+    // The limit new flows to this VIP are under: its own, else the node's.
+    const auto& limit = v.cfg.limits ? v.cfg.limits : cfg.limits;
     vips.push_back({
         {"service", v.cfg.name()},
         {"address", v.cfg.address.str()},
@@ -165,6 +177,9 @@ json ApiHandler::vip_list() const {
         {"ring_len", v.ring_len},
         {"backends", v.backends.size()},
         {"serving", serving},
+        {"syn_flood_protection", v.cfg.syn_flood_protection.value_or(cfg.syn_flood_protection)},
+        {"new_flow_limit", limits_json(limit)},
+        {"new_flow_limit_scope", v.cfg.limits ? "vip" : cfg.limits ? "global" : ""},
     });
   }
   return json{{"vips", vips}};

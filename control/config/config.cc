@@ -23,6 +23,7 @@ HealthCheckConfig parse_health_check(const YAML::Node& n, const std::string& pat
 AclConfig parse_acl(const YAML::Node& n, const std::string& path, uint8_t family);
 VrrpConfig parse_vrrp(const YAML::Node& n, const std::string& path);
 SyncConfig parse_sync(const YAML::Node& n, const std::string& path);
+LimitsConfig parse_limits(const YAML::Node& n, const std::string& path);
 DpdkConfig parse_dpdk(const YAML::Node& n, const std::string& path);
 }  // namespace cfg
 
@@ -70,7 +71,7 @@ void parse_backends(const YAML::Node& n, const std::string& path, VipConfig& vip
 VipConfig parse_vip(const YAML::Node& n, const std::string& path) {
   require_map(n, path);
   check_keys(n, path, {"address", "port", "protocol", "mode", "backends", "health_check",
-                       "on_backend_down", "acl"});
+                       "on_backend_down", "acl", "limits", "syn_flood_protection"});
   for (const char* key : {"address", "port"})
     if (!n[key]) fail(join(path, key), "required");
   VipConfig vip;
@@ -94,6 +95,10 @@ VipConfig parse_vip(const YAML::Node& n, const std::string& path) {
     vip.on_backend_down = static_cast<BackendDownPolicy>(read_choice(
         n["on_backend_down"], join(path, "on_backend_down"), {"keep", "reschedule", "drop"}));
   if (n["acl"]) vip.acl = parse_acl(n["acl"], join(path, "acl"), vip.address.family);
+  if (n["limits"]) vip.limits = parse_limits(n["limits"], join(path, "limits"));
+  if (n["syn_flood_protection"])
+    vip.syn_flood_protection =
+        read_bool(n["syn_flood_protection"], join(path, "syn_flood_protection"));
   return vip;
 }
 
@@ -145,7 +150,7 @@ void check_unique_keys(const YAML::Node& n, const std::string& path, std::set<in
 void parse_top(const YAML::Node& n, Config& c) {
   require_map(n, "config");
   check_keys(n, "", {"interface", "dataplane", "xdp_mode", "api_socket", "metrics_listen",
-                     "conn_table_size", "vips", "vrrp", "sync", "dpdk"});
+                     "conn_table_size", "syn_table_size", "syn_flood_protection", "limits", "vips", "vrrp", "sync", "dpdk"});
   if (!n["interface"]) fail("interface", "required");
   c.interface = read_string(n["interface"], "interface");
   if (c.interface.size() >= 16) fail("interface", "name longer than 15 characters");
@@ -164,6 +169,11 @@ void parse_top(const YAML::Node& n, Config& c) {
   }
   if (n["conn_table_size"])
     c.conn_table_size = read_uint(n["conn_table_size"], "conn_table_size", 1, 1u << 27);
+  if (n["syn_table_size"])
+    c.syn_table_size = read_uint(n["syn_table_size"], "syn_table_size", 1, 1u << 27);
+  if (n["syn_flood_protection"])
+    c.syn_flood_protection = read_bool(n["syn_flood_protection"], "syn_flood_protection");
+  if (n["limits"]) c.limits = parse_limits(n["limits"], "limits");
   if (n["vips"]) parse_vips(n["vips"], c);
   if (n["vrrp"]) c.vrrp = parse_vrrp(n["vrrp"], "vrrp");
   if (n["sync"]) c.sync = parse_sync(n["sync"], "sync");

@@ -52,6 +52,18 @@ struct AclConfig {
   bool operator==(const AclConfig&) const = default;
 };
 
+// `limits:` (core/limit.h): new flows per source address (an IPv6 source
+// per /64), as a token bucket; established flows are never limited.
+inline constexpr uint32_t kLimitMaxRate = 10000000;  // per second: one token per 100 ns
+struct LimitsConfig {
+  uint32_t new_flows_per_source = 0;  // per second, 1..kLimitMaxRate
+  uint32_t burst = 0;                 // bucket depth, 1..65535
+
+  // One token per interval (the dataplane's unit).
+  uint32_t interval_ns() const { return uint32_t(1000000000u / new_flows_per_source); }
+  bool operator==(const LimitsConfig&) const = default;
+};
+
 struct VipConfig {
   IpAddr address;
   uint16_t port = 0;     // host order
@@ -61,6 +73,10 @@ struct VipConfig {
   std::optional<HealthCheckConfig> health_check;
   BackendDownPolicy on_backend_down = BackendDownPolicy::keep;
   std::optional<AclConfig> acl;
+  std::optional<LimitsConfig> limits;  // unset: the global one, if any
+  // false: SYNs go straight to the connection table (SL_VIP_F_ONE_TABLE),
+  // where a SYN flood can evict established flows. Unset: the global one.
+  std::optional<bool> syn_flood_protection;
 
   std::string name() const { return service_name(address, port, protocol); }
 
@@ -118,6 +134,10 @@ struct Config {
   std::string api_socket = "/run/sluice/sluiced.sock";
   std::string metrics_listen = "127.0.0.1:9477";
   uint32_t conn_table_size = SL_CONN_TABLE_DEFAULT;
+  // Records of SYNs not answered yet (xdp: the map conns_syn).
+  uint32_t syn_table_size = SL_SYN_TABLE_DEFAULT;
+  bool syn_flood_protection = true;    // for VIPs that do not say
+  std::optional<LimitsConfig> limits;  // per source, across all VIPs
   std::vector<VipConfig> vips;
   std::optional<VrrpConfig> vrrp;
   std::optional<SyncConfig> sync;

@@ -155,4 +155,17 @@ SyncConfig parse_sync(const YAML::Node& n, const std::string& path) {
   return s;
 }
 
+LimitsConfig parse_limits(const YAML::Node& n, const std::string& path) {
+  require_map(n, path);
+  check_keys(n, path, {"new_flows_per_source", "burst"});
+  const std::string rate = join(path, "new_flows_per_source");
+  if (!n["new_flows_per_source"]) fail(rate, "required");
+  LimitsConfig l;
+  l.new_flows_per_source = uint32_t(read_uint(n["new_flows_per_source"], rate, 1, kLimitMaxRate));
+  // Default: one second's worth, as deep as the bucket goes.
+  l.burst = n["burst"] ? uint32_t(read_uint(n["burst"], join(path, "burst"), 1, 65535))
+                       : (l.new_flows_per_source < 65535 ? l.new_flows_per_source : 65535);
+  return l;
+}
+
 }  // namespace sluice::cfg

@@ -105,9 +105,11 @@ Result<void> config_edit(Config& cfg, const ApiRequest& req) {
 
 std::vector<VipConfig> dataplane_vips(const Config& cfg) {
   std::vector<VipConfig> out = cfg.vips;
-  for (auto& v : out)
+  for (auto& v : out) {
     for (auto& be : v.backends)
       if (be.drained) be.weight = 0;
+    if (!v.syn_flood_protection) v.syn_flood_protection = cfg.syn_flood_protection;
+  }
   return out;
 }
 

@@ -17,6 +17,7 @@ std::string restart_only_change(const Config& running, const Config& next) {
   if (running.api_socket != next.api_socket) return "api_socket";
   if (running.metrics_listen != next.metrics_listen) return "metrics_listen";
   if (running.conn_table_size != next.conn_table_size) return "conn_table_size";
+  if (running.syn_table_size != next.syn_table_size) return "syn_table_size";
   return "";
 }
 

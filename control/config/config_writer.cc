@@ -54,6 +54,13 @@ void emit_acl(YAML::Emitter& out, const AclConfig& acl) {
   out << YAML::EndMap;
 }
 
+void emit_limits(YAML::Emitter& out, const LimitsConfig& l) {
+  out << YAML::Key << "limits" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << "new_flows_per_source" << YAML::Value << l.new_flows_per_source;
+  out << YAML::Key << "burst" << YAML::Value << l.burst;
+  out << YAML::EndMap;
+}
+
 void emit_vip(YAML::Emitter& out, const VipConfig& v) {
   out << YAML::BeginMap;
   out << YAML::Key << "address" << YAML::Value << v.address.str();
@@ -74,6 +81,9 @@ void emit_vip(YAML::Emitter& out, const VipConfig& v) {
     out << YAML::Key << "acl" << YAML::Value;
     emit_acl(out, *v.acl);
   }
+  if (v.limits) emit_limits(out, *v.limits);
+  if (v.syn_flood_protection)
+    out << YAML::Key << "syn_flood_protection" << YAML::Value << *v.syn_flood_protection;
   out << YAML::EndMap;
 }
 
@@ -116,6 +126,9 @@ void emit_top(YAML::Emitter& out, const Config& c) {
   out << YAML::Key << "api_socket" << YAML::Value << c.api_socket;
   out << YAML::Key << "metrics_listen" << YAML::Value << c.metrics_listen;
   out << YAML::Key << "conn_table_size" << YAML::Value << c.conn_table_size;
+  out << YAML::Key << "syn_table_size" << YAML::Value << c.syn_table_size;
+  out << YAML::Key << "syn_flood_protection" << YAML::Value << c.syn_flood_protection;
+  if (c.limits) emit_limits(out, *c.limits);
 }
 
 }  // namespace

@@ -119,6 +119,13 @@ void TextTable::print(std::ostream& out) const {
   }
 }
 
+// "100/s burst 20"; "off" when there is none.
+static std::string limit_text(const json& j) {
+  auto it = j.find("new_flow_limit");
+  if (it == j.end() || !it->is_object()) return "off";
+  return field(*it, "new_flows_per_source") + "/s burst " + field(*it, "burst");
+}
+
 void print_status(const json& reply, std::ostream& out) {
   TextTable t({"FIELD", "VALUE"});
   // XDP's mode and pin directory keep their names; another dataplane
@@ -129,6 +136,9 @@ void print_status(const json& reply, std::ostream& out) {
         "role", "vrrp_state", "lb_mac", "src_v4", "src_v6", xdp ? "pin_dir" : "dataplane_location",
         "vips", "backends", "unresolved_macs"})
     t.add({key, field(reply, key)});
+  for (const char* key : {"syn_flood_protection", "syn_table_size"})
+    t.add({key, field(reply, key)});
+  t.add({"new_flow_limit", limit_text(reply)});
   if (reply.contains("loop") && reply["loop"].is_object()) {
     const json& l = reply["loop"];
     t.add({"loop_longest_ms", field(l, "longest_ms")});
@@ -138,10 +148,15 @@ void print_status(const json& reply, std::ostream& out) {
 }
 
 void print_vip_list(const json& reply, std::ostream& out) {
-  TextTable t({"SERVICE", "MODE", "VIP_ID", "RING", "RING_LEN", "BACKENDS", "SERVING"});
-  for (const auto& v : list(reply, "vips"))
+  TextTable t({"SERVICE", "MODE", "VIP_ID", "RING", "RING_LEN", "BACKENDS", "SERVING",
+               "SYN_FLOOD_PROTECTION", "NEW_FLOW_LIMIT"});
+  for (const auto& v : list(reply, "vips")) {
+    std::string limit = limit_text(v);
+    if (limit != "off") limit += " (" + field(v, "new_flow_limit_scope") + ")";
     t.add({field(v, "service"), field(v, "mode"), field(v, "vip_id"), field(v, "ring_id"),
-           field(v, "ring_len"), field(v, "backends"), field(v, "serving")});
+           field(v, "ring_len"), field(v, "backends"), field(v, "serving"),
+           field(v, "syn_flood_protection"), limit});
+  }
   t.print(out);
 }
 

@@ -107,6 +107,7 @@ Result<std::unique_ptr<Dataplane>> open_dataplane(const Config& cfg, const Daemo
   opts.ifname = cfg.interface;
   opts.xdp_generic = cfg.xdp_generic;
   opts.conn_table_size = cfg.conn_table_size;
+  opts.syn_table_size = cfg.syn_table_size;
   if (cfg.dpdk) {
     opts.eal_args = cfg.dpdk->eal;
     opts.dpdk_port = cfg.dpdk->port;
@@ -257,6 +258,7 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   if (!under_vrrp)
     if (auto r = (*dp)->heartbeat(0); !r) spdlog::warn("{}", r.error().message());
   if (auto r = table.set_node(*node); !r) return r;
+  if (auto r = table.global().set_limits(cfg.limits); !r) return r;
   if (auto r = table.apply(dataplane_vips(cfg), kStartupResolveWait); !r) return r;
   VipAddresses addrs(*nl, link->ifindex);
   // Connection sync on its own thread: the VRRP thread tells it the role;
@@ -338,6 +340,7 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
 
   // API changes and reloads: the tables, then the VIP addresses.
   ConfigStore store(cfg, flags.config_path, [&](const Config& next) -> Result<void> {
+    if (auto r = table.global().set_limits(next.limits); !r) return r;
     if (auto r = table.apply(dataplane_vips(next), std::chrono::milliseconds(0)); !r) return r;
     retry_unresolved(true);
     if (!vrrp_svc) return addrs.sync(vip_addrs(next));

@@ -121,6 +121,16 @@ Result<void> NodeGlobal::set_role(uint32_t role) {
   return {};
 }
 
+Result<void> NodeGlobal::set_limits(const std::optional<LimitsConfig>& limits) {
+  std::lock_guard lock(mu_);
+  sl_global g = g_;
+  g.limit_interval_ns = limits ? limits->interval_ns() : 0;
+  g.limit_burst = limits ? static_cast<__u16>(limits->burst) : 0;
+  if (auto r = dp_.global_set(g); !r) return r;
+  g_ = g;
+  return {};
+}
+
 uint32_t NodeGlobal::role() const {
   std::lock_guard lock(mu_);
   return g_.role;
@@ -257,6 +267,11 @@ Result<void> ServiceTable::program_ring(VipState& vip) {
   meta.vip_id = vip.vip_id;
   meta.ring_id = inactive;
   meta.mode = static_cast<__u8>(vip.cfg.mode);
+  if (vip.cfg.syn_flood_protection == false) meta.flags |= SL_VIP_F_ONE_TABLE;
+  if (vip.cfg.limits) {
+    meta.limit_interval_ns = vip.cfg.limits->interval_ns();
+    meta.limit_burst = static_cast<__u16>(vip.cfg.limits->burst);
+  }
   if (auto r = dp_.vip_put(vip.key(), meta); !r) return r;
   vip.ring_id = inactive;
   vip.ring_len = ring->len;

@@ -37,6 +37,8 @@ class NodeGlobal {
   NodeGlobal(Dataplane& dp, uint32_t role) : dp_(dp) { g_.role = role; }
   Result<void> set_addrs(const NodeAddrs& node);
   Result<void> set_role(uint32_t role);  // SL_ROLE_*
+  // The node-wide new-flow limit per source (config `limits:`); none: off.
+  Result<void> set_limits(const std::optional<LimitsConfig>& limits);
   uint32_t role() const;
 
  private:

@@ -36,6 +36,9 @@ TEST_F(ApiHandlerTest, Status) {
   EXPECT_EQ(r["vips"], 2);
   EXPECT_EQ(r["backends"], 4);
   EXPECT_EQ(r["config"], path);
+  EXPECT_EQ(r["syn_flood_protection"], true);
+  EXPECT_EQ(r["syn_table_size"], SL_SYN_TABLE_DEFAULT);
+  EXPECT_TRUE(r["new_flow_limit"].is_null());
 }
 
 TEST_F(ApiHandlerTest, Lists) {
@@ -45,6 +48,9 @@ TEST_F(ApiHandlerTest, Lists) {
   EXPECT_EQ(v["vips"][0]["serving"], 2);
   EXPECT_EQ(v["vips"][1]["service"], "[2001:2::100]:53/udp");
   EXPECT_EQ(v["vips"][1]["mode"], "ipip");
+  EXPECT_EQ(v["vips"][0]["syn_flood_protection"], true);
+  EXPECT_TRUE(v["vips"][0]["new_flow_limit"].is_null());
+  EXPECT_EQ(v["vips"][0]["new_flow_limit_scope"], "");
   json b = call(R"({"cmd":"backend_list"})");
   ASSERT_EQ(b["backends"].size(), 4u);
   EXPECT_EQ(b["backends"][0]["state"], "serving");

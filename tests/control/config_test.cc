@@ -207,6 +207,23 @@ const BadCase kBadCases[] = {
      "over TCP)"},
     {"OnBackendDown", vip("    on_backend_down: failover\n"),
      "config: vips[0].on_backend_down: must be keep|reschedule|drop, got 'failover'"},
+    {"LimitsRateZero", vip("    limits: { new_flows_per_source: 0 }\n"),
+     "config: vips[0].limits.new_flows_per_source: must be 1..10000000, got 0"},
+    {"LimitsRateTooHigh", kHead + "limits: { new_flows_per_source: 10000001, burst: 5 }\n",
+     "config: limits.new_flows_per_source: must be 1..10000000, got 10000001"},
+    {"LimitsBurstTooDeep", vip("    limits: { new_flows_per_source: 10, burst: 65536 }\n"),
+     "config: vips[0].limits.burst: must be 1..65535, got 65536"},
+    {"LimitsBurstZero", kHead + "limits: { new_flows_per_source: 10, burst: 0 }\n",
+     "config: limits.burst: must be 1..65535, got 0"},
+    {"LimitsRateMissing", vip("    limits: { burst: 5 }\n"),
+     "config: vips[0].limits.new_flows_per_source: required"},
+    {"LimitsUnknownKey", kHead + "limits: { new_flows_per_source: 5, per_prefix: 24 }\n",
+     "config: limits.per_prefix: unknown key"},
+    {"LimitsNotAMap", kHead + "limits: 100\n", "config: limits: must be a map, got '100'"},
+    {"SynFloodProtection", vip("    syn_flood_protection: sometimes\n"),
+     "config: vips[0].syn_flood_protection: must be true or false, got 'sometimes'"},
+    {"SynTableSizeZero", kHead + "syn_table_size: 0\n",
+     "config: syn_table_size: must be 1..134217728, got 0"},
     {"AclBadCidr", vip("    acl: { deny: [203.0.113.0/33] }\n"),
      "config: vips[0].acl.deny[0]: must be an address/prefix (CIDR), got '203.0.113.0/33'"},
     {"AclWrongFamily", vip("    acl: { allow: [\"2001:db8::/32\"] }\n"),
@@ -280,6 +297,8 @@ const DuplicateCase kDuplicateCases[] = {
      "config: vips[0].acl: duplicate key 'deny' (line 5)"},
     {"Vrrp", kHead + "vrrp:\n  vrid: 51\n  priority: 200\n  priority: 10\n",
      "config: vrrp: duplicate key 'priority' (line 5)"},
+    {"Limits", vip("    limits: { new_flows_per_source: 5, burst: 1, burst: 9 }\n"),
+     "config: vips[0].limits: duplicate key 'burst' (line 5)"},
     {"Sync", kHead + "sync: { peer: 198.18.0.2, port: 7900, peer: 198.18.0.3 }\n",
      "config: sync: duplicate key 'peer' (line 2)"},
     {"WholeBlockTwice", kHead + "sync: { peer: 198.18.0.2 }\nsync: { peer: 198.18.0.3 }\n",
@@ -315,6 +334,32 @@ TEST(Config, ControlBytesInErrorsAreEscaped) {
   auto key = config_parse(kHead + "\"a\\tb\": 1\n");
   ASSERT_FALSE(key.ok());
   EXPECT_EQ(key.error().message(), "config: a\\x09b: unknown key");
+}
+
+TEST(Config, FloodProtectionAndLimits) {
+  auto d = config_parse(kHead);
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  EXPECT_TRUE(d->syn_flood_protection);
+  EXPECT_EQ(d->syn_table_size, uint32_t(SL_SYN_TABLE_DEFAULT));
+  EXPECT_FALSE(d->limits.has_value());
+  auto c = config_parse(kHead +
+                        "syn_table_size: 4096\nsyn_flood_protection: false\n"
+                        "limits: { new_flows_per_source: 3 }\n"
+                        "vips:\n  - address: 198.18.0.100\n    port: 80\n"
+                        "    syn_flood_protection: true\n"
+                        "    limits: { new_flows_per_source: 10000000, burst: 65535 }\n"
+                        "  - { address: 198.18.0.100, port: 81 }\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->syn_table_size, 4096u);
+  EXPECT_FALSE(c->syn_flood_protection);
+  ASSERT_TRUE(c->limits.has_value());
+  EXPECT_EQ(c->limits->burst, 3u);  // default: one second's worth
+  EXPECT_EQ(c->limits->interval_ns(), 333333333u);
+  EXPECT_EQ(c->vips[0].syn_flood_protection, std::optional<bool>(true));
+  EXPECT_EQ(c->vips[0].limits->interval_ns(), 100u);
+  EXPECT_EQ(c->vips[0].limits->burst, 65535u);
+  EXPECT_FALSE(c->vips[1].syn_flood_protection.has_value());
+  EXPECT_FALSE(c->vips[1].limits.has_value());
 }
 
 TEST(Config, FourInSixIsAllowedForIpip) {

@@ -46,6 +46,9 @@ xdp_mode: generic
 api_socket: "/tmp/a dir/sluiced: sock"
 metrics_listen: "[::1]:9100"
 conn_table_size: 4096
+syn_table_size: 1024
+syn_flood_protection: false
+limits: { new_flows_per_source: 10000000, burst: 65535 }
 vips:
   - address: 2001:2::100
     port: 443
@@ -57,6 +60,8 @@ vips:
     health_check: { type: tcp, port: 8443, interval_ms: 200, timeout_ms: 100, rise: 5, fall: 7 }
     on_backend_down: drop
     acl: { allow: [2001:2::/48, "2001:db8::1"], deny: ["2001:db8::/32"] }
+    limits: { new_flows_per_source: 1, burst: 7 }
+    syn_flood_protection: true
   - address: 198.18.0.100
     port: 80
     mode: ipip
@@ -103,6 +108,11 @@ TEST(ConfigWriter, EveryFieldIsAwayFromItsDefaultInTheBigSample) {
   EXPECT_NE(c->api_socket, d.api_socket);
   EXPECT_NE(c->metrics_listen, d.metrics_listen);
   EXPECT_NE(c->conn_table_size, d.conn_table_size);
+  EXPECT_NE(c->syn_table_size, d.syn_table_size);
+  EXPECT_NE(c->syn_flood_protection, d.syn_flood_protection);
+  EXPECT_NE(c->limits, d.limits);
+  EXPECT_TRUE(c->vips[0].limits.has_value());
+  EXPECT_TRUE(c->vips[0].syn_flood_protection.has_value());
   const VipConfig& v = c->vips[0];
   EXPECT_TRUE(v.backends[1].backup && v.backends[1].drained);
   EXPECT_EQ(v.on_backend_down, BackendDownPolicy::drop);

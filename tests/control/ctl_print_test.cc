@@ -18,8 +18,38 @@ TEST(PrintStatus, ShowsTheLoopsLongestTurnAndP99) {
       "unresolved_macs":0,"loop":{"turns":10,"longest_ms":12.5,"p99_ms":5.0}})");
   std::ostringstream out;
   print_status(r, out);
-  EXPECT_NE(out.str().find("loop_longest_ms  12.5"), std::string::npos) << out.str();
-  EXPECT_NE(out.str().find("loop_p99_ms      5.0"), std::string::npos) << out.str();
+  // The first column is as wide as its longest name, syn_flood_protection.
+  EXPECT_NE(out.str().find("loop_longest_ms       12.5"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("loop_p99_ms           5.0"), std::string::npos) << out.str();
+}
+
+TEST(PrintStatus, ShowsFloodProtectionAndTheNodesNewFlowLimit) {
+  json r = json::parse(R"({"vips":1,"syn_flood_protection":true,"syn_table_size":65536,
+      "new_flow_limit":{"new_flows_per_source":100,"burst":20}})");
+  std::ostringstream out;
+  print_status(r, out);
+  EXPECT_NE(out.str().find("syn_flood_protection  yes\n"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("syn_table_size        65536\n"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("new_flow_limit        100/s burst 20\n"), std::string::npos)
+      << out.str();
+  r["new_flow_limit"] = nullptr;
+  std::ostringstream off;
+  print_status(r, off);
+  EXPECT_NE(off.str().find("new_flow_limit        off\n"), std::string::npos) << off.str();
+}
+
+TEST(PrintVipList, ShowsFloodProtectionAndWhoseLimit) {
+  json r = json::parse(R"({"vips":[
+      {"service":"198.18.0.100:80/tcp","syn_flood_protection":false,
+       "new_flow_limit":{"new_flows_per_source":5,"burst":1},"new_flow_limit_scope":"global"},
+      {"service":"198.18.0.100:81/tcp","syn_flood_protection":true,"new_flow_limit":null,
+       "new_flow_limit_scope":""}]})");
+  std::ostringstream out;
+  print_vip_list(r, out);
+  std::string t = out.str();
+  EXPECT_NE(t.find("SYN_FLOOD_PROTECTION  NEW_FLOW_LIMIT"), std::string::npos) << t;
+  EXPECT_NE(t.find("no                    5/s burst 1 (global)\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("yes                   off\n"), std::string::npos) << t;
 }
 
 TEST(PrintVrrp, NotConfigured) {

@@ -74,6 +74,38 @@ TEST_F(ServiceTableTest, AssignsVipIdsAndBackendSlots) {
   EXPECT_EQ(k.family, SL_AF_INET);
 }
 
+// syn_flood_protection: false is the one-table flag; a VIP's own limit
+// goes on its entry, the node's on sl_global; a re-apply without them
+// clears them.
+TEST_F(ServiceTableTest, FloodProtectionAndLimitsReachTheDataplane) {
+  VipConfig off = make_vip("198.18.0.100", 80, {be("198.18.0.11")});
+  off.syn_flood_protection = false;
+  off.limits = LimitsConfig{1000, 20};
+  VipConfig on = make_vip("198.18.0.100", 81, {be("198.18.0.11")});
+  on.syn_flood_protection = true;
+  apply({off, on});
+  EXPECT_EQ(meta(0).flags & SL_VIP_F_ONE_TABLE, SL_VIP_F_ONE_TABLE);
+  EXPECT_EQ(meta(0).limit_interval_ns, 1000000u);
+  EXPECT_EQ(meta(0).limit_burst, 20u);
+  EXPECT_EQ(meta(1).flags & SL_VIP_F_ONE_TABLE, 0u);
+  EXPECT_EQ(meta(1).limit_interval_ns, 0u);
+  off.syn_flood_protection = true;
+  off.limits.reset();
+  apply({off, on});
+  EXPECT_EQ(meta(0).flags & SL_VIP_F_ONE_TABLE, 0u);
+  EXPECT_EQ(meta(0).limit_interval_ns, 0u);
+  EXPECT_EQ(meta(0).limit_burst, 0u);
+
+  ASSERT_TRUE(table.global().set_limits(LimitsConfig{10000000, 65535}).ok());
+  EXPECT_EQ(dp.global.limit_interval_ns, 100u);
+  EXPECT_EQ(dp.global.limit_burst, 65535u);
+  ASSERT_TRUE(table.global().set_role(SL_ROLE_PASSIVE).ok());
+  EXPECT_EQ(dp.global.limit_interval_ns, 100u);  // the role's write keeps it
+  ASSERT_TRUE(table.global().set_limits(std::nullopt).ok());
+  EXPECT_EQ(dp.global.limit_interval_ns, 0u);
+  EXPECT_EQ(dp.global.role, uint32_t(SL_ROLE_PASSIVE));
+}
+
 TEST_F(ServiceTableTest, RingFollowsSmoothWeights121) {
   apply({make_vip("198.18.0.100", 80,
                   {be("198.18.0.11", 1), be("198.18.0.12", 2), be("198.18.0.13", 1)})});
