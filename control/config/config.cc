@@ -147,10 +147,20 @@ void check_unique_keys(const YAML::Node& n, const std::string& path, std::set<in
   }
 }
 
+// Every scope's prefixes together fit the dataplane's rule ids.
+void acl_check_total(const Config& c) {
+  size_t n = c.acl ? c.acl->allow.size() + c.acl->deny.size() : 0;
+  for (const auto& v : c.vips)
+    if (v.acl) n += v.acl->allow.size() + v.acl->deny.size();
+  if (n > kAclMaxRules)
+    fail("acl", "at most " + std::to_string(kAclMaxRules) + " prefixes in all scopes together, got " +
+                    std::to_string(n));
+}
+
 void parse_top(const YAML::Node& n, Config& c) {
   require_map(n, "config");
   check_keys(n, "", {"interface", "dataplane", "xdp_mode", "api_socket", "metrics_listen",
-                     "conn_table_size", "syn_table_size", "syn_flood_protection", "limits", "vips", "vrrp", "sync", "dpdk"});
+                     "conn_table_size", "syn_table_size", "syn_flood_protection", "limits", "vips", "vrrp", "sync", "acl", "dpdk"});
   if (!n["interface"]) fail("interface", "required");
   c.interface = read_string(n["interface"], "interface");
   if (c.interface.size() >= 16) fail("interface", "name longer than 15 characters");
@@ -177,18 +187,14 @@ void parse_top(const YAML::Node& n, Config& c) {
   if (n["vips"]) parse_vips(n["vips"], c);
   if (n["vrrp"]) c.vrrp = parse_vrrp(n["vrrp"], "vrrp");
   if (n["sync"]) c.sync = parse_sync(n["sync"], "sync");
+  if (n["acl"]) c.acl = parse_acl(n["acl"], "acl", 0);
+  acl_check_total(c);
   if (n["dpdk"]) c.dpdk = parse_dpdk(n["dpdk"], "dpdk");
 }
 
 }  // namespace
 
-std::vector<std::string> Config::ignored_blocks() const {
-  std::vector<std::string> out;
-  bool acl = false;
-  for (const auto& v : vips) acl = acl || v.acl.has_value();
-  if (acl) out.push_back("acl");
-  return out;
-}
+std::vector<std::string> Config::ignored_blocks() const { return {}; }
 
 Result<Config> config_parse(const std::string& yaml_text) {
   try {

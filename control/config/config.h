@@ -45,12 +45,22 @@ struct HealthCheckConfig {
 // fails (core/abi.h SL_BE_F_*): they stay, are scheduled again, or dropped.
 enum class BackendDownPolicy { keep, reschedule, drop };
 
+// Source prefixes a scope (the node, or one VIP) allows or denies; see
+// core/acl.h for how a packet is judged. Host bits must be zero.
 struct AclConfig {
   std::vector<Cidr> allow;
   std::vector<Cidr> deny;
 
+  bool empty() const { return allow.empty() && deny.empty(); }
   bool operator==(const AclConfig&) const = default;
 };
+
+// The dataplane's rule ids, less the default denies allow lists add (two
+// per scope at most): the cap on prefixes, all scopes together.
+inline constexpr size_t kAclMaxRules = SL_ACL_MAX_RULES - 2 * (SL_MAX_VIPS + 1);
+inline constexpr size_t kAclMaxPerScope = kAclMaxRules;
+// A prefix listed twice in one scope (in one list, or in both), if any.
+std::optional<Cidr> acl_duplicate(const AclConfig& acl);
 
 // `limits:` (core/limit.h): new flows per source address (an IPv6 source
 // per /64), as a token bucket; established flows are never limited.
@@ -141,9 +151,10 @@ struct Config {
   std::vector<VipConfig> vips;
   std::optional<VrrpConfig> vrrp;
   std::optional<SyncConfig> sync;
+  std::optional<AclConfig> acl;  // global: every VIP, after the VIP's own
   std::optional<DpdkConfig> dpdk;
 
-  // Parsed but not acted on yet (ACLs).
+  // Parsed but not acted on yet (none today).
   std::vector<std::string> ignored_blocks() const;
 
   bool operator==(const Config&) const = default;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The nested config blocks: health checks, VRRP and state sync (acted on),
-// ACLs (parsed and validated, not acted on yet).
+// The nested config blocks: health checks, ACLs, VRRP and state sync.
 #include <yaml-cpp/yaml.h>
+
+#include <algorithm>
 
 #include "control/config/config.h"
 #include "control/config/config_fields.h"
@@ -64,14 +65,29 @@ HealthCheckConfig parse_health_check(const YAML::Node& n, const std::string& pat
   return hc;
 }
 
+// A prefix with host bits set is refused rather than cut: 203.0.113.5/24
+// is more likely a typo for a /32 than a wish for the /24.
+static bool host_bits_zero(const Cidr& c) {
+  int bits = c.addr.host_prefix();
+  for (int i = c.prefix; i < bits; ++i)
+    if (c.addr.bytes[size_t(i / 8)] & (0x80 >> (i % 8))) return false;
+  return true;
+}
+
+// `family` 0: either (the global block).
 static std::vector<Cidr> parse_cidrs(const YAML::Node& n, const std::string& path,
                                      uint8_t family) {
   require_seq(n, path);
+  if (n.size() > kAclMaxPerScope)
+    fail(path, "at most " + std::to_string(kAclMaxPerScope) + " prefixes, got " +
+                   std::to_string(n.size()));
   std::vector<Cidr> out;
   for (size_t i = 0; i < n.size(); ++i) {
     Cidr c = read_cidr(n[i], index(path, i));
-    if (c.addr.family != family)
+    if (family != 0 && c.addr.family != family)
       fail(index(path, i), "must be in the VIP's address family, got " + c.str());
+    if (!host_bits_zero(c))
+      fail(index(path, i), "host bits set past the prefix length, got " + c.str());
     out.push_back(c);
   }
   return out;
@@ -83,6 +99,11 @@ AclConfig parse_acl(const YAML::Node& n, const std::string& path, uint8_t family
   AclConfig acl;
   if (n["allow"]) acl.allow = parse_cidrs(n["allow"], join(path, "allow"), family);
   if (n["deny"]) acl.deny = parse_cidrs(n["deny"], join(path, "deny"), family);
+  if (auto dup = acl_duplicate(acl))
+    fail(path, "prefix " + dup->str() + " is listed twice (allow and deny lists together)");
+  if (acl.allow.size() + acl.deny.size() > kAclMaxPerScope)
+    fail(path, "at most " + std::to_string(kAclMaxPerScope) + " prefixes in all, got " +
+                   std::to_string(acl.allow.size() + acl.deny.size()));
   return acl;
 }
 
@@ -169,3 +190,16 @@ LimitsConfig parse_limits(const YAML::Node& n, const std::string& path) {
 }
 
 }  // namespace sluice::cfg
+
+namespace sluice {
+
+std::optional<Cidr> acl_duplicate(const AclConfig& acl) {
+  std::vector<Cidr> all = acl.allow;
+  all.insert(all.end(), acl.deny.begin(), acl.deny.end());
+  std::sort(all.begin(), all.end());
+  auto dup = std::adjacent_find(all.begin(), all.end());
+  if (dup == all.end()) return std::nullopt;
+  return *dup;
+}
+
+}  // namespace sluice

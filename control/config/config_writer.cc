@@ -145,6 +145,10 @@ std::string config_emit(const Config& cfg) {
   out << YAML::EndSeq;
   if (cfg.vrrp) emit_vrrp(out, *cfg.vrrp);
   if (cfg.sync) emit_sync(out, *cfg.sync);
+  if (cfg.acl) {
+    out << YAML::Key << "acl" << YAML::Value;
+    emit_acl(out, *cfg.acl);
+  }
   if (cfg.dpdk) cfg::emit_dpdk(out, *cfg.dpdk);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

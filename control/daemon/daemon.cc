@@ -23,6 +23,7 @@
 #include "control/metrics/metrics_endpoint.h"
 #include "control/net/netlink.h"
 #include "control/daemon/sd_notify.h"
+#include "control/acl/acl_table.h"
 #include "control/daemon/service_table.h"
 #include "control/sync/sync_service.h"
 #include "control/net/vip_addresses.h"
@@ -258,8 +259,20 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   if (!under_vrrp)
     if (auto r = (*dp)->heartbeat(0); !r) spdlog::warn("{}", r.error().message());
   if (auto r = table.set_node(*node); !r) return r;
+  // The firewall around every apply (control/acl/acl_table.h): rules staged
+  // before the VIPs' flags point at them, stale ones removed after.
+  AclTable acls(**dp);
+  std::optional<AclConfig> acl_global;  // the config being applied
+  table.vip_flags([&](const VipConfig& v) { return AclTable::vip_flags(acl_global, v); });
+  auto apply_all = [&](const Config& c, std::chrono::milliseconds wait) -> Result<void> {
+    auto vips = dataplane_vips(c);
+    if (auto r = acls.stage(c.acl, acl_vips(vips, table.vips())); !r) return r;
+    acl_global = c.acl;
+    if (auto r = table.apply(vips, wait); !r) return r;
+    return acls.commit(c.acl, acl_vips(vips, table.vips()));
+  };
   if (auto r = table.global().set_limits(cfg.limits); !r) return r;
-  if (auto r = table.apply(dataplane_vips(cfg), kStartupResolveWait); !r) return r;
+  if (auto r = apply_all(cfg, kStartupResolveWait); !r) return r;
   VipAddresses addrs(*nl, link->ifindex);
   // Connection sync on its own thread: the VRRP thread tells it the role;
   // the main loop hands it the tables after each apply. It outlives the
@@ -341,7 +354,7 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   // API changes and reloads: the tables, then the VIP addresses.
   ConfigStore store(cfg, flags.config_path, [&](const Config& next) -> Result<void> {
     if (auto r = table.global().set_limits(next.limits); !r) return r;
-    if (auto r = table.apply(dataplane_vips(next), std::chrono::milliseconds(0)); !r) return r;
+    if (auto r = apply_all(next, std::chrono::milliseconds(0)); !r) return r;
     retry_unresolved(true);
     if (!vrrp_svc) return addrs.sync(vip_addrs(next));
     // The VRRP thread holds the addresses: it takes the new list, and adds

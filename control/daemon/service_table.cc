@@ -272,6 +272,7 @@ Result<void> ServiceTable::program_ring(VipState& vip) {
     meta.limit_interval_ns = vip.cfg.limits->interval_ns();
     meta.limit_burst = static_cast<__u16>(vip.cfg.limits->burst);
   }
+  if (vip_flags_) meta.flags |= vip_flags_(vip.cfg);
   if (auto r = dp_.vip_put(vip.key(), meta); !r) return r;
   vip.ring_id = inactive;
   vip.ring_len = ring->len;

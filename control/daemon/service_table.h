@@ -106,6 +106,9 @@ class ServiceTable {
   // Runs after every apply that changed the tables (the health monitor
   // starts and stops checks there, whoever called apply).
   void on_apply(std::function<void()> listener) { on_apply_ = std::move(listener); }
+  // The SL_VIP_F_* flags a VIP's entry carries (the firewall's, from the
+  // ACL table); none by default. Asked at every write of the entry.
+  void vip_flags(std::function<uint8_t(const VipConfig&)> f) { vip_flags_ = std::move(f); }
 
   const std::vector<VipState>& vips() const { return vips_; }
   const NodeAddrs& node() const { return node_; }
@@ -140,6 +143,7 @@ class ServiceTable {
   size_t unresolved_ = 0;
   LogLimit unresolved_warning_{std::chrono::seconds(60)};
   std::function<void()> on_apply_;
+  std::function<uint8_t(const VipConfig&)> vip_flags_;
 };
 
 // The dataplane flags (SL_BE_F_*) a configured backend gets.

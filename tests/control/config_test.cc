@@ -64,8 +64,8 @@ TEST(Config, ParsesTheDesignExample) {
   EXPECT_EQ(hc->fall, 3u);
   EXPECT_TRUE(hc->expect.empty());
   EXPECT_EQ(c->vips[0].on_backend_down, BackendDownPolicy::keep);
-  // Health checks, VRRP and sync are acted on; ACLs not yet.
-  EXPECT_EQ(c->ignored_blocks(), (std::vector<std::string>{"acl"}));
+  // Every block is acted on.
+  EXPECT_TRUE(c->ignored_blocks().empty());
 }
 
 TEST(Config, Defaults) {

@@ -142,6 +142,25 @@ class FakeDataplane final : public Dataplane {
     return out;
   }
 
+  // Firewall rules: a list, replaced by key.
+  Result<void> acl_put(const AclEntry& e) override {
+    std::erase_if(acl, [&](const AclEntry& h) { return h.same_key(e); });
+    acl.push_back(e);
+    return {};
+  }
+  Result<void> acl_del(const AclEntry& e) override {
+    std::erase_if(acl, [&](const AclEntry& h) { return h.same_key(e); });
+    return {};
+  }
+  Result<std::vector<AclEntry>> acl_list() override { return acl; }
+  Result<std::vector<uint64_t>> acl_hits() override { return acl_hit_counts; }
+  Result<void> acl_hits_reset(uint32_t id) override {
+    acl_hit_counts.at(id) = 0;
+    return {};
+  }
+  std::vector<AclEntry> acl;
+  std::vector<uint64_t> acl_hit_counts = std::vector<uint64_t>(SL_ACL_MAX_RULES, 0);
+
   // The fast path recording a flow while events are on.
   void flow_event_push(const sl_flow_event& e) {
     std::lock_guard lock(sync_mu);
