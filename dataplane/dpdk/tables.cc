@@ -62,7 +62,6 @@ Result<std::unique_ptr<Tables>> Tables::create(const TablesConfig& cfg) {
     return make_error("dpdk tables: workers", EINVAL, std::to_string(cfg.workers));
   std::unique_ptr<Tables> t(new Tables());
   t->workers_ = cfg.workers;
-  t->socket_ = cfg.socket;
   size_t sz = rte_rcu_qsbr_get_memsize(cfg.workers);
   t->qsbr_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc_socket("sl_qsbr", sz, RTE_CACHE_LINE_SIZE,
                                                            cfg.socket));
@@ -75,8 +74,7 @@ Result<std::unique_ptr<Tables>> Tables::create(const TablesConfig& cfg) {
   for (uint32_t i = 0; i < SL_RINGS; i++) t->rings_[i].store(nullptr);
   // As the XDP array maps: an empty VIP table and an all-zero global
   // (role passive) until the controller writes them.
-  t->acl_lengths_.reset(new AclLengths[kAclScopes]);
-  t->acl_len_count_.assign(size_t(kAclScopes) * 2 * 129, 0);
+  t->acl_roots_.reset(new AclNode*[kAclScopes * 2]());
   t->vips_.store(new VipTable());
   t->global_.store(new sl_global{});
   return t;
@@ -89,7 +87,8 @@ Tables::~Tables() {
   delete vips_.load();
   delete global_.load();
   for (auto& [k, held] : acl_held_) delete held.published;
-  rte_hash_free(acl_hash_.load());  // frees its key positions too
+  if (acl_roots_)
+    for (uint32_t i = 0; i < kAclScopes * 2; i++) acl_tree_free(acl_roots_[i]);
   if (backends_)
     for (uint32_t i = 0; i < SL_MAX_BACKENDS; i++) delete backends_[i].load();
   if (rings_)
@@ -178,12 +177,11 @@ bool acl_valid(const AclEntry& e) {
   return e.family == SL_AF_INET6 && e.prefix_len <= 128;
 }
 
-// The hash key of an entry: host bits cleared, as the lookup masks.
-AclHashKey acl_key_of(const AclEntry& e) {
-  AclHashKey k{e.scope, e.family, e.prefix_len, 0, {0, 0, 0, 0}};
-  unsigned words = e.family == SL_AF_INET ? 1 : 4;
-  for (unsigned i = 0; i < words && e.prefix_len > 32 * i; i++) {
-    unsigned bits = e.prefix_len - 32 * i >= 32 ? 32 : e.prefix_len - 32 * i;
+// The key of `e` cut to `len` bits (host bits cleared).
+AclKey acl_key_of(const AclEntry& e, unsigned len) {
+  AclKey k{e.scope, e.family, uint8_t(len), 0, {0, 0, 0, 0}};
+  for (unsigned i = 0; i < 4 && len > 32 * i; i++) {
+    unsigned bits = len - 32 * i >= 32 ? 32 : len - 32 * i;
     k.addr[i] = e.addr[i] & rte_cpu_to_be_32(~0u << (32 - bits));
   }
   return k;
@@ -196,47 +194,58 @@ Error acl_invalid(const AclEntry& e) {
                         std::to_string(e.rule.rule_id));
 }
 
-void acl_length_set(AclLengths& l, uint8_t family, unsigned len, bool on) {
-  std::atomic<uint64_t>& w = family == SL_AF_INET ? l.v4 : l.v6[len / 64];
-  uint64_t bit = uint64_t(1) << (len % 64);
-  if (on) w.fetch_or(bit, std::memory_order_release);
-  else w.fetch_and(~bit, std::memory_order_release);
-}
+// The depth of the node a prefix of `len` bits is expanded in, and the
+// entries it covers there.
+unsigned acl_level(unsigned len) { return len == 0 ? 0 : (len - 1) / 4 * 4; }
+unsigned acl_span(unsigned len) { return 1u << (acl_level(len) + 4 - len); }
 
 }  // namespace
 
-// Lock-free readers, one writer; a deleted key's position is kept until
-// RCU says no worker still reads it (acl_positions_).
-Result<rte_hash*> Tables::acl_hash() {
-  if (rte_hash* h = acl_hash_.load(std::memory_order_relaxed)) return h;
-  static std::atomic<unsigned> seq{0};
-  std::string name = "sl_acl_" + std::to_string(seq.fetch_add(1));
-  rte_hash_parameters p{};
-  p.name = name.c_str();
-  p.entries = SL_ACL_MAX_RULES;
-  p.key_len = sizeof(AclHashKey);
-  p.hash_func = rte_hash_crc;
-  p.socket_id = socket_;
-  p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-  rte_hash* h = rte_hash_create(&p);
-  if (!h) return make_error("rte_hash_create(acl)", rte_errno);
-  acl_hash_.store(h, std::memory_order_release);
-  return h;
+AclNode* Tables::acl_node_new() {
+  auto* n = new (std::nothrow) AclNode();
+  if (n) acl_nodes_++;
+  return n;
+}
+
+void Tables::acl_tree_free(AclNode* n) {
+  if (!n) return;
+  for (AclNode* c : n->child) acl_tree_free(c);
+  delete n;
 }
 
 Result<void> Tables::acl_put(const AclEntry& e) {
   if (!acl_valid(e)) return acl_invalid(e);
-  auto h = acl_hash();
-  if (!h) return h.error();
-  AclHashKey k = acl_key_of(e);
+  const unsigned len = e.prefix_len, depth = acl_level(len);
+  if (acl_nodes_ + depth / 4 + 1 > kAclMaxNodes)
+    return make_error("dpdk acl_put: trie full", ENOSPC, std::to_string(kAclMaxNodes) + " nodes");
+  AclKey k = acl_key_of(e, len);
   auto* rule = new (std::nothrow) sl_acl_rule(e.rule);
   if (!rule) return make_error("dpdk acl_put", ENOMEM);
-  // A new key's data is published with its key; an existing key's data
-  // is replaced by one atomic store (RW_CONCURRENCY_LF).
-  int rc = rte_hash_add_key_data(*h, &k, rule);
-  if (rc < 0) {
-    delete rule;
-    return make_error("rte_hash_add_key_data(acl)", -rc);
+  // Down to the prefix's level, making the nodes it needs; each new node
+  // is published (release) only once it is whole.
+  AclNode** at = &acl_roots_[e.scope * 2 + (e.family == SL_AF_INET6)];
+  AclNode* parent = nullptr;
+  for (unsigned d = 0;; d += 4) {
+    if (!*at) {
+      AclNode* n = acl_node_new();
+      if (!n) {
+        delete rule;
+        return make_error("dpdk acl_put", ENOMEM);
+      }
+      if (parent) parent->used++;
+      __atomic_store_n(at, n, __ATOMIC_RELEASE);
+    }
+    if (d == depth) break;
+    parent = *at;
+    at = &parent->child[acl_nibble(k.addr, d)];
+  }
+  AclNode* n = *at;
+  unsigned first = acl_nibble(k.addr, depth) & ~(acl_span(len) - 1);
+  for (unsigned i = first; i < first + acl_span(len); i++) {
+    if (n->rule[i] && n->len[i] > len) continue;  // a longer prefix holds it
+    if (!n->rule[i]) n->used++;
+    n->len[i] = uint8_t(len);
+    __atomic_store_n(&n->rule[i], rule, __ATOMIC_RELEASE);
   }
   AclEntry held = e;
   std::memcpy(held.addr.data(), k.addr, sizeof(k.addr));
@@ -244,28 +253,60 @@ Result<void> Tables::acl_put(const AclEntry& e) {
   if (it != acl_held_.end()) {
     retire(it->second.published);
     it->second = AclHeld{held, rule};
-    return {};
+  } else {
+    acl_held_.emplace(k, AclHeld{held, rule});
   }
-  acl_held_.emplace(k, AclHeld{held, rule});
-  // The length becomes visible after its key, so a reader that probes it
-  // finds the rule.
-  uint32_t& n = acl_len_count_[(size_t(e.scope) * 2 + (e.family == SL_AF_INET6)) * 129 + e.prefix_len];
-  if (n++ == 0) acl_length_set(acl_lengths_[e.scope], e.family, e.prefix_len, true);
   return {};
 }
 
 Result<void> Tables::acl_del(const AclEntry& e) {
   if (!acl_valid(e)) return acl_invalid(e);
-  AclHashKey k = acl_key_of(e);
+  const unsigned len = e.prefix_len, depth = acl_level(len);
+  AclKey k = acl_key_of(e, len);
   auto it = acl_held_.find(k);
   if (it == acl_held_.end()) return {};
-  rte_hash* h = acl_hash_.load(std::memory_order_relaxed);
-  uint32_t& n = acl_len_count_[(size_t(e.scope) * 2 + (e.family == SL_AF_INET6)) * 129 + e.prefix_len];
-  if (--n == 0) acl_length_set(acl_lengths_[e.scope], e.family, e.prefix_len, false);
-  int32_t pos = rte_hash_del_key(h, &k);
-  if (pos >= 0) acl_positions_.emplace_back(rte_rcu_qsbr_start(qsbr_), pos);
+  // The path to the prefix's node (put made it).
+  AclNode** path[128 / 4 + 1];
+  AclNode** at = &acl_roots_[e.scope * 2 + (e.family == SL_AF_INET6)];
+  unsigned levels = 0;
+  for (unsigned d = 0; *at; d += 4) {
+    path[levels++] = at;
+    if (d == depth) break;
+    at = &(*at)->child[acl_nibble(k.addr, d)];
+  }
+  if (levels != depth / 4 + 1 || !*path[levels - 1])
+    return make_error("dpdk acl_del: rule without its trie node", EFAULT);  // not reached
+  AclNode* n = *path[levels - 1];
+  // What takes the entries back: the longest shorter prefix of the same
+  // level holding this one, if any.
+  const sl_acl_rule* repl = nullptr;
+  unsigned repl_len = 0;
+  for (unsigned l = len; l-- > (depth == 0 ? 0u : depth + 1);) {
+    auto r = acl_held_.find(acl_key_of(e, l));
+    if (r != acl_held_.end()) {
+      repl = r->second.published;
+      repl_len = l;
+      break;
+    }
+  }
+  unsigned first = acl_nibble(k.addr, depth) & ~(acl_span(len) - 1);
+  for (unsigned i = first; i < first + acl_span(len); i++) {
+    if (!n->rule[i] || n->len[i] != len) continue;
+    if (!repl) n->used--;
+    n->len[i] = uint8_t(repl_len);
+    __atomic_store_n(&n->rule[i], repl, __ATOMIC_RELEASE);
+  }
   retire(it->second.published);
   acl_held_.erase(it);
+  // Unlink the nodes left empty, deepest first.
+  for (unsigned l = levels; l-- > 0;) {
+    AclNode* empty = *path[l];
+    if (empty->used) break;
+    __atomic_store_n(path[l], static_cast<AclNode*>(nullptr), __ATOMIC_RELEASE);
+    if (l > 0) (*path[l - 1])->used--;
+    retire(empty);
+    acl_nodes_--;
+  }
   return {};
 }
 
@@ -277,11 +318,6 @@ std::vector<AclEntry> Tables::acl_list() const {
 }
 
 size_t Tables::reclaim() {
-  while (!acl_positions_.empty() &&
-         rte_rcu_qsbr_check(qsbr_, acl_positions_.front().first, false) == 1) {
-    rte_hash_free_key_with_position(acl_hash_.load(), acl_positions_.front().second);
-    acl_positions_.pop_front();
-  }
   while (!retired_.empty()) {
     const Retired& r = retired_.front();
     if (rte_rcu_qsbr_check(qsbr_, r.token, false) != 1) break;
@@ -289,13 +325,11 @@ size_t Tables::reclaim() {
     retired_.pop_front();
     reclaimed_++;
   }
-  return retired_.size() + acl_positions_.size();
+  return retired_.size();
 }
 
 void Tables::synchronize() {
   rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
-  for (auto& [token, pos] : acl_positions_) rte_hash_free_key_with_position(acl_hash_.load(), pos);
-  acl_positions_.clear();
   for (auto& r : retired_) r.free(r.obj);
   reclaimed_ += retired_.size();
   retired_.clear();

@@ -16,17 +16,19 @@
 //  - Backends and rings: one pointer per slot, swapped alone, so a reload
 //    of 10,000 backends costs 10,000 small objects, never a table copy per
 //    put. A slot never written reads as all zeros (as the XDP array maps).
-//  - ACL rules (core/acl.h): one lock-free rte_hash keyed by (scope,
-//    family, prefix length, masked source) and, per scope and family, a
-//    bit mask of the prefix lengths it holds. A lookup probes the lengths
-//    present, longest first, so the most specific rule wins in as many
-//    probes as the scope has distinct lengths (usually 1..3), whatever the
-//    number of rules. (An rte_lpm per scope was the other choice: its
-//    2^24-entry first level is 64 MB per table, which 257 scopes, or a
-//    --no-huge -m 512 EAL, cannot hold.) A rule's value is an immutable
-//    sl_acl_rule retired through RCU like the other objects; a deleted
-//    key's hash position is freed after the same grace period. The hash
-//    is made on the first acl_put: a config without ACLs pays nothing.
+//  - ACL rules (core/acl.h): per scope and family a multibit trie of
+//    4-bit strides (controlled prefix expansion: a prefix fills the
+//    entries of its level it covers, unless a longer one holds them), so
+//    a lookup is one load per 4 bits of the source it descends, at most
+//    8 (IPv4) or 32 (IPv6), whatever the number of rules or lengths; the
+//    deepest rule met is the most specific. The writer updates entries in
+//    place with single pointer stores (a reader sees each entry old or
+//    new, never half); rules are immutable objects and emptied nodes are
+//    unlinked, both retired through RCU like the other objects. (An
+//    rte_lpm per scope needs a 64 MB first level each, which 257 scopes
+//    or a --no-huge -m 512 EAL cannot hold; a hash probed per prefix
+//    length cost ~55 ns per distinct length here.) Nodes are capped
+//    (kAclMaxNodes, 256 B each): past it acl_put fails with ENOSPC.
 //
 // Threads: the writers (global_set, vip_*, backend_put, ring_put, reclaim)
 // are called by one thread at a time (the controller's main loop). The
@@ -38,7 +40,6 @@
 #include <rte_rcu_qsbr.h>
 
 #include <rte_byteorder.h>
-#include <rte_hash.h>
 
 #include <atomic>
 #include <cstdint>
@@ -76,29 +77,33 @@ struct VipTable {
   const sl_vip_meta* find(const sl_vip_key& k) const;
 };
 
-// The ACL hash's key: one rule's scope, family and prefix (host bits zero).
-struct AclHashKey {
+// The writer's key of a rule: scope, family and prefix (host bits zero).
+struct AclKey {
   uint32_t scope;
   uint8_t family;
   uint8_t prefix_len;
   uint16_t pad;
   uint32_t addr[4];  // network order; IPv4: addr[0]
 };
-static_assert(sizeof(AclHashKey) == 24);
+static_assert(sizeof(AclKey) == 24);
 struct AclKeyLess {
-  bool operator()(const AclHashKey& a, const AclHashKey& b) const {
+  bool operator()(const AclKey& a, const AclKey& b) const {
     return std::memcmp(&a, &b, sizeof(a)) < 0;
   }
 };
 
 // Scopes: global (0) and one per VIP id (core/acl.h).
 inline constexpr uint32_t kAclScopes = SL_MAX_VIPS + 1;
+inline constexpr uint32_t kAclMaxNodes = 1u << 20;
 
-// The prefix lengths one scope holds, per family: bit L set when a rule
-// of length L exists (IPv4: v4 bits 0..32; IPv6: v6[L / 64] bit L % 64).
-struct AclLengths {
-  std::atomic<uint64_t> v4{0};
-  std::atomic<uint64_t> v6[3]{};
+// One level of an ACL trie: 4 bits of the source. Readers load rule and
+// child with acquire loads; len and used are the writer's alone.
+struct AclNode {
+  static constexpr unsigned kFan = 16;
+  const sl_acl_rule* rule[kFan];  // the longest prefix of this level covering the entry
+  AclNode* child[kFan];
+  uint8_t len[kFan];               // that prefix's length
+  uint32_t used;                   // entries with a rule, plus children
 };
 
 class Tables {
@@ -158,18 +163,20 @@ class Tables {
   }
   // The most specific rule of `scope` holding `flow`'s source, or null.
   const sl_acl_rule* acl(uint32_t scope, const sl_flow_key& flow) const {
-    rte_hash* h = acl_hash_.load(std::memory_order_acquire);
-    if (!h || scope >= kAclScopes) return nullptr;
-    const AclLengths& l = acl_lengths_[scope];
-    if (flow.family == SL_AF_INET)
-      return acl_probe(h, scope, flow, SL_AF_INET, l.v4.load(std::memory_order_acquire), 0);
-    for (int w = 2; w >= 0; w--) {
-      uint64_t m = l.v6[w].load(std::memory_order_acquire);
-      if (m)
-        if (const sl_acl_rule* r = acl_probe(h, scope, flow, SL_AF_INET6, m, unsigned(w) * 64))
-          return r;
+    if (scope >= kAclScopes) return nullptr;
+    unsigned v6 = flow.family == SL_AF_INET6;
+    const AclNode* n = __atomic_load_n(&acl_roots_[scope * 2 + v6], __ATOMIC_ACQUIRE);
+    const sl_acl_rule* best = nullptr;
+    for (unsigned d = 0, bits = v6 ? 128 : 32; n && d < bits; d += 4) {
+      unsigned nib = acl_nibble(flow.src, d);
+      if (const sl_acl_rule* r = __atomic_load_n(&n->rule[nib], __ATOMIC_ACQUIRE)) best = r;
+      n = __atomic_load_n(&n->child[nib], __ATOMIC_ACQUIRE);
     }
-    return nullptr;
+    return best;
+  }
+  // The 4 bits of a network-order address at bit `d`.
+  static unsigned acl_nibble(const uint32_t* addr, unsigned d) {
+    return (rte_be_to_cpu_32(addr[d / 32]) >> (28 - d % 32)) & 0xf;
   }
 
  private:
@@ -181,31 +188,13 @@ class Tables {
   };
   template <class T>
   void retire(const T* old);
-  Result<rte_hash*> acl_hash();
-
-  // Probes the lengths of mask `m` (bit i: length base + i), longest first.
-  static const sl_acl_rule* acl_probe(rte_hash* h, uint32_t scope, const sl_flow_key& flow,
-                                      uint8_t family, uint64_t m, unsigned base) {
-    while (m) {
-      unsigned bit = 63u - unsigned(__builtin_clzll(m));
-      m &= ~(uint64_t(1) << bit);
-      unsigned len = base + bit;
-      AclHashKey k{scope, family, uint8_t(len), 0, {0, 0, 0, 0}};
-      for (unsigned i = 0; i < 4 && len > 32 * i; i++) {
-        unsigned bits = len - 32 * i >= 32 ? 32 : len - 32 * i;
-        k.addr[i] = flow.src[i] & rte_cpu_to_be_32(~0u << (32 - bits));
-      }
-      void* data;
-      if (rte_hash_lookup_data(h, &k, &data) >= 0) return static_cast<const sl_acl_rule*>(data);
-    }
-    return nullptr;
-  }
+  AclNode* acl_node_new();
+  void acl_tree_free(AclNode* n);
 
   static const sl_backend kZeroBackend;
   static const sl_ring kZeroRing;
 
   unsigned workers_ = 0;
-  int socket_ = SOCKET_ID_ANY;
   rte_rcu_qsbr* qsbr_ = nullptr;
   alignas(64) sl_control control_{};
   std::atomic<const VipTable*> vips_{nullptr};
@@ -213,16 +202,15 @@ class Tables {
   std::unique_ptr<std::atomic<const sl_backend*>[]> backends_;
   std::unique_ptr<std::atomic<const sl_ring*>[]> rings_;
   std::deque<Retired> retired_;  // oldest first: tokens only grow
-  // ACLs: the workers' view, and the writer's (main loop only).
-  std::atomic<rte_hash*> acl_hash_{nullptr};
-  std::unique_ptr<AclLengths[]> acl_lengths_;
+  // ACLs: the workers' view (a root per scope and family), and the
+  // writer's (main loop only).
+  std::unique_ptr<AclNode*[]> acl_roots_;
   struct AclHeld {
     AclEntry entry;
     const sl_acl_rule* published;
   };
-  std::map<AclHashKey, AclHeld, AclKeyLess> acl_held_;
-  std::vector<uint32_t> acl_len_count_;  // [scope][family 0/1][len 0..128]
-  std::deque<std::pair<uint64_t, int32_t>> acl_positions_;  // (token, position) to free
+  std::map<AclKey, AclHeld, AclKeyLess> acl_held_;
+  uint32_t acl_nodes_ = 0;
   uint64_t reclaimed_ = 0;
 };
 

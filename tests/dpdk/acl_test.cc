@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <random>
 
 #include "dataplane/dpdk/worker.h"
 #include "tests/dpdk/dpdk_test_env.h"
@@ -206,14 +207,87 @@ TEST_F(Acl, ReplaceDeleteListAndResetUnderRcu) {
   ASSERT_TRUE(tables->acl_del(rule(g, "198.19.0.0/24", SL_ACL_DENY, 40)).ok()) << "absent: ok";
   EXPECT_EQ(send("198.19.0.5", vipA, 6003), SL_R_TX_NEW);
   EXPECT_TRUE(tables->acl_list().empty());
-  // The old rules and the deleted key's position are freed once both
-  // workers have passed a quiescent state (send() reports one each).
+  // The old rules and the emptied trie nodes are freed once both workers
+  // have passed a quiescent state (send() reports one each).
   send("198.20.0.1", vipA, 6004, 0);
   send("198.20.0.1", vipA, 6005, 1);
   EXPECT_EQ(tables->reclaim(), 0u);
-  // The freed position is usable again.
+  // The trie grows again where it was pruned.
   put(rule(g, "198.19.0.0/24", SL_ACL_DENY, 41));
   EXPECT_EQ(send("198.19.0.5", vipA, 6006), SL_R_DROP_ACL);
+}
+
+// The trie against a brute-force longest match, through random puts,
+// replaces and deletes of nested prefixes in one scope, both families.
+TEST_F(Acl, TrieMatchesBruteForceLongestPrefix) {
+  std::mt19937 rng(7);
+  for (uint8_t family : {uint8_t(SL_AF_INET), uint8_t(SL_AF_INET6)}) {
+    const unsigned bits = family == SL_AF_INET ? 32 : 128;
+    // Addresses near each other, so that prefixes nest and overlap.
+    auto addr = [&] {
+      std::array<uint32_t, 4> a{};
+      for (unsigned i = 0; i < bits / 32; i++) a[i] = htonl(i + 1 < bits / 32 ? 0xc6130000u : rng() & 0x3ff);
+      if (rng() % 4 == 0) a[0] ^= htonl(1u << (rng() % 32));
+      return a;
+    };
+    auto covers = [&](const AclEntry& e, const std::array<uint32_t, 4>& a) {
+      for (unsigned i = 0; i < 4 && e.prefix_len > 32 * i; i++) {
+        unsigned b = std::min(32u, e.prefix_len - 32 * i);
+        uint32_t m = htonl(~0u << (32 - b));
+        if ((a[i] & m) != (e.addr[i] & m)) return false;
+      }
+      return true;
+    };
+    std::vector<AclEntry> model;
+    size_t matched = 0;
+    for (int step = 0; step < 400; step++) {
+      if (!model.empty() && rng() % 3 == 0) {
+        size_t i = rng() % model.size();
+        ASSERT_TRUE(tables->acl_del(model[i]).ok());
+        model.erase(model.begin() + long(i));
+      } else {
+        AclEntry e;
+        e.scope = 3;
+        e.family = family;
+        unsigned top = bits == 32 ? 32 : 128;
+        e.prefix_len = uint8_t(rng() % 5 == 0 ? rng() % (top + 1) : top - rng() % 14);
+        auto a = addr();
+        for (unsigned i = 0; i < 4; i++) {
+          unsigned b = e.prefix_len > 32 * i ? std::min(32u, e.prefix_len - 32 * i) : 0;
+          e.addr[i] = b ? a[i] & htonl(~0u << (32 - b)) : 0;
+        }
+        e.rule.rule_id = uint32_t(rng() % 1000);
+        e.rule.action = uint8_t(rng() % 2 ? SL_ACL_ALLOW : SL_ACL_DENY);
+        put(e);
+        auto same = std::find_if(model.begin(), model.end(), [&](auto& m) { return m.same_key(e); });
+        if (same != model.end()) *same = e;
+        else model.push_back(e);
+      }
+      for (int probe = 0; probe < 20; probe++) {
+        auto a = addr();
+        const AclEntry* want = nullptr;
+        for (const auto& m : model)
+          if (covers(m, a) && (!want || m.prefix_len > want->prefix_len)) want = &m;
+        sl_flow_key f{};
+        f.family = family;
+        std::memcpy(f.src, a.data(), sizeof(f.src));
+        const sl_acl_rule* got = tables->acl(3, f);
+        ASSERT_EQ(got != nullptr, want != nullptr) << "step " << step;
+        if (want) {
+          matched++;
+          ASSERT_EQ(got->rule_id, want->rule.rule_id) << "step " << step << " /" << int(want->prefix_len);
+          ASSERT_EQ(got->action, want->rule.action);
+        }
+      }
+    }
+    EXPECT_GT(matched, 1000u) << "the probes hit rules";
+    ASSERT_EQ(tables->acl_list().size(), model.size());
+    for (const auto& m : model) ASSERT_TRUE(tables->acl_del(m).ok());
+    sl_flow_key f{};
+    f.family = family;
+    EXPECT_EQ(tables->acl(3, f), nullptr);
+    EXPECT_TRUE(tables->acl_list().empty());
+  }
 }
 
 TEST_F(Acl, InvalidEntriesAreRefused) {
