@@ -28,9 +28,10 @@
 //    rte_lpm per scope needs a 64 MB first level each, which 257 scopes
 //    or a --no-huge -m 512 EAL cannot hold; a hash probed per prefix
 //    length cost ~55 ns per distinct length here.) Nodes are capped
-//    (kAclMaxNodes, 256 B each): past it acl_put fails with ENOSPC.
+//    (kAclMaxNodes, 280 B each): past it acl_put fails with ENOSPC.
 //
-// Threads: the writers (global_set, vip_*, backend_put, ring_put, reclaim)
+// Threads: the writers (global_set, vip_*, backend_put, ring_put, acl_put,
+// acl_del, reclaim)
 // are called by one thread at a time (the controller's main loop). The
 // reads (vip_get, vip_list, backend_get) are safe from any thread that is
 // either the writer or registered with qsbr(); the workers use the inline
