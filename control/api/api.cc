@@ -75,7 +75,8 @@ std::optional<std::string> ApiHandler::handle_async(std::string_view request,
     case ApiCommand::stats:
     case ApiCommand::conns:
     case ApiCommand::detach:
-    case ApiCommand::vrrp: return reply_to(*req);
+    case ApiCommand::vrrp:
+    case ApiCommand::acl_list: return reply_to(*req);
     case ApiCommand::reload:
       runner.reload([reply](const Result<void>& r) { reply(r, true); });
       return std::nullopt;
@@ -95,6 +96,7 @@ Result<json> ApiHandler::dispatch(const ApiRequest& req) {
     case ApiCommand::conns: return conns(req);
     case ApiCommand::detach: return detach();
     case ApiCommand::vrrp: return vrrp_report_json(vrrp_report());
+    case ApiCommand::acl_list: return acl_list();
     case ApiCommand::reload: {
       if (auto r = store_.reload(); !r) return r.error();
       return json{{"vips", store_.running().vips.size()}};
@@ -219,6 +221,30 @@ json ApiHandler::backend_list() const {
       });
     }
   return json{{"backends", out}};
+}
+
+// Every rule programmed, with its hits (summed over CPUs): the configured
+// prefixes and the /0 default denies that allow lists add.
+Result<json> ApiHandler::acl_list() {
+  json out = json::array();
+  std::vector<AclRuleView> rules;
+  if (acls_) rules = acls_->rules();
+  std::vector<uint64_t> hits;
+  if (!rules.empty()) {
+    auto h = dp_.acl_hits();
+    if (!h) return h.error();
+    hits = std::move(*h);
+  }
+  for (const auto& r : rules)
+    out.push_back({
+        {"scope", r.scope},
+        {"action", r.action == SL_ACL_ALLOW ? "allow" : "deny"},
+        {"cidr", r.cidr.str()},
+        {"default_deny", r.default_deny},
+        {"rule_id", r.rule_id},
+        {"hits", r.rule_id < hits.size() ? hits[r.rule_id] : 0},
+    });
+  return json{{"rules", out}};
 }
 
 }  // namespace sluice

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "control/acl/acl_table.h"
 #include "control/api/api_request.h"
 #include "control/api/change_runner.h"
 #include "control/config/config_store.h"
@@ -65,6 +66,9 @@ class ApiHandler {
   // `status` takes its role from it and `vrrp` shows it. Set before the
   // first request; unset: no VRRP (role active, `vrrp` says not configured).
   void set_vrrp(VrrpReportSource source) { vrrp_ = std::move(source); }
+  // `acl list` reads the rules from it (the main loop's, like the table);
+  // unset: no rules.
+  void set_acl(const AclTable* acls) { acls_ = acls; }
 
  private:
   std::string reply_to(const ApiRequest& req);  // the reply line to a parsed request
@@ -72,6 +76,7 @@ class ApiHandler {
   nlohmann::json status() const;
   nlohmann::json vip_list() const;
   nlohmann::json backend_list() const;
+  Result<nlohmann::json> acl_list();
   Result<nlohmann::json> stats();
   Result<nlohmann::json> conns(const ApiRequest& req);
   Result<nlohmann::json> detach();
@@ -84,6 +89,7 @@ class ApiHandler {
   DaemonInfo info_;
   Detach detach_;
   VrrpReportSource vrrp_;
+  const AclTable* acls_ = nullptr;
 };
 
 // Shared with sluicectl's table printer.

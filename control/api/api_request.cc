@@ -23,6 +23,8 @@ enum Field : unsigned {
   kMode = 1 << 4,
   kVip = 1 << 5,
   kLimit = 1 << 6,
+  kCidr = 1 << 7,
+  kAction = 1 << 8,
 };
 
 struct CommandSpec {
@@ -48,11 +50,15 @@ constexpr CommandSpec kCommands[] = {
     {"reload", ApiCommand::reload, 0, 0},
     {"detach", ApiCommand::detach, 0, 0},
     {"vrrp", ApiCommand::vrrp, 0, 0},
+    {"acl_list", ApiCommand::acl_list, 0, 0},
+    {"acl_add", ApiCommand::acl_add, kCidr | kAction, kVip},
+    {"acl_del", ApiCommand::acl_del, kCidr | kAction, kVip},
 };
 
 constexpr std::pair<const char*, Field> kFieldNames[] = {
     {"service", kService}, {"address", kAddress}, {"weight", kWeight}, {"backup", kBackup},
-    {"mode", kMode},       {"vip", kVip},         {"limit", kLimit},
+    {"mode", kMode},       {"vip", kVip},         {"limit", kLimit},     {"cidr", kCidr},
+    {"action", kAction},
 };
 
 Error field_error(const std::string& field, const std::string& why) {
@@ -107,6 +113,16 @@ Result<IpAddr> read_address(const json& req, const char* field) {
   return *a;
 }
 
+Result<Cidr> read_cidr(const json& req, const char* field) {
+  auto s = read_string(req, field);
+  if (!s) return s.error();
+  if (s->size() > kCidrMaxText)
+    return field_error(field, "longer than " + std::to_string(kCidrMaxText) + " characters");
+  auto c = Cidr::parse(*s);
+  if (!c) return field_error(field, "must be ADDR/LEN (IPv4 or IPv6), got '" + *s + "'");
+  return *c;
+}
+
 Result<uint32_t> read_uint(const json& req, const char* field, uint32_t lo, uint32_t hi) {
   const json& v = req.at(field);
   std::string range = std::to_string(lo) + ".." + std::to_string(hi);
@@ -146,6 +162,18 @@ Result<void> read_fields(const json& req, unsigned present, ApiRequest& out) {
   if (present & kBackup) {
     if (!req.at("backup").is_boolean()) return field_error("backup", "must be true or false");
     out.backup = req.at("backup").get<bool>();
+  }
+  if (present & kCidr) {
+    auto c = read_cidr(req, "cidr");
+    if (!c) return c.error();
+    out.cidr = *c;
+  }
+  if (present & kAction) {
+    auto a = read_string(req, "action");
+    if (!a) return a.error();
+    if (*a != "allow" && *a != "deny")
+      return field_error("action", "must be allow|deny, got '" + *a + "'");
+    out.action = *a == "allow" ? SL_ACL_ALLOW : SL_ACL_DENY;
   }
   if (present & kMode) {
     auto m = read_string(req, "mode");
@@ -238,7 +266,9 @@ bool api_command_mutates(ApiCommand cmd) {
     case ApiCommand::backend_del:
     case ApiCommand::backend_set:
     case ApiCommand::backend_drain:
-    case ApiCommand::backend_undrain: return true;
+    case ApiCommand::backend_undrain:
+    case ApiCommand::acl_add:
+    case ApiCommand::acl_del: return true;
     default: return false;
   }
 }

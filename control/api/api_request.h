@@ -32,6 +32,9 @@ enum class ApiCommand {
   reload,
   detach,
   vrrp,
+  acl_list,
+  acl_add,
+  acl_del,
 };
 
 // A VIP as its service name says it: ADDR:PORT/PROTO.
@@ -48,6 +51,9 @@ struct ServiceKey {
 std::optional<ServiceKey> service_parse(std::string_view text);
 
 constexpr uint32_t kConnsDefaultLimit = 1000;
+// The longest CIDR text: a full IPv6 address (45 with an embedded IPv4
+// quad) and "/128".
+constexpr size_t kCidrMaxText = 49;
 constexpr uint32_t kConnsMaxLimit = 1000000;
 
 struct ApiRequest {
@@ -58,6 +64,8 @@ struct ApiRequest {
   bool backup = false;                // backend_add
   sl_mode mode = SL_MODE_DSR;         // vip_add
   uint32_t limit = kConnsDefaultLimit;  // conns
+  std::optional<Cidr> cidr;           // acl_add, acl_del (scope: service, else global)
+  sl_acl_action action = SL_ACL_DENY; // acl_add, acl_del
 };
 
 Result<ApiRequest> api_parse_request(std::string_view text);

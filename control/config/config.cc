@@ -149,9 +149,7 @@ void check_unique_keys(const YAML::Node& n, const std::string& path, std::set<in
 
 // Every scope's prefixes together fit the dataplane's rule ids.
 void acl_check_total(const Config& c) {
-  size_t n = c.acl ? c.acl->allow.size() + c.acl->deny.size() : 0;
-  for (const auto& v : c.vips)
-    if (v.acl) n += v.acl->allow.size() + v.acl->deny.size();
+  size_t n = acl_prefix_count(c);
   if (n > kAclMaxRules)
     fail("acl", "at most " + std::to_string(kAclMaxRules) + " prefixes in all scopes together, got " +
                     std::to_string(n));
@@ -195,6 +193,13 @@ void parse_top(const YAML::Node& n, Config& c) {
 }  // namespace
 
 std::vector<std::string> Config::ignored_blocks() const { return {}; }
+
+size_t acl_prefix_count(const Config& c) {
+  size_t n = c.acl ? c.acl->allow.size() + c.acl->deny.size() : 0;
+  for (const auto& v : c.vips)
+    if (v.acl) n += v.acl->allow.size() + v.acl->deny.size();
+  return n;
+}
 
 Result<Config> config_parse(const std::string& yaml_text) {
   try {

@@ -61,6 +61,8 @@ inline constexpr size_t kAclMaxRules = SL_ACL_MAX_RULES - 2 * (SL_MAX_VIPS + 1);
 inline constexpr size_t kAclMaxPerScope = kAclMaxRules;
 // A prefix listed twice in one scope (in one list, or in both), if any.
 std::optional<Cidr> acl_duplicate(const AclConfig& acl);
+// No bit set past the prefix length (203.0.113.0/24, not 203.0.113.5/24).
+bool acl_host_bits_zero(const Cidr& c);
 
 // `limits:` (core/limit.h): new flows per source address (an IPv6 source
 // per /64), as a token bucket; established flows are never limited.
@@ -159,6 +161,9 @@ struct Config {
 
   bool operator==(const Config&) const = default;
 };
+
+// ACL prefixes in every scope together (capped at kAclMaxRules).
+size_t acl_prefix_count(const Config& c);
 
 // A key given twice in one map, at any depth, is an error naming the key
 // and its line. Errors are one printable line (control bytes escaped).

@@ -65,15 +65,6 @@ HealthCheckConfig parse_health_check(const YAML::Node& n, const std::string& pat
   return hc;
 }
 
-// A prefix with host bits set is refused rather than cut: 203.0.113.5/24
-// is more likely a typo for a /32 than a wish for the /24.
-static bool host_bits_zero(const Cidr& c) {
-  int bits = c.addr.host_prefix();
-  for (int i = c.prefix; i < bits; ++i)
-    if (c.addr.bytes[size_t(i / 8)] & (0x80 >> (i % 8))) return false;
-  return true;
-}
-
 // `family` 0: either (the global block).
 static std::vector<Cidr> parse_cidrs(const YAML::Node& n, const std::string& path,
                                      uint8_t family) {
@@ -86,7 +77,7 @@ static std::vector<Cidr> parse_cidrs(const YAML::Node& n, const std::string& pat
     Cidr c = read_cidr(n[i], index(path, i));
     if (family != 0 && c.addr.family != family)
       fail(index(path, i), "must be in the VIP's address family, got " + c.str());
-    if (!host_bits_zero(c))
+    if (!acl_host_bits_zero(c))
       fail(index(path, i), "host bits set past the prefix length, got " + c.str());
     out.push_back(c);
   }
@@ -192,6 +183,15 @@ LimitsConfig parse_limits(const YAML::Node& n, const std::string& path) {
 }  // namespace sluice::cfg
 
 namespace sluice {
+
+// A prefix with host bits set is refused rather than cut: 203.0.113.5/24
+// is more likely a typo for a /32 than a wish for the /24.
+bool acl_host_bits_zero(const Cidr& c) {
+  int bits = c.addr.host_prefix();
+  for (int i = c.prefix; i < bits; ++i)
+    if (c.addr.bytes[size_t(i / 8)] & (0x80 >> (i % 8))) return false;
+  return true;
+}
 
 std::optional<Cidr> acl_duplicate(const AclConfig& acl) {
   std::vector<Cidr> all = acl.allow;

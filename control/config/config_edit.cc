@@ -78,6 +78,64 @@ Result<void> backend_change(Config& cfg, const ApiRequest& req) {
   return {};
 }
 
+// The ACL a request names: the VIP's (`vip`), else the global one; made
+// when missing, so an add has somewhere to go.
+struct AclScope {
+  std::optional<AclConfig>* acl;
+  std::string name;
+  uint8_t family;  // 0: either
+};
+
+Result<AclScope> acl_scope_of(Config& cfg, const ApiRequest& req) {
+  if (!req.service) return AclScope{&cfg.acl, "global", 0};
+  auto v = vip_of(cfg, req);
+  if (!v) return v.error();
+  return AclScope{&(*v)->acl, (*v)->name(), (*v)->address.family};
+}
+
+const char* action_name(sl_acl_action a) { return a == SL_ACL_ALLOW ? "allow" : "deny"; }
+
+// The checks config_parse would make too, with the request's words.
+Result<void> acl_add(Config& cfg, const ApiRequest& req) {
+  auto scope = acl_scope_of(cfg, req);
+  if (!scope) return scope.error();
+  const Cidr& c = *req.cidr;
+  if (scope->family != 0 && c.addr.family != scope->family)
+    return make_error(c.str() + ": not in the address family of " + scope->name);
+  if (!acl_host_bits_zero(c))
+    return make_error(c.str() + ": host bits set past the prefix length");
+  std::optional<AclConfig>& acl = *scope->acl;
+  if (acl) {
+    for (auto* list : {&acl->allow, &acl->deny})
+      if (std::find(list->begin(), list->end(), c) != list->end())
+        return make_error(c.str() + ": already in the " +
+                          (list == &acl->allow ? "allow" : "deny") + " list of " + scope->name);
+  }
+  if (acl_prefix_count(cfg) >= kAclMaxRules)
+    return make_error("acl: at most " + std::to_string(kAclMaxRules) +
+                      " prefixes in all scopes together");
+  if (!acl) acl.emplace();
+  (req.action == SL_ACL_ALLOW ? acl->allow : acl->deny).push_back(c);
+  return {};
+}
+
+Result<void> acl_del(Config& cfg, const ApiRequest& req) {
+  auto scope = acl_scope_of(cfg, req);
+  if (!scope) return scope.error();
+  std::optional<AclConfig>& acl = *scope->acl;
+  const Cidr& c = *req.cidr;
+  std::vector<Cidr>* list = nullptr;
+  if (acl) list = req.action == SL_ACL_ALLOW ? &acl->allow : &acl->deny;
+  auto it = list ? std::find(list->begin(), list->end(), c) : std::vector<Cidr>::iterator{};
+  if (!list || it == list->end())
+    return make_error(c.str() + ": not in the " + action_name(req.action) + " list of " +
+                      scope->name);
+  list->erase(it);
+  // The last prefix gone: no block left behind in the file.
+  if (acl->empty()) acl.reset();
+  return {};
+}
+
 }  // namespace
 
 VipConfig* find_vip(Config& cfg, const ServiceKey& key) {
@@ -99,6 +157,8 @@ Result<void> config_edit(Config& cfg, const ApiRequest& req) {
     case ApiCommand::backend_set:
     case ApiCommand::backend_drain:
     case ApiCommand::backend_undrain: return backend_change(cfg, req);
+    case ApiCommand::acl_add: return acl_add(cfg, req);
+    case ApiCommand::acl_del: return acl_del(cfg, req);
     default: return make_error(std::string(api_command_name(req.cmd)) + ": not a change");
   }
 }

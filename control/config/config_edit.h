@@ -9,7 +9,7 @@
 
 namespace sluice {
 
-// vip_add .. backend_undrain; `req` as api_parse_request returned it.
+// vip_add .. backend_undrain, acl_add, acl_del; `req` as api_parse_request returned it.
 Result<void> config_edit(Config& cfg, const ApiRequest& req);
 
 // The VIPs as the dataplane should serve them: a drained backend has

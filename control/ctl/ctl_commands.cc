@@ -94,7 +94,7 @@ std::string ctl_change_done(const json& req) {
   size_t us = cmd.find('_');
   std::string line = cmd;
   if (us != std::string::npos) line[us] = ' ';
-  for (const char* key : {"service", "address"})
+  for (const char* key : {"vip", "service", "action", "address", "cidr"})
     if (req.contains(key)) {
       line += ' ';
       line += req[key].get<std::string>();

@@ -170,6 +170,16 @@ void print_backend_list(const json& reply, std::ostream& out) {
   t.print(out);
 }
 
+void print_acl_list(const json& reply, std::ostream& out) {
+  TextTable t({"SCOPE", "ACTION", "CIDR", "RULE", "HITS"});
+  for (const auto& r : list(reply, "rules")) {
+    std::string action = field(r, "action");
+    if (r.value("default_deny", false)) action += " (default)";
+    t.add({field(r, "scope"), action, field(r, "cidr"), field(r, "rule_id"), field(r, "hits")});
+  }
+  t.print(out);
+}
+
 void print_stats(const json& reply, std::ostream& out) {
   TextTable vips({"SERVICE", "PACKETS", "BYTES", "NEW_CONNS"});
   for (const auto& v : list(reply, "vips"))

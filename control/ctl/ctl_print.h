@@ -33,6 +33,8 @@ void print_reload(const nlohmann::json& reply, std::ostream& out);
 void print_detach(const nlohmann::json& reply, std::ostream& out);
 // `vrrp`: "VRRP is not configured ..." for {"configured":false}.
 void print_vrrp(const nlohmann::json& reply, std::ostream& out);
+// `acl list`: a rule an allow list added (its /0 deny) says "(default)".
+void print_acl_list(const nlohmann::json& reply, std::ostream& out);
 
 // `stats -w`: per-second rates from two `stats` replies `seconds` apart, as
 // a reply-shaped object: {"interval_s":..,"vips":[{service,pps,bps,new_cps}],

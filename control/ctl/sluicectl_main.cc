@@ -2,7 +2,7 @@
 // sluicectl [--socket PATH] COMMAND [-o text|json]
 //   status | vip list|add|del | backend list|add|del|set|drain|undrain |
 //   stats [-w [SECONDS]] | conns [--vip SERVICE] [--limit N] | vrrp | reload |
-//   detach
+//   detach | acl list | acl add|del [--vip SERVICE] allow|deny CIDR
 // sluicectl backend-setup --vip V [--vip V2 ...] --mode dsr|ipip --iface X
 //           [--generic] [--undo]
 // Exit 0 on success, 1 with `sluicectl: <reason>` on failure, 2 on bad usage.
@@ -27,7 +27,7 @@ using sluice::CtlPrinter;
 struct Args {
   std::string socket = "/run/sluice/sluiced.sock";
   std::string output = "text";
-  std::string service, address, mode = "dsr", vip;
+  std::string service, address, mode = "dsr", vip, action, cidr;
   uint32_t weight = 1, limit = 1000;
   bool backup = false;
   double watch = 0;
@@ -109,6 +109,29 @@ void add_backend_commands(CLI::App& app, Args& a, std::vector<Command>& out) {
     backend_args(sub, a);
     const char* c = cmd;
     out.push_back({sub, [&a, c] { return req(c, a, true); }, {}});
+  }
+}
+
+void add_acl_commands(CLI::App& app, Args& a, std::vector<Command>& out) {
+  CLI::App* acl = app.add_subcommand("acl", "firewall: source prefixes allowed or denied")
+                      ->require_subcommand(1);
+  out.push_back({leaf(acl, "list", "list rules (global and per VIP) with their hits", a),
+                 [] { return json{{"cmd", "acl_list"}}; }, sluice::print_acl_list});
+  for (const auto& [name, cmd, help] :
+       {std::tuple{"add", "acl_add", "add a prefix to an allow or deny list"},
+        std::tuple{"del", "acl_del", "remove a prefix from an allow or deny list"}}) {
+    CLI::App* sub = leaf(acl, name, help, a);
+    sub->add_option("--vip", a.vip, "the VIP's list (ADDR:PORT/PROTO); without: the global one");
+    sub->add_option("action", a.action, "allow|deny")->required()
+        ->check(CLI::IsMember({"allow", "deny"}));
+    sub->add_option("cidr", a.cidr, "source prefix ADDR/LEN, host bits zero (ADDR alone: /32, /128)")
+        ->required();
+    const char* c = cmd;
+    out.push_back({sub, [&a, c] {
+                     json j{{"cmd", c}, {"action", a.action}, {"cidr", a.cidr}};
+                     if (!a.vip.empty()) j["vip"] = a.vip;
+                     return j;
+                   }, {}});
   }
 }
 
@@ -200,6 +223,7 @@ int main(int argc, char** argv) {
   add_other_commands(app, a, commands);
   add_vip_commands(app, a, commands);
   add_backend_commands(app, a, commands);
+  add_acl_commands(app, a, commands);
   SetupArgs setup_args;
   CLI::App* setup = add_setup_command(app, setup_args);
   try {

@@ -399,6 +399,7 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
     return r;
   };
   handler.set_vrrp(vrrp_report);
+  handler.set_acl(&acls);
   (*metrics)->set_vrrp(vrrp_report);
   (*api)->set_handler([&](std::string_view req, ApiServer::Ticket t) {
     auto reply = handler.handle_async(req, **changes, [&, t](std::string later) {

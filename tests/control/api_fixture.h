@@ -50,6 +50,11 @@ class FlakyDataplane final : public Dataplane {
     return in_.reason_counters();
   }
   Result<void> counters_reset(CounterKind k, uint32_t id) override { return in_.counters_reset(k, id); }
+  Result<void> acl_put(const AclEntry& e) override { return spend() ? in_.acl_put(e) : err(); }
+  Result<void> acl_del(const AclEntry& e) override { return spend() ? in_.acl_del(e) : err(); }
+  Result<std::vector<AclEntry>> acl_list() override { return in_.acl_list(); }
+  Result<std::vector<uint64_t>> acl_hits() override { return in_.acl_hits(); }
+  Result<void> acl_hits_reset(uint32_t id) override { return in_.acl_hits_reset(id); }
   Result<std::vector<ConnEntry>> conns(size_t limit) override {
     if (!conn_entries.empty()) return conn_entries;
     return in_.conns(limit);
