@@ -313,6 +313,7 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   // the main loop publishes after every change.
   auto metrics = MetricsEndpoint::start(cfg.metrics_listen, **dp, counters);
   if (!metrics) return metrics.error();
+  (*metrics)->publish_acl(metrics_acl_of(acls.rules()));
   (*metrics)->publish(table);
   if (!cfg.metrics_listen.empty()) spdlog::info("metrics at http://{}/metrics", cfg.metrics_listen);
 
@@ -354,7 +355,9 @@ Result<void> daemon_run(const Config& cfg, const DaemonFlags& flags) {
   // API changes and reloads: the tables, then the VIP addresses.
   ConfigStore store(cfg, flags.config_path, [&](const Config& next) -> Result<void> {
     if (auto r = table.global().set_limits(next.limits); !r) return r;
-    if (auto r = apply_all(next, std::chrono::milliseconds(0)); !r) return r;
+    auto applied = apply_all(next, std::chrono::milliseconds(0));
+    (*metrics)->publish_acl(metrics_acl_of(acls.rules()));  // whatever the apply left
+    if (!applied) return applied;
     retry_unresolved(true);
     if (!vrrp_svc) return addrs.sync(vip_addrs(next));
     // The VRRP thread holds the addresses: it takes the new list, and adds

@@ -21,6 +21,14 @@ MetricsSnapshot metrics_snapshot_of(const ServiceTable& table) {
   return snap;
 }
 
+std::vector<MetricsAclRule> metrics_acl_of(const std::vector<AclRuleView>& rules) {
+  std::vector<MetricsAclRule> out;
+  out.reserve(rules.size());
+  for (const auto& r : rules)
+    out.push_back({r.scope, r.action == SL_ACL_ALLOW ? "allow" : "deny", r.cidr.str(), r.rule_id});
+  return out;
+}
+
 void MetricsRegistry::publish(MetricsSnapshot snap) {
   auto next = std::make_shared<const MetricsSnapshot>(std::move(snap));
   std::lock_guard<std::mutex> lock(mu_);
@@ -69,6 +77,13 @@ MetricsCounters metrics_collect(const MetricsSnapshot& snap, Dataplane& dp,
     out.backends.push_back(std::move(bes));
   }
   if (auto r = dp.reason_counters(); r) out.reasons = *r;
+  // One read of every rule's hits (the dataplane sums the CPUs).
+  if (snap.acl && !snap.acl->empty())
+    if (auto hits = dp.acl_hits(); hits) {
+      out.acl_hits.reserve(snap.acl->size());
+      for (const auto& rule : *snap.acl)
+        out.acl_hits.push_back(rule.rule_id < hits->size() ? (*hits)[rule.rule_id] : 0);
+    }
   out.control = control_count_values(control);
   out.loop = loop_values(control.loop);
   return out;

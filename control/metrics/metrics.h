@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "control/acl/acl_table.h"
 #include "control/api/client_conns.h"
 #include "control/daemon/control_counters.h"
 #include "dataplane/dataplane.h"
@@ -41,10 +42,23 @@ struct MetricsVip {
   std::vector<MetricsBackend> backends;
 };
 
+// One firewall rule (control/acl/acl_table.h): its labels and the id its
+// hits are counted under. At most SL_ACL_MAX_RULES of them (the config
+// caps the prefixes), so the label set stays bounded.
+struct MetricsAclRule {
+  std::string scope;   // "global" or the VIP's service name
+  std::string action;  // "allow" | "deny"
+  std::string cidr;    // "203.0.113.0/24"
+  uint32_t rule_id = 0;
+};
+using MetricsAclRules = std::shared_ptr<const std::vector<MetricsAclRule>>;
+std::vector<MetricsAclRule> metrics_acl_of(const std::vector<AclRuleView>& rules);
+
 // What the metrics thread may know about the service state: copied, so it
 // stays valid whatever the main loop does next.
 struct MetricsSnapshot {
   std::vector<MetricsVip> vips;
+  MetricsAclRules acl;  // shared between snapshots until the rules change; may be null
 };
 
 // The snapshot of what `table` serves now.
@@ -98,6 +112,7 @@ struct MetricsCounters {
   // The VRRP instance and connection sync; absent without a `vrrp:` block
   // (their families are then left out).
   std::optional<vrrp::VrrpReport> vrrp;
+  std::vector<uint64_t> acl_hits;  // parallel to *snapshot.acl (empty: unread)
 };
 
 struct BuildInfo {

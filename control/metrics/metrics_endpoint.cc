@@ -32,7 +32,14 @@ Result<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::start(const std::strin
 }
 
 void MetricsEndpoint::publish(const ServiceTable& table) {
-  if (server_) registry_.publish(metrics_snapshot_of(table));
+  if (!server_) return;
+  MetricsSnapshot snap = metrics_snapshot_of(table);
+  snap.acl = acl_;
+  registry_.publish(std::move(snap));
+}
+
+void MetricsEndpoint::publish_acl(const std::vector<MetricsAclRule>& rules) {
+  if (server_) acl_ = std::make_shared<const std::vector<MetricsAclRule>>(rules);
 }
 
 void MetricsEndpoint::set_vrrp(VrrpSource source) {

@@ -29,6 +29,9 @@ class MetricsEndpoint {
 
   // Main loop, after every change of the service state.
   void publish(const ServiceTable& table);
+  // Main loop, after every apply: the firewall rules (control/acl), kept
+  // and attached to every snapshot publish() makes from now on.
+  void publish_acl(const std::vector<MetricsAclRule>& rules);
   // The API surface's connection counters, reported beside the metrics
   // port's own; `api` must outlive the endpoint.
   void watch_clients(const ClientStats& api) { api_clients_ = &api; }
@@ -45,6 +48,7 @@ class MetricsEndpoint {
   Dataplane& dp_;
   const ControlCounters& counters_;
   MetricsRegistry registry_;
+  MetricsAclRules acl_;  // main loop only
   ConnCountCache conn_count_;
   BuildInfo build_;
   std::atomic<const ClientStats*> api_clients_{nullptr};  // set once, read by the server

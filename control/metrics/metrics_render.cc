@@ -130,6 +130,22 @@ void render_reasons(Exposition& e, const MetricsCounters& c) {
              c.reasons[r].packets);
 }
 
+// Labels are the rule's scope, action and prefix, unique per rule (a
+// scope holds a prefix once); a default deny an allow list adds is there
+// too, as its /0.
+void render_acl(Exposition& e, const MetricsSnapshot& s, const MetricsCounters& c) {
+  e.family("sluice_acl_hits_total", "counter",
+           "Packets that matched the firewall rule (its most specific prefix), summed over CPUs.");
+  if (!s.acl) return;
+  for (size_t i = 0; i < s.acl->size(); ++i) {
+    const MetricsAclRule& r = (*s.acl)[i];
+    e.sample("sluice_acl_hits_total",
+             label("scope", r.scope) + "," + label("action", r.action) + "," +
+                 label("cidr", r.cidr),
+             i < c.acl_hits.size() ? c.acl_hits[i] : 0);
+  }
+}
+
 void render_conn_table(Exposition& e, const MetricsCounters& c) {
   e.family("sluice_conn_table_entries", "gauge",
            "Flows in the connection table (counted at most every few seconds).");
@@ -270,6 +286,7 @@ std::string metrics_render(const MetricsSnapshot& snap, const MetricsCounters& c
   render_vips(e, snap, counters);
   render_backends(e, snap, counters);
   render_reasons(e, counters);
+  render_acl(e, snap, counters);
   render_conn_table(e, counters);
   render_control(e, counters);
   render_loop(e, counters.loop);
