@@ -23,7 +23,7 @@ _sluicectl() {
   done
   local opts="-o --output -h --help"
   case $cmd in
-    "") COMPREPLY=($(compgen -W "status vip backend stats conns vrrp reload detach backend-setup --socket --version -h --help" -- "$cur")) ;;
+    "") COMPREPLY=($(compgen -W "status vip backend acl stats conns vrrp reload detach backend-setup --socket --version -h --help" -- "$cur")) ;;
     vip)
       case $sub in
         "") COMPREPLY=($(compgen -W "list add del -h --help" -- "$cur")) ;;
@@ -35,6 +35,17 @@ _sluicectl() {
         "") COMPREPLY=($(compgen -W "list add del set drain undrain -h --help" -- "$cur")) ;;
         add) COMPREPLY=($(compgen -W "--weight --backup $opts" -- "$cur")) ;;
         set) COMPREPLY=($(compgen -W "--weight $opts" -- "$cur")) ;;
+        *) COMPREPLY=($(compgen -W "$opts" -- "$cur")) ;;
+      esac ;;
+    acl)
+      case $sub in
+        "") COMPREPLY=($(compgen -W "list add del -h --help" -- "$cur")) ;;
+        add|del)
+          # The action first, then the prefix (not completed).
+          local n=0
+          for ((i = 1; i < cword; i++)); do [[ ${words[i]} == allow || ${words[i]} == deny ]] && n=1; done
+          if ((n)); then COMPREPLY=($(compgen -W "--vip $opts" -- "$cur"))
+          else COMPREPLY=($(compgen -W "allow deny --vip $opts" -- "$cur")); fi ;;
         *) COMPREPLY=($(compgen -W "$opts" -- "$cur")) ;;
       esac ;;
     stats) COMPREPLY=($(compgen -W "-w --watch $opts" -- "$cur")) ;;
