@@ -62,11 +62,25 @@ std::optional<std::string> ApiHandler::handle_async(std::string_view request,
                                                    std::function<void(std::string)> later) {
   auto req = api_parse_request(request);
   if (!req) return api_error_reply(req.error().message());
-  auto reply = [this, later](const Result<void>& r, bool reload) {
-    if (!r) return later(api_error_reply(r.error().message()));
+  // The runner may finish at once, inside change() (an edit refused, a full
+  // queue): that reply is returned from here, since the server only takes
+  // a later one once this call has returned nullopt.
+  struct Pending {
+    bool returned = false;
+    std::optional<std::string> now;
+  };
+  auto pending = std::make_shared<Pending>();
+  auto deliver = [pending, later](std::string line) {
+    if (pending->returned)
+      later(std::move(line));
+    else
+      pending->now = std::move(line);
+  };
+  auto reply = [this, deliver](const Result<void>& r, bool reload) {
+    if (!r) return deliver(api_error_reply(r.error().message()));
     json out = reload ? json{{"vips", store_.running().vips.size()}} : json::object();
     out["ok"] = true;
-    later(out.dump(-1, ' ', false, json::error_handler_t::replace));
+    deliver(out.dump(-1, ' ', false, json::error_handler_t::replace));
   };
   switch (req->cmd) {
     case ApiCommand::status:
@@ -79,12 +93,14 @@ std::optional<std::string> ApiHandler::handle_async(std::string_view request,
     case ApiCommand::acl_list: return reply_to(*req);
     case ApiCommand::reload:
       runner.reload([reply](const Result<void>& r) { reply(r, true); });
-      return std::nullopt;
+      pending->returned = true;
+      return pending->now;
     default: break;
   }
   runner.change([r = *req](Config& cfg) { return config_edit(cfg, r); },
                 [reply](const Result<void>& r) { reply(r, false); });
-  return std::nullopt;
+  pending->returned = true;
+  return pending->now;
 }
 
 Result<json> ApiHandler::dispatch(const ApiRequest& req) {

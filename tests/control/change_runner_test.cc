@@ -85,6 +85,23 @@ TEST_F(ChangeRunnerTest, ReloadRepliesWithTheVipCount) {
   EXPECT_EQ(counters.config_reloads.load(), 1u);
 }
 
+// An edit refused before any work starts (duplicate backend, host bits in
+// an ACL prefix) is answered inline: the server takes a later reply only
+// once handle_async returned nullopt, so one given through `later` during
+// the call would be lost and the client left waiting.
+TEST_F(ChangeRunnerTest, ARefusedEditIsAnsweredInline) {
+  for (const char* req :
+       {R"({"cmd":"backend_add","service":"198.18.0.100:80/tcp","address":"198.18.0.11"})",
+        R"({"cmd":"acl_add","action":"deny","cidr":"198.18.0.5/24"})",
+        R"({"cmd":"acl_del","action":"deny","cidr":"198.18.0.0/24"})"}) {
+    auto now = send(req);
+    ASSERT_TRUE(now.has_value()) << req;
+    EXPECT_EQ(json::parse(*now)["ok"], false) << *now;
+  }
+  EXPECT_TRUE(replies.empty());
+  EXPECT_EQ(runner->queued(), 0u);
+}
+
 TEST_F(ChangeRunnerTest, TooManyQueuedIsRefusedAtOnce) {
   size_t refused = 0;
   for (size_t i = 0; i < ChangeRunner::kMaxQueued + 5; ++i)
