@@ -987,7 +987,7 @@ e2e_abuse.register(sys.modules[__name__], e2e_runtime)
 # VIP. Each module lands on its own: one not there yet is not an error.
 import importlib.util  # noqa: E402
 
-for _name in ("e2e_vrrp", "e2e_sync", "e2e_tls", "e2e_dpdk", "e2e_flood"):
+for _name in ("e2e_vrrp", "e2e_sync", "e2e_tls", "e2e_dpdk", "e2e_flood", "e2e_acl"):
     if importlib.util.find_spec(_name) is not None:
         importlib.import_module(_name).register(sys.modules[__name__], e2e_runtime)
 
