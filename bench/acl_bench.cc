@@ -100,25 +100,10 @@ Result<void> rules_grow(uint32_t n) {
   return {};
 }
 
-double floor_measure(int fd) {
-  Frame f(kVip, 0x10);
-  uint32_t action = 0;
-  int64_t sum = 0;
-  for (int i = 0; i < kFloorRuns; ++i) sum += run_once(fd, f, &action);
-  return double(sum) / kFloorRuns;
-}
-
 bool env_init() {
-  XdpOptions o;
-  o.attach = false;
-  o.pin = false;
-  auto dp = XdpDataplane::open(o);
+  auto dp = bench::open_two_vips(kVip, kVip2, 4);
   if (!dp.ok()) {
-    g_env.error = "loading sluice.bpf.o: " + dp.error().message() + " (needs root)";
-    return false;
-  }
-  if (auto r = bench::two_vips_fill(**dp, kVip, kVip2, 4); !r.ok()) {
-    g_env.error = r.error().message();
+    g_env.error = dp.error().message();
     return false;
   }
   g_env.dp = std::move(*dp);
@@ -133,7 +118,8 @@ bool env_init() {
     g_env.error = "loading noop_tx.bpf.o failed";
     return false;
   }
-  g_env.floor_ns = floor_measure(bpf_program__fd(g_env.noop->progs.sluice_noop_tx));
+  g_env.floor_ns = bench::floor_measure(bpf_program__fd(g_env.noop->progs.sluice_noop_tx), kVip,
+                                        kFloorRuns);
   // The client's flow, established once: every case then times its ACK.
   Frame syn(kVip, 0x02);
   uint32_t action = 0;

@@ -58,4 +58,14 @@ inline int64_t run_once(int prog_fd, const Frame& f, uint32_t* action) {
   return o.duration;
 }
 
+// The floor: a no-op program's kernel-measured ns per call, the mean of
+// `runs` calls on an ACK to `vip`.
+inline double floor_measure(int prog_fd, uint32_t vip, int runs = 200000) {
+  Frame f(vip, 0x10);
+  uint32_t action = 0;
+  int64_t sum = 0;
+  for (int i = 0; i < runs; ++i) sum += run_once(prog_fd, f, &action);
+  return double(sum) / runs;
+}
+
 }  // namespace sluice::bench

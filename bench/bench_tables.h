@@ -15,6 +15,7 @@
 #include "dataplane/dataplane.h"
 #include "core/abi.h"
 #include "core/wrr.h"
+#include "xdp/xdp_dataplane.h"
 
 namespace sluice::bench {
 
@@ -55,6 +56,22 @@ inline Result<void> two_vips_fill(Dataplane& dp, uint32_t dsr_vip, uint32_t ipip
   uint8_t lb[6] = {2, 0, 0, 0, 0, 1};
   std::memcpy(g.lb_mac, lb, 6);
   return dp.global_set(g);
+}
+
+// sluice.bpf.o loaded for BPF_PROG_TEST_RUN only (not attached, nothing
+// pinned) with two_vips_fill's tables; conn_table_size 0: the default.
+inline Result<std::unique_ptr<XdpDataplane>> open_two_vips(uint32_t dsr_vip, uint32_t ipip_vip,
+                                                           uint32_t per_vip,
+                                                           uint32_t conn_table_size = 0) {
+  XdpOptions o;
+  o.attach = false;
+  o.pin = false;
+  if (conn_table_size) o.conn_table_size = conn_table_size;
+  auto dp = XdpDataplane::open(o);
+  if (!dp.ok())
+    return make_error("loading sluice.bpf.o: " + dp.error().message() + " (needs root)");
+  if (auto r = two_vips_fill(**dp, dsr_vip, ipip_vip, per_vip); !r.ok()) return r.error();
+  return std::move(*dp);
 }
 
 }  // namespace sluice::bench

@@ -50,29 +50,10 @@ Env g_env;
 using bench::Frame;
 using bench::run_once;
 
-Result<void> tables_fill(XdpDataplane& dp) {
-  return bench::two_vips_fill(dp, kVipDsr, kVipIpip, kBackendsPerVip);
-}
-
-double floor_measure(int fd) {
-  Frame f(kVipDsr, 0x10);
-  uint32_t action = 0;
-  int64_t sum = 0;
-  for (int i = 0; i < kFloorRuns; ++i) sum += run_once(fd, f, &action);
-  return double(sum) / kFloorRuns;
-}
-
 bool env_init() {
-  XdpOptions o;
-  o.attach = false;
-  o.pin = false;
-  auto dp = XdpDataplane::open(o);
+  auto dp = bench::open_two_vips(kVipDsr, kVipIpip, kBackendsPerVip);
   if (!dp.ok()) {
-    g_env.error = "loading sluice.bpf.o: " + dp.error().message() + " (needs root)";
-    return false;
-  }
-  if (auto r = tables_fill(**dp); !r.ok()) {
-    g_env.error = r.error().message();
+    g_env.error = dp.error().message();
     return false;
   }
   g_env.dp = std::move(*dp);
@@ -81,7 +62,8 @@ bool env_init() {
     g_env.error = "loading noop_tx.bpf.o failed";
     return false;
   }
-  g_env.floor_ns = floor_measure(bpf_program__fd(g_env.noop->progs.sluice_noop_tx));
+  g_env.floor_ns = bench::floor_measure(bpf_program__fd(g_env.noop->progs.sluice_noop_tx), kVipDsr,
+                                        kFloorRuns);
   return true;
 }
 
@@ -294,17 +276,9 @@ void BM_flood_over_limit(benchmark::State& st) {
 void BM_flood_established_lost(benchmark::State& st) {
   bool one = st.range(0) == 1;
   constexpr uint32_t kTable = 65536, kEstablished = 10000, kFlood = 4 * kTable;
-  XdpOptions o;
-  o.attach = false;
-  o.pin = false;
-  o.conn_table_size = kTable;
-  auto dp = XdpDataplane::open(o);
+  auto dp = bench::open_two_vips(kVipDsr, kVipIpip, kBackendsPerVip, kTable);
   if (!dp.ok()) {
     st.SkipWithError(dp.error().message().c_str());
-    return;
-  }
-  if (auto r = tables_fill(**dp); !r.ok()) {
-    st.SkipWithError(r.error().message().c_str());
     return;
   }
   if (one)
