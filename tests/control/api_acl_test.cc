@@ -132,12 +132,12 @@ TEST_F(ApiAcl, ARuleKeepsItsIdAndHitsWhileItStays) {
   expect_ok(R"({"cmd":"acl_add","action":"deny","cidr":"203.0.113.0/24"})");
   uint32_t id = rule("global", "203.0.113.0/24")["rule_id"];
   dp.acl_hit_counts[id] = 5;
-  expect_ok(R"({"cmd":"acl_add","action":"deny","cidr":"2001:db8::/32"})");
-  expect_ok(R"({"cmd":"acl_add","vip":"[2001:2::100]:53/udp","action":"deny","cidr":"2001:db8:1::/48"})");
+  expect_ok(R"({"cmd":"acl_add","action":"deny","cidr":"2001:2:0:100::/56"})");
+  expect_ok(R"({"cmd":"acl_add","vip":"[2001:2::100]:53/udp","action":"deny","cidr":"2001:2:0:200::/56"})");
   json r = rule("global", "203.0.113.0/24");
   EXPECT_EQ(r["rule_id"], id);
   EXPECT_EQ(r["hits"], 5);
-  expect_ok(R"({"cmd":"acl_del","action":"deny","cidr":"2001:db8::/32"})");
+  expect_ok(R"({"cmd":"acl_del","action":"deny","cidr":"2001:2:0:100::/56"})");
   EXPECT_EQ(rule("global", "203.0.113.0/24")["rule_id"], id);
   EXPECT_EQ(rules().size(), 2u);
   EXPECT_EQ(dp.acl.size(), 2u);
@@ -148,18 +148,18 @@ TEST_F(ApiAcl, RefusalsNameTheCauseAndChangeNothing) {
   expect_ok(R"({"cmd":"acl_add","vip":"198.18.0.100:80/tcp","action":"allow","cidr":"198.18.0.0/24"})");
   const std::string g = R"({"cmd":"acl_add","action":)";
   expect_refused(g + R"("deny","cidr":"203.0.113.5/24"})", "host bits set");
-  expect_refused(g + R"("deny","cidr":"2001:db8::1/32"})", "host bits set");
+  expect_refused(g + R"("deny","cidr":"2001:2:0:100::1/56"})", "host bits set");
   expect_refused(g + R"("deny","cidr":"203.0.113.0/24"})", "already in the deny list of global");
   expect_refused(g + R"("allow","cidr":"203.0.113.0/24"})", "already in the deny list of global");
   expect_refused(R"({"cmd":"acl_add","vip":"198.18.0.100:80/tcp","action":"deny","cidr":"198.18.0.0/24"})",
                  "already in the allow list of 198.18.0.100:80/tcp");
-  expect_refused(R"({"cmd":"acl_add","vip":"198.18.0.100:80/tcp","action":"deny","cidr":"2001:db8::/32"})",
+  expect_refused(R"({"cmd":"acl_add","vip":"198.18.0.100:80/tcp","action":"deny","cidr":"2001:2:0:100::/56"})",
                  "not in the address family of 198.18.0.100:80/tcp");
-  expect_refused(R"({"cmd":"acl_add","vip":"198.18.0.200:80/tcp","action":"deny","cidr":"10.0.0.0/8"})",
+  expect_refused(R"({"cmd":"acl_add","vip":"198.18.0.200:80/tcp","action":"deny","cidr":"198.19.128.0/17"})",
                  "unknown service 198.18.0.200:80/tcp");
   expect_refused(R"({"cmd":"acl_del","action":"allow","cidr":"203.0.113.0/24"})",
                  "203.0.113.0/24: not in the allow list of global");
-  expect_refused(R"({"cmd":"acl_del","vip":"[2001:2::100]:53/udp","action":"deny","cidr":"2001:db8::/32"})",
+  expect_refused(R"({"cmd":"acl_del","vip":"[2001:2::100]:53/udp","action":"deny","cidr":"2001:2:0:100::/56"})",
                  "not in the deny list of [2001:2::100]:53/udp");
   // The request itself.
   expect_refused(g + R"("block","cidr":"203.0.113.0/24"})", "action: must be allow|deny");
@@ -185,17 +185,17 @@ TEST(AclEdit, RefusesPastTheTotalCap) {
   for (uint32_t i = 0; i < kAclMaxRules - 1; ++i) {
     Cidr c;
     c.addr.family = SL_AF_INET6;
-    c.addr.bytes = {0x20, 0x01, 0x0d, 0xb8, uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)};
-    c.prefix = 56;
+    c.addr.bytes = {0x20, 0x01, 0x00, 0x02, 0, 0, uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)};
+    c.prefix = 72;  // in 2001:2::/48
     cfg.acl->deny.push_back(c);
   }
   cfg.vips.push_back(v);
   auto req = api_parse_request(
-      R"({"cmd":"acl_add","vip":"198.18.0.100:80/tcp","action":"deny","cidr":"10.0.0.0/8"})");
+      R"({"cmd":"acl_add","vip":"198.18.0.100:80/tcp","action":"deny","cidr":"198.19.128.0/17"})");
   ASSERT_TRUE(req.ok());
   ASSERT_TRUE(config_edit(cfg, *req).ok());  // the last one that fits
   EXPECT_EQ(acl_prefix_count(cfg), kAclMaxRules);
-  req = api_parse_request(R"({"cmd":"acl_add","action":"deny","cidr":"10.0.0.0/8"})");
+  req = api_parse_request(R"({"cmd":"acl_add","action":"deny","cidr":"198.19.128.0/17"})");
   ASSERT_TRUE(req.ok());
   auto r = config_edit(cfg, *req);
   ASSERT_FALSE(r.ok());

@@ -131,11 +131,11 @@ TEST_F(Acl, AllowListAdmitsOnlyItsSources) {
   flags(lb::kVipA, 80, SL_VIP_F_ACL);
   EXPECT_EQ(send("198.19.0.5", vipA, 2000), SL_R_TX_NEW);
   EXPECT_EQ(send("198.19.1.5", vipA, 2001), SL_R_DROP_ACL);
-  EXPECT_EQ(send("10.0.0.1", vipA, 2002), SL_R_DROP_ACL);
+  EXPECT_EQ(send("198.18.200.1", vipA, 2002), SL_R_DROP_ACL);
   EXPECT_EQ(hits(1), 2u);
   EXPECT_EQ(hits(2), 1u) << "an allow that matched counts too";
   // Another VIP has no rules in this scope.
-  EXPECT_EQ(send("10.0.0.1", vipB, 2003), SL_R_TX_NEW);
+  EXPECT_EQ(send("198.18.200.1", vipB, 2003), SL_R_TX_NEW);
 }
 
 TEST_F(Acl, MostSpecificPrefixWins) {
