@@ -1,22 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 // ns per packet per worker of the DPDK worker (dataplane/dpdk/worker.h) on
-// bursts of 32 prebuilt mbufs of many distinct flows — hit, new flow, pass
-// — beside a no-op rx -> tx loop on the same PMD, measured in the same run.
+// bursts of 32 mbufs of many distinct flows — hit, new flow, pass — beside
+// a floor on the same PMD, measured in the same run, interleaved rep by rep.
 //
 // Each worker owns a net_ring port whose RX and TX are one ring (a
-// loopback): rx_burst takes 32 mbufs, the worker steers them, tx_burst puts
-// them back, so the same mbufs go round without allocation. The floor is
-// that loop with no worker. DSR rewrites only MACs, so a frame can go round
-// again as it is; `new` also writes a fresh source address into each frame
-// before its burst (4 bytes, cache-hot), so every packet is a new flow;
-// once the table is full every insert evicts (the steady state of a full
-// table). 1 and 2 workers (lcores 0 and 1); conn tables of 1e3, 1e5, 1e6
-// (hit: the table held 90% full; at most 32768 distinct hit flows in
-// flight, fewer for a small table).
+// loopback): rx_burst takes 32 mbufs, tx_burst puts them back, so the same
+// mbufs go round without allocation. Before each burst a generator writes
+// every frame's flow (IPv4 source address and TCP source port): for hit a
+// flow drawn uniformly from all live flows of the table, for new flow a
+// fresh one, for pass one drawn as for hit. The measured loop is
+// rx -> generate -> Worker::burst -> tx; the floor is rx -> generate -> tx
+// with the same frames, so the difference is the worker's own cost.
 //
-// Output: one JSON object per line on stdout. Needs no root beyond what
-// EAL needs; runs with --no-huge.
-//   dpdk_bench [--packets N] [--reps R]
+// --in-flight sets the mbufs per worker's loop: the default, 1024, is an
+// RX ring's worth, as a NIC keeps in flight, so mbufs and frames are found
+// in the cache as a NIC with DDIO would leave them. --in-flight 32768 is the
+// cold mode of the first results: ~12 MB of mbufs cycling, every mbuf and
+// frame read from memory.
+//
+// Tables: each worker's table is filled to --fill (0.9) of its size with
+// flows to the VIP before hit; DSR rewrites only MACs, so a frame goes
+// round again as it is. new runs next: the table is full almost
+// throughout, so every insert evicts (the steady state of a full table).
+//
+// Output: one JSON object per line on stdout. No root; EAL with --no-huge.
+//   dpdk_bench [--packets N] [--reps R] [--in-flight N] [--workers 1|2]
+//              [--tables 1000,100000,1000000] [--modes hit,new,pass]
+//              [--fill F] [--mem MB]
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
@@ -32,6 +42,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -47,13 +58,8 @@ using sluice::test::Addr;
 using sluice::test::Bytes;
 using sluice::test::L4;
 
-constexpr uint32_t kInFlight = 32768;  // mbufs per worker's loop
-constexpr uint32_t kRingSize = 65536;
-
-enum class Mode { floor, hit, new_flow, pass };
-const char* mode_name(Mode m) {
-  return m == Mode::floor ? "noop_rx_tx" : m == Mode::hit ? "hit" : m == Mode::new_flow ? "new" : "pass";
-}
+enum class Mode { hit, new_flow, pass };
+const char* mode_name(Mode m) { return m == Mode::hit ? "hit" : m == Mode::new_flow ? "new" : "pass"; }
 
 // The lane thread's CPU time: the machine is shared, and time the thread
 // spent preempted is not the worker's cost.
@@ -97,27 +103,50 @@ bool fill(dpdk::Tables& t) {
   return t.global_set(g).ok();
 }
 
-// Client i: 10.x.y.z from a counter, port from it too (never a refused
-// source).
-Addr client(uint32_t i) {
-  char s[32];
-  uint32_t a = 0x0a000000u | ((i + 1) & 0x00ffffffu);
-  snprintf(s, sizeof(s), "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
-  return Addr::parse(s);
-}
+// Live flow i (i < 2^24): source 10.x.y.z = i + 1, port 1024 + i % 60000.
+// Fresh flow j: source 11.x.y.z = j, port 1024 + j / 2^24 (never live).
+inline uint32_t live_addr(uint32_t i) { return 0x0a000000u | ((i + 1) & 0x00ffffffu); }
+inline uint16_t live_port(uint32_t i) { return uint16_t(1024 + i % 60000); }
 
 struct Lane {  // one worker: its port, its worker, its mbufs
   uint16_t port = 0;
   rte_ring* ring = nullptr;
   std::unique_ptr<dpdk::Worker> worker;
-  Mode mode = Mode::floor;
+  Mode mode = Mode::hit;
+  bool floor = false;    // rx -> generate -> tx, no worker
+  uint32_t live = 1;     // flows in the table, drawn from for hit and pass
+  uint64_t rng = 0x9e3779b97f4a7c15ull;
+  uint32_t next_fresh = 0;
   uint64_t packets = 0, target = 0, elapsed_ns = 0;
-  uint32_t next_src = 0;
 };
 
-bool lane_port(Lane& l, unsigned id) {
+// The generator: writes one frame's flow (untagged IPv4 frame: source
+// address at bytes 26..29, TCP source port at 34..35).
+inline void generate(Lane& l, rte_mbuf* m) {
+  uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
+  uint32_t a;
+  uint16_t p;
+  if (l.mode == Mode::new_flow) {
+    uint32_t j = l.next_fresh++;
+    a = 0x0b000000u | (j & 0x00ffffffu);
+    p = uint16_t(1024 + (j >> 24));
+  } else {
+    l.rng ^= l.rng << 13;
+    l.rng ^= l.rng >> 7;
+    l.rng ^= l.rng << 17;
+    uint32_t i = uint32_t((uint64_t(uint32_t(l.rng >> 32)) * l.live) >> 32);
+    a = live_addr(i);
+    p = live_port(i);
+  }
+  a = htonl(a);
+  p = htons(p);
+  std::memcpy(d + 26, &a, 4);
+  std::memcpy(d + 34, &p, 2);
+}
+
+bool lane_port(Lane& l, unsigned id, uint32_t ring_size) {
   std::string rn = "sl_bench_ring" + std::to_string(id);
-  l.ring = rte_ring_create(rn.c_str(), kRingSize, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+  l.ring = rte_ring_create(rn.c_str(), ring_size, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
   if (!l.ring) return false;
   int port = rte_eth_from_rings(("sl_bench" + std::to_string(id)).c_str(), &l.ring, 1, &l.ring, 1,
                                 rte_socket_id());
@@ -137,17 +166,18 @@ void lane_drain(Lane& l) {
     rte_pktmbuf_free_bulk(m, n);
 }
 
-bool lane_load(Lane& l, Mode mode, uint32_t flows, uint32_t base) {
+// `in_flight` frames of the mode's kind; the generator sets their flows.
+bool lane_load(Lane& l, Mode mode, uint32_t in_flight) {
   lane_drain(l);
   l.mode = mode;
-  for (uint32_t i = 0; i < kInFlight; i++) {
-    uint32_t f = base + i % flows;
-    Addr dst = Addr::parse(mode == Mode::pass ? "198.18.0.200" : kVip);
-    uint8_t flags = mode == Mode::new_flow ? SL_TCP_SYN : SL_TCP_ACK;
-    Bytes b = sluice::test::frame(client(f), dst, L4{6, uint16_t(1024 + f % 60000), 80, flags, 16});
+  Addr dst = Addr::parse(mode == Mode::pass ? "198.18.0.200" : kVip);
+  uint8_t flags = mode == Mode::new_flow ? SL_TCP_SYN : SL_TCP_ACK;
+  Bytes b = sluice::test::frame(Addr::parse("10.0.0.1"), dst, L4{6, 1024, 80, flags, 16});
+  for (uint32_t i = 0; i < in_flight; i++) {
     rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
     if (!m) return false;
     std::memcpy(rte_pktmbuf_append(m, uint16_t(b.size())), b.data(), b.size());
+    generate(l, m);
     if (rte_ring_enqueue(l.ring, m) != 0) return false;
   }
   return true;
@@ -161,16 +191,11 @@ int lane_run(void* arg) {
   while (done < l.target) {
     uint16_t n = rte_eth_rx_burst(l.port, 0, pkts, dpdk::kBurst);
     if (n == 0) break;  // lost mbufs: should not happen
-    if (l.mode == Mode::floor) {
+    for (uint16_t i = 0; i < n; i++) generate(l, pkts[i]);
+    if (l.floor) {
       uint16_t s = rte_eth_tx_burst(l.port, 0, pkts, n);
       if (s < n) rte_pktmbuf_free_bulk(pkts + s, n - s);
     } else {
-      if (l.mode == Mode::new_flow)
-        for (uint16_t i = 0; i < n; i++) {
-          // A fresh IPv4 source (10/8): bytes 26..29 of an untagged frame.
-          uint32_t a = htonl(0x0a000000u | (++l.next_src & 0x00ffffffu));
-          std::memcpy(rte_pktmbuf_mtod_offset(pkts[i], uint8_t*, 26), &a, 4);
-        }
       dpdk::BurstOut out;
       l.worker->burst(pkts, n, out);
       uint16_t s = rte_eth_tx_burst(l.port, 0, out.tx, out.n_tx);
@@ -187,8 +212,8 @@ int lane_run(void* arg) {
 }
 
 // Runs every lane at once (lane k on lcore k); ns/packet of each.
-std::vector<double> run_lanes(std::vector<Lane>& lanes, uint64_t packets) {
-  for (auto& l : lanes) l.target = packets;
+std::vector<double> run_lanes(std::vector<Lane>& lanes, uint64_t packets, bool floor) {
+  for (auto& l : lanes) l.target = packets, l.floor = floor;
   unsigned lcore = rte_get_next_lcore(-1, 1, 0);
   for (size_t k = 1; k < lanes.size(); k++) {
     rte_eal_remote_launch(lane_run, &lanes[k], lcore);
@@ -206,14 +231,16 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-void prefill(dpdk::Worker& w, uint32_t entries, uint32_t base) {
+// Records live flows 0..entries-1 (to the VIP, confirmed) through the
+// worker's command ring, as sync imports them.
+void prefill(dpdk::Worker& w, uint32_t entries) {
   for (uint32_t i = 0; i < entries;) {
     uint32_t chunk = std::min<uint32_t>(2048, entries - i);
     for (uint32_t j = 0; j < chunk; j++, i++) {
       sl_flow_key k{};
-      client(base + i).to_words(k.src);
-      Addr::parse("198.18.0.99").to_words(k.dst);  // never a frame's flow
-      k.sport = htons(uint16_t(1024 + i % 60000));
+      k.src[0] = htonl(live_addr(i));
+      Addr::parse(kVip).to_words(k.dst);
+      k.sport = htons(live_port(i));
       k.dport = htons(80);
       k.proto = 6;
       k.family = SL_AF_INET;
@@ -226,19 +253,142 @@ void prefill(dpdk::Worker& w, uint32_t entries, uint32_t base) {
   }
 }
 
+std::vector<uint32_t> parse_list(const char* s) {
+  std::vector<uint32_t> v;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) v.push_back(uint32_t(std::strtod(item.c_str(), nullptr)));
+  return v;
+}
+
+struct Options {
+  uint64_t packets = 2000000;
+  int reps = 3;
+  uint32_t in_flight = 1024;
+  unsigned workers = 2;
+  double fill = 0.9;
+  unsigned mem_mb = 0;  // 0: from the largest table
+  std::vector<uint32_t> tables = {1000, 100000, 1000000};
+  std::vector<Mode> modes = {Mode::hit, Mode::new_flow, Mode::pass};
+};
+
+// Measures every mode on `workers` lanes with tables of `size`.
+bool run_table(const Options& o, std::vector<Lane>& all, unsigned workers, uint32_t size) {
+  auto t = dpdk::Tables::create({workers, SOCKET_ID_ANY});
+  if (!t.ok() || !fill(**t)) return false;
+  std::vector<Lane> lanes(workers);
+  uint32_t live = std::max<uint32_t>(1, uint32_t(double(size) * o.fill));
+  for (unsigned k = 0; k < workers; k++) {
+    lanes[k].port = all[k].port;
+    lanes[k].ring = all[k].ring;
+    lanes[k].live = live;
+    lanes[k].rng += k;
+    dpdk::WorkerConfig wc;
+    wc.id = k;
+    wc.conn_table_size = size;
+    auto w = dpdk::Worker::create(**t, wc);
+    if (!w.ok()) {
+      std::fprintf(stderr, "dpdk_bench: worker: %s\n", w.error().message().c_str());
+      return false;
+    }
+    lanes[k].worker = std::move(*w);
+    prefill(*lanes[k].worker, live);
+  }
+  for (Mode mode : o.modes) {
+    for (auto& l : lanes)
+      if (!lane_load(l, mode, o.in_flight)) return false;
+    uint64_t before[SL_R_MAX] = {};
+    for (int r = 0; r < SL_R_MAX; r++)
+      for (auto& l : lanes) before[r] += l.worker->reason_counters(r).packets;
+    // Interleaved: floor, measured, floor, measured, ...
+    std::vector<std::vector<double>> fl(workers), ms(workers);
+    for (int rep = 0; rep < o.reps; rep++) {
+      auto f = run_lanes(lanes, o.packets, true);
+      auto m = run_lanes(lanes, o.packets, false);
+      for (unsigned k = 0; k < workers; k++) fl[k].push_back(f[k]), ms[k].push_back(m[k]);
+    }
+    // The reason most of the measured packets got (a check on the mode).
+    int top = 0;
+    uint64_t top_n = 0, total = 0;
+    for (int r = 0; r < SL_R_MAX; r++) {
+      uint64_t n = 0;
+      for (auto& l : lanes) n += l.worker->reason_counters(r).packets;
+      n -= before[r];
+      total += n;
+      if (n > top_n) top_n = n, top = r;
+    }
+    double fsum = 0, msum = 0;
+    std::string lanes_json, floors_json;
+    for (unsigned k = 0; k < workers; k++) {
+      double f = median(fl[k]), m = median(ms[k]);
+      fsum += f, msum += m;
+      lanes_json += (k ? "," : "") + std::to_string(m);
+      floors_json += (k ? "," : "") + std::to_string(f);
+    }
+    uint64_t conns = 0, evicted = 0;
+    for (auto& l : lanes) conns += l.worker->conn_count(), evicted += l.worker->stats().conn_evicted;
+    std::printf("{\"mode\":\"%s\",\"workers\":%u,\"conn_table\":%u,\"live_flows\":%u,"
+                "\"in_flight\":%u,\"ns_per_packet\":%.2f,\"floor_ns\":%.2f,\"over_floor_ns\":%.2f,"
+                "\"ns_per_lane\":[%s],\"floor_per_lane\":[%s],\"packets_per_lane\":%llu,\"reps\":%d,"
+                "\"reason\":\"%s\",\"reason_share\":%.4f,\"conns\":%llu,\"evicted\":%llu}\n",
+                mode_name(mode), workers, size, live, o.in_flight, msum / workers, fsum / workers,
+                (msum - fsum) / workers, lanes_json.c_str(), floors_json.c_str(),
+                (unsigned long long)o.packets, o.reps, sl_reason_names[top],
+                total ? double(top_n) / double(total) : 0.0, (unsigned long long)conns,
+                (unsigned long long)evicted);
+    std::fflush(stdout);
+  }
+  for (auto& l : lanes) lane_drain(l);
+  lanes.clear();  // workers before their tables
+  return true;
+}
+
+bool parse_args(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (i + 1 >= argc) return false;
+    const char* v = argv[++i];
+    if (a == "--packets") o.packets = std::strtoull(v, nullptr, 10);
+    else if (a == "--reps") o.reps = std::atoi(v);
+    else if (a == "--in-flight") o.in_flight = uint32_t(std::strtoul(v, nullptr, 10));
+    else if (a == "--workers") o.workers = unsigned(std::atoi(v));
+    else if (a == "--fill") o.fill = std::strtod(v, nullptr);
+    else if (a == "--mem") o.mem_mb = unsigned(std::atoi(v));
+    else if (a == "--tables") o.tables = parse_list(v);
+    else if (a == "--modes") {
+      o.modes.clear();
+      std::stringstream ss(v);
+      std::string m;
+      while (std::getline(ss, m, ','))
+        if (m == "hit") o.modes.push_back(Mode::hit);
+        else if (m == "new") o.modes.push_back(Mode::new_flow);
+        else if (m == "pass") o.modes.push_back(Mode::pass);
+        else return false;
+    } else return false;
+  }
+  return o.reps > 0 && o.in_flight >= dpdk::kBurst && o.workers >= 1 && o.workers <= 2 &&
+         !o.tables.empty() && o.fill > 0 && o.fill <= 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  uint64_t packets = 4000000;
-  int reps = 3;
-  for (int i = 1; i + 1 < argc; i++) {
-    if (!std::strcmp(argv[i], "--packets")) packets = std::strtoull(argv[++i], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[++i]);
+  Options o;
+  if (!parse_args(argc, argv, o)) {
+    std::fprintf(stderr, "usage: dpdk_bench [--packets N] [--reps R] [--in-flight N] [--workers 1|2]\n"
+                         "  [--tables 1000,100000,1000000] [--modes hit,new,pass] [--fill F] [--mem MB]\n");
+    return 2;
   }
-  std::string prefix = "--file-prefix=sl-h1-bench-" + std::to_string(getpid());
-  std::vector<std::string> args = {"dpdk_bench", "--no-huge", "-m", "1536", "--no-pci",
+  // About 160 bytes per table entry (rte_hash key store and buckets, the
+  // record array) per worker, and the mbufs.
+  uint32_t biggest = *std::max_element(o.tables.begin(), o.tables.end());
+  unsigned mem = o.mem_mb ? o.mem_mb
+                          : unsigned(768 + (uint64_t(biggest) * 160 * o.workers >> 20) +
+                                     (uint64_t(o.in_flight) * 2560 * o.workers >> 20));
+  std::string prefix = "--file-prefix=sl-ha-bench-" + std::to_string(getpid());
+  std::vector<std::string> args = {"dpdk_bench", "--no-huge", "-m", std::to_string(mem), "--no-pci",
                                    "--no-shconf", "--no-telemetry", "--log-level=lib.eal:warning",
-                                   prefix, "-l", "0-1"};
+                                   prefix, "-l", o.workers == 2 ? "0-1" : "0"};
   std::vector<char*> eargv;
   for (auto& a : args) eargv.push_back(a.data());
   if (rte_eal_init(int(eargv.size()), eargv.data()) < 0) {
@@ -248,96 +398,23 @@ int main(int argc, char** argv) {
   std::string runtime_dir = rte_eal_get_runtime_dir();
   int rc = 0;
   {
-    g_pool = rte_pktmbuf_pool_create("sl_bench_pool", 2 * kInFlight + 4096, 256, 0,
+    g_pool = rte_pktmbuf_pool_create("sl_bench_pool", o.workers * o.in_flight + 4096, 256, 0,
                                      RTE_PKTMBUF_HEADROOM + 256, rte_socket_id());
-    unsigned max_workers = std::min(2u, rte_lcore_count());
+    unsigned max_workers = std::min(o.workers, rte_lcore_count());
+    uint32_t ring_size = rte_align32pow2(o.in_flight * 2);
     std::vector<Lane> all(max_workers);
     for (unsigned k = 0; k < max_workers; k++)
-      if (!g_pool || !lane_port(all[k], k)) {
+      if (!g_pool || !lane_port(all[k], k, ring_size)) {
         std::fprintf(stderr, "dpdk_bench: port setup failed: %s\n", rte_strerror(rte_errno));
         return 1;
       }
-    const uint32_t tables[] = {1000, 100000, 1000000};
-    for (unsigned workers = 1; workers <= max_workers; workers++) {
-      for (uint32_t size : tables) {
-        auto t = dpdk::Tables::create({workers, SOCKET_ID_ANY});
-        if (!t.ok() || !fill(**t)) {
-          std::fprintf(stderr, "dpdk_bench: tables\n");
+    for (unsigned workers = 1; workers <= max_workers && rc == 0; workers++)
+      for (uint32_t size : o.tables)
+        if (!run_table(o, all, workers, size)) {
+          std::fprintf(stderr, "dpdk_bench: %u worker(s), table %u failed\n", workers, size);
           rc = 1;
           break;
         }
-        std::vector<Lane> lanes(workers);
-        for (unsigned k = 0; k < workers; k++) {
-          lanes[k].port = all[k].port;
-          lanes[k].ring = all[k].ring;
-          dpdk::WorkerConfig wc;
-          wc.id = k;
-          wc.conn_table_size = size;
-          auto w = dpdk::Worker::create(**t, wc);
-          if (!w.ok()) {
-            std::fprintf(stderr, "dpdk_bench: worker: %s\n", w.error().message().c_str());
-            return 1;
-          }
-          lanes[k].worker = std::move(*w);
-        }
-        for (Mode mode : {Mode::floor, Mode::hit, Mode::new_flow, Mode::pass}) {
-          uint32_t flows = mode == Mode::hit ? std::min<uint32_t>(kInFlight, size * 9 / 10)
-                                             : kInFlight;
-          for (unsigned k = 0; k < workers; k++) {
-            uint32_t base = (k + 1) * 0x100000u;
-            lane_load(lanes[k], mode, flows, base);
-            if (mode == Mode::hit) {
-              // Record the hit flows (their first pass is mid-flow), then
-              // fill the table to 90% with other flows.
-              lanes[k].target = kInFlight;
-              lane_run(&lanes[k]);
-              uint64_t have = lanes[k].worker->conn_count();
-              if (have < size * 9 / 10) prefill(*lanes[k].worker, uint32_t(size * 9 / 10 - have), base + 0x80000u);
-            }
-          }
-          sl_counters before[SL_R_MAX];
-          for (int r = 0; r < SL_R_MAX; r++) {
-            before[r] = {};
-            for (auto& l : lanes) before[r].packets += l.worker->reason_counters(r).packets;
-          }
-          std::vector<std::vector<double>> per_lane(workers);
-          for (int rep = 0; rep < reps; rep++) {
-            auto ns = run_lanes(lanes, packets);
-            for (unsigned k = 0; k < workers; k++) per_lane[k].push_back(ns[k]);
-          }
-          // The reason most of the measured packets got (a check on the mode).
-          int top = 0;
-          uint64_t top_n = 0, total = 0;
-          for (int r = 0; r < SL_R_MAX; r++) {
-            uint64_t n = 0;
-            for (auto& l : lanes) n += l.worker->reason_counters(r).packets;
-            n -= before[r].packets;
-            total += n;
-            if (n > top_n) top_n = n, top = r;
-          }
-          double sum = 0;
-          std::string lanes_json;
-          for (unsigned k = 0; k < workers; k++) {
-            double m = median(per_lane[k]);
-            sum += m;
-            lanes_json += (k ? "," : "") + std::to_string(m);
-          }
-          uint64_t conns = 0, evicted = 0;
-          for (auto& l : lanes) conns += l.worker->conn_count(), evicted += l.worker->stats().conn_evicted;
-          std::printf("{\"mode\":\"%s\",\"workers\":%u,\"conn_table\":%u,\"ns_per_packet\":%.2f,"
-                      "\"ns_per_lane\":[%s],\"packets_per_lane\":%llu,\"reps\":%d,"
-                      "\"reason\":\"%s\",\"reason_share\":%.4f,\"conns\":%llu,\"evicted\":%llu}\n",
-                      mode_name(mode), workers, size, sum / workers, lanes_json.c_str(),
-                      (unsigned long long)packets, reps,
-                      mode == Mode::floor ? "-" : sl_reason_names[top],
-                      total ? double(top_n) / double(total) : 0.0, (unsigned long long)conns,
-                      (unsigned long long)evicted);
-          std::fflush(stdout);
-        }
-        for (auto& l : lanes) lane_drain(l);
-        lanes.clear();  // workers before their tables
-      }
-    }
     for (auto& l : all) {
       rte_eth_dev_stop(l.port);
       rte_eth_dev_close(l.port);
