@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Turns dpdk_bench's JSON lines into tables (markdown on stdout), one JSON
+of every run, and the hit-against-live-flows points in bench/linerate's
+run shape, for bench/line_rate/plot.py.
+usage: report.py OUT_PREFIX COMMIT LABEL=FILE[,FILE...] [LABEL=...] [scale=FILE[,...]]
+Several files of one label are repeated runs: each cell shows the run whose
+figure over the floor is the median, with that run's floor. A label `scale`
+(1 worker, hit only) becomes OUT_PREFIX-scale.json; `load=FILE` (lines of
+text) goes into OUT_PREFIX.json as it is."""
+import json
+import sys
+
+
+def load(paths):
+    """Per (mode, workers, table): the median run's line, and every run's."""
+    cells = {}
+    for path in paths.split(","):
+        for line in open(path):
+            if line.startswith("{"):
+                r = json.loads(line)
+                cells.setdefault((r["mode"], r["workers"], r["conn_table"]), []).append(r)
+    rows = []
+    for runs in cells.values():
+        runs.sort(key=lambda r: r["over_floor_ns"])
+        med = dict(runs[len(runs) // 2])
+        med["runs_over_floor_ns"] = [r["over_floor_ns"] for r in runs]
+        med["runs_floor_ns"] = [r["floor_ns"] for r in runs]
+        rows.append(med)
+    return rows
+
+
+def cell(r):
+    spread = r["runs_over_floor_ns"]
+    rng = f", runs +{min(spread):.0f}..+{max(spread):.0f}" if len(spread) > 1 else ""
+    return f"{r['ns_per_packet']:.1f} (+{r['over_floor_ns']:.1f}; floor {r['floor_ns']:.1f}{rng})"
+
+
+def table(rows):
+    out = ["| workers | conn table | live flows | hit | new flow (full table, evicting) | pass |",
+           "|---:|---:|---:|---:|---:|---:|"]
+    by = {}
+    for r in rows:
+        by.setdefault((r["workers"], r["conn_table"]), {})[r["mode"]] = r
+    for (w, size), modes in sorted(by.items()):
+        live = next(iter(modes.values()))["live_flows"]
+        cells = [cell(modes[m]) if m in modes else "-" for m in ("hit", "new", "pass")]
+        out.append(f"| {w} | {size:,} | {live:,} | " + " | ".join(cells) + " |")
+    bad = [r for r in rows if r["reason_share"] < 0.999 or
+           r["reason"] != {"hit": "tx_hit", "new": "tx_new", "pass": "pass_not_vip"}[r["mode"]]]
+    for r in bad:
+        out.append(f"\nWARNING: {r['mode']} {r['workers']}w {r['conn_table']}: "
+                   f"{r['reason']} {r['reason_share']:.3f}")
+    return "\n".join(out)
+
+
+def main():
+    prefix, commit = sys.argv[1], sys.argv[2]
+    runs = {}
+    for arg in sys.argv[3:]:
+        label, path = arg.split("=", 1)
+        # `load=FILE`: the load average before and after each run, as text
+        runs[label] = open(path).read().splitlines() if label == "load" else load(path)
+    for label, rows in runs.items():
+        if label in ("scale", "load"):
+            continue
+        print(f"### {label} (in flight per worker: {rows[0]['in_flight']})\n")
+        print(table(rows) + "\n")
+    json.dump(runs, open(prefix + ".json", "w"), indent=1)
+    if "scale" in runs:
+        pts = [{"flows": r["live_flows"], "conn_table": r["conn_table"],
+                "hit_ns": r["ns_per_packet"], "floor_ns": r["floor_ns"],
+                "hit_over_floor_ns": r["over_floor_ns"]}
+               for r in sorted(runs["scale"], key=lambda r: r["conn_table"])
+               if r["mode"] == "hit" and r["workers"] == 1]
+        print("### scale: 1 worker, hit, table filled to 90%\n")
+        print("| live flows | conn table | floor | hit | over floor (runs) |\n"
+              "|---:|---:|---:|---:|---:|")
+        for p, r in zip(pts, sorted(runs["scale"], key=lambda r: r["conn_table"])):
+            spread = ", ".join(f"+{x:.0f}" for x in r["runs_over_floor_ns"])
+            print(f"| {p['flows']:,} | {p['conn_table']:,} | {p['floor_ns']:.1f} | "
+                  f"{p['hit_ns']:.1f} | +{p['hit_over_floor_ns']:.1f} ({spread}) |")
+        run = {"dataplane": "dpdk", "sluice": commit, "mix": "hit", "queues": 1, "workers": 1,
+               "in_flight": runs["scale"][0]["in_flight"],
+               "conn_table_size": "flows / 0.9",
+               "measure": "dpdk_bench: thread CPU ns per packet, Worker::burst over "
+                          "rx->generate->tx on net_ring, minus that loop without the worker",
+               "points": pts}
+        json.dump(run, open(prefix + "-scale.json", "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
