@@ -103,10 +103,13 @@ bool fill(dpdk::Tables& t) {
   return t.global_set(g).ok();
 }
 
-// Live flow i (i < 2^24): source 10.x.y.z = i + 1, port 1024 + i % 60000.
-// Fresh flow j: source 11.x.y.z = j, port 1024 + j / 2^24 (never live).
-inline uint32_t live_addr(uint32_t i) { return 0x0a000000u | ((i + 1) & 0x00ffffffu); }
-inline uint16_t live_port(uint32_t i) { return uint16_t(1024 + i % 60000); }
+// Frames carry only the project's addresses (198.18.0.0/15). Live flow i:
+// source 198.19.x.y = i mod 2^16, port 1024 + i / 2^16 (1e7 flows: ports
+// up to 1176). Fresh flow j: source in 198.18.128.0/17, port 20000 +
+// (j / 2^15) mod 40000: never live. VIP, backends and the pass destination
+// are in 198.18.0.0/24.
+inline uint32_t live_addr(uint32_t i) { return 0xc6130000u | (i & 0xffffu); }
+inline uint16_t live_port(uint32_t i) { return uint16_t(1024 + (i >> 16)); }
 
 struct Lane {  // one worker: its port, its worker, its mbufs
   uint16_t port = 0;
@@ -128,8 +131,8 @@ inline void generate(Lane& l, rte_mbuf* m) {
   uint16_t p;
   if (l.mode == Mode::new_flow) {
     uint32_t j = l.next_fresh++;
-    a = 0x0b000000u | (j & 0x00ffffffu);
-    p = uint16_t(1024 + (j >> 24));
+    a = 0xc6128000u | (j & 0x7fffu);
+    p = uint16_t(20000 + (j >> 15) % 40000);
   } else {
     l.rng ^= l.rng << 13;
     l.rng ^= l.rng >> 7;
@@ -172,7 +175,7 @@ bool lane_load(Lane& l, Mode mode, uint32_t in_flight) {
   l.mode = mode;
   Addr dst = Addr::parse(mode == Mode::pass ? "198.18.0.200" : kVip);
   uint8_t flags = mode == Mode::new_flow ? SL_TCP_SYN : SL_TCP_ACK;
-  Bytes b = sluice::test::frame(Addr::parse("10.0.0.1"), dst, L4{6, 1024, 80, flags, 16});
+  Bytes b = sluice::test::frame(Addr::parse("198.19.0.0"), dst, L4{6, 1024, 80, flags, 16});
   for (uint32_t i = 0; i < in_flight; i++) {
     rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
     if (!m) return false;
