@@ -147,8 +147,12 @@ struct sl_conn {
 			   * BACKUP can forget what the MASTER no longer holds
 			   * (control/sync/sync_engine.h) */
 	__u64 created_ns; /* monotonic clock of the node that recorded it */
+	__u32 acl_gen;    /* sl_control.acl_gen when the firewall last admitted
+			   * the flow: the rules are judged again only when it
+			   * differs (core/pipeline.h, sl_pl_acl_due); 0: never */
+	__u32 pad;
 };
-SL_STATIC_ASSERT(sizeof(struct sl_conn) == 24, "sl_conn size");
+SL_STATIC_ASSERT(sizeof(struct sl_conn) == 32, "sl_conn size");
 
 /* Per-CPU counters; the controller sums the CPUs. */
 struct sl_counters {
@@ -220,7 +224,8 @@ struct sl_control {
 	__u64 heartbeat_ns;          /* CLOCK_MONOTONIC of the controller's last stamp */
 	__u64 heartbeat_timeout_ns;  /* 0: not checked; else steer only while fresh */
 	__u32 flags;                 /* SL_CTL_F_* */
-	__u32 pad;
+	__u32 acl_gen;               /* bumped by the dataplane after every firewall
+				      * rule change (never 0 once a rule exists) */
 	__u64 events_lost;           /* ring full: events dropped (atomic add, rare) */
 };
 SL_STATIC_ASSERT(sizeof(struct sl_control) == 32, "sl_control size");

@@ -2,8 +2,9 @@
 /* The steering pipeline: the order of the steps, once, for every dataplane
  * (the XDP program, the DPDK worker, core_bench, the host tests):
  *
- *   parse -> VIP lookup -> admit -> heartbeat check -> screen -> ACL
- *   -> conn lookup -> record decide -> schedule (insert if absent, or
+ *   parse -> VIP lookup -> admit -> heartbeat check -> screen -> ACL (SYN)
+ *   -> conn lookup -> ACL (no record, or one admitted under older rules)
+ *   -> record decide -> schedule (insert if absent, or
  *      overwrite the stale record in place; flow event)
  *   -> count VIP -> forward (DSR rewrite | MTU check, ICMP too-big | encap)
  *   -> count backend -> count reason.
@@ -117,7 +118,36 @@
 
 /* Firewall (core/acl.h): the VIP's rules, then the global ones, each a
  * lookup only where its flag says there are rules. A denied packet is
- * dropped before the connection table: it costs no record. */
+ * dropped before it is recorded: it costs no record.
+ *
+ * When: a TCP SYN (a new connection, or a flood) is judged in the front,
+ * before the connection table: a denied one costs one rule lookup. Any
+ * other packet is judged in the back, after its record is found, and only
+ * if the record was not admitted under the rules in force: the record
+ * keeps the acl_gen it was admitted under (sl_conn.acl_gen), and every
+ * rule change bumps sl_control.acl_gen. So an established flow pays one
+ * compare per packet whatever the number of rules, and a rule change still
+ * reaches every open connection at its next packet (the first packet after
+ * a change is judged again). A packet without a record (UDP's first
+ * datagram, a mid-flow TCP packet) is judged before it is recorded. */
+SL_INLINE int sl_pl_has_acl(const struct sl_pl_state *s)
+{
+	return (s->vip->flags & (SL_VIP_F_ACL | SL_VIP_F_ACL_GLOBAL)) != 0;
+}
+
+SL_INLINE int sl_pl_acl_early(const struct sl_pl_state *s)
+{
+	return sl_pl_has_acl(s) && s->p.flow.proto == SL_IPPROTO_TCP &&
+	       (s->p.flags & SL_PKT_F_SYN);
+}
+
+/* A packet judged in the back: is its record `c` (NULL: none) admitted
+ * under the rules in force? */
+SL_INLINE int sl_pl_acl_due(const struct sl_pl_state *s, const struct sl_conn *c)
+{
+	return sl_pl_has_acl(s) && !sl_pl_acl_early(s) && (!c || c->acl_gen != s->acl_gen);
+}
+
 SL_INLINE enum sl_reason sl_pl_acl(SL_PL_CTX *ctx, const struct sl_pl_state *s)
 {
 	__u8 f = s->vip->flags;
@@ -134,7 +164,7 @@ SL_INLINE enum sl_reason sl_pl_acl(SL_PL_CTX *ctx, const struct sl_pl_state *s)
 	return rule->action == SL_ACL_DENY ? SL_R_DROP_ACL : SL_R_NONE;
 }
 
-/* Front: parse, VIP lookup, admission, heartbeat, screen, ACL. Returns the
+/* Front: parse, VIP lookup, admission, heartbeat, screen, a SYN's ACL. Returns the
  * reason so far: when s->in_vip is 0 it is the packet's verdict and
  * sl_pl_back must not run; else SL_R_NONE (go on, look the flow up) or the
  * screen's or the ACL's drop (go on to sl_pl_back with no record: the VIP
@@ -165,8 +195,11 @@ SL_INLINE enum sl_reason sl_pl_front(SL_PL_CTX *ctx, struct sl_pl_state *s)
 	s->g = g;
 	s->ctl = ctl;
 	s->in_vip = 1;
+	/* Read before any rule lookup: a record stamped with it was judged
+	 * by rules at least that new (the dataplane bumps it after a change). */
+	s->acl_gen = *(volatile const __u32 *)&ctl->acl_gen;
 	s->r = sl_steer_screen(&s->p);
-	if (s->r == SL_R_NONE)
+	if (s->r == SL_R_NONE && sl_pl_acl_early(s))
 		s->r = sl_pl_acl(ctx, s);
 	return s->r;
 }
@@ -240,6 +273,7 @@ SL_INLINE enum sl_reason sl_pl_schedule(SL_PL_CTX *ctx, struct sl_pl_state *s, e
 		return SL_R_DROP_NO_BACKEND;
 	struct sl_conn c;
 	sl_conn_init(&c, i, be, vip_id, sl_pl_clock_coarse(ctx));
+	c.acl_gen = s->acl_gen; /* judged (or no rules) under these rules */
 	int announce = 0;
 	if (stale) {
 		sl_pl_conn_overwrite(ctx, stale, &c);
@@ -277,6 +311,13 @@ SL_INLINE enum sl_reason sl_pl_choose(SL_PL_CTX *ctx, struct sl_pl_state *s, str
 	} else if (sl_pl_split(s)) {
 		c = sl_pl_conn_lookup_unconfirmed(ctx, &s->p.flow);
 		unconfirmed = c != 0;
+	}
+	if (sl_pl_acl_due(s, c)) {
+		enum sl_reason ar = sl_pl_acl(ctx, s);
+		if (ar != SL_R_NONE)
+			return ar; /* the record, if any, stays: judged again next time */
+		if (c)
+			c->acl_gen = s->acl_gen;
 	}
 	const struct sl_backend *be = NULL;
 	__u32 i = 0;

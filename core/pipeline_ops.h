@@ -34,6 +34,7 @@ struct sl_pl_state {
 	const struct sl_vip_meta *vip; /* set once admitted */
 	const struct sl_global *g;
 	struct sl_control *ctl;
+	__u32 acl_gen;    /* ctl->acl_gen, read once before any rule lookup */
 	enum sl_reason r; /* front: the verdict when !in_vip */
 	int in_vip;       /* admitted: sl_pl_back runs (counts the VIP) */
 };

@@ -67,6 +67,16 @@ struct AclEntry {
   }
 };
 
+// After a firewall rule change, done or failed half-way: the fast path
+// judges every flow again at its next packet (core/pipeline.h,
+// sl_pl_acl_due). One writer (the controller's main loop); never 0, so a
+// record imported by sync (acl_gen 0) is always judged.
+inline void acl_gen_bump(sl_control* ctl) {
+  if (ctl == nullptr) return;
+  uint32_t g = __atomic_load_n(&ctl->acl_gen, __ATOMIC_RELAXED) + 1;
+  __atomic_store_n(&ctl->acl_gen, g == 0 ? 1 : g, __ATOMIC_RELEASE);
+}
+
 class Dataplane {
  public:
   virtual ~Dataplane() = default;

@@ -412,8 +412,18 @@ static AclMapFds acl_fds(const XdpDataplane::Impl& im) {
   return {bpf_map__fd(im.maps.acl_v4), bpf_map__fd(im.maps.acl_v6), bpf_map__fd(im.maps.acl_hits)};
 }
 
-Result<void> XdpDataplane::acl_put(const AclEntry& e) { return acl_map_put(acl_fds(*impl_), e); }
-Result<void> XdpDataplane::acl_del(const AclEntry& e) { return acl_map_del(acl_fds(*impl_), e); }
+// The generation goes up after the trie changed, done or not (a stale
+// record is judged again; see core/pipeline.h, sl_pl_acl_due).
+Result<void> XdpDataplane::acl_put(const AclEntry& e) {
+  Result<void> r = acl_map_put(acl_fds(*impl_), e);
+  acl_gen_bump(impl_->control);
+  return r;
+}
+Result<void> XdpDataplane::acl_del(const AclEntry& e) {
+  Result<void> r = acl_map_del(acl_fds(*impl_), e);
+  acl_gen_bump(impl_->control);
+  return r;
+}
 Result<std::vector<AclEntry>> XdpDataplane::acl_list() { return acl_map_list(acl_fds(*impl_)); }
 Result<std::vector<uint64_t>> XdpDataplane::acl_hits() { return acl_map_hits(acl_fds(*impl_)); }
 Result<void> XdpDataplane::acl_hits_reset(uint32_t rule_id) {
@@ -490,6 +500,7 @@ sl_control XdpDataplane::control_get() const {
   c.heartbeat_ns = __atomic_load_n(&impl_->control->heartbeat_ns, __ATOMIC_ACQUIRE);
   c.heartbeat_timeout_ns = __atomic_load_n(&impl_->control->heartbeat_timeout_ns, __ATOMIC_ACQUIRE);
   c.flags = __atomic_load_n(&impl_->control->flags, __ATOMIC_ACQUIRE);
+  c.acl_gen = __atomic_load_n(&impl_->control->acl_gen, __ATOMIC_ACQUIRE);
   c.events_lost = __atomic_load_n(&impl_->control->events_lost, __ATOMIC_ACQUIRE);
   return c;
 }

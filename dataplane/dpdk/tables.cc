@@ -213,7 +213,15 @@ void Tables::acl_tree_free(AclNode* n) {
   delete n;
 }
 
+namespace {
+struct AclGenBump {
+  sl_control* ctl;
+  ~AclGenBump() { acl_gen_bump(ctl); }
+};
+}  // namespace
+
 Result<void> Tables::acl_put(const AclEntry& e) {
+  AclGenBump bump{&control_};
   if (!acl_valid(e)) return acl_invalid(e);
   const unsigned len = e.prefix_len, depth = acl_level(len);
   if (acl_nodes_ + depth / 4 + 1 > kAclMaxNodes)
@@ -260,6 +268,7 @@ Result<void> Tables::acl_put(const AclEntry& e) {
 }
 
 Result<void> Tables::acl_del(const AclEntry& e) {
+  AclGenBump bump{&control_};
   if (!acl_valid(e)) return acl_invalid(e);
   const unsigned len = e.prefix_len, depth = acl_level(len);
   AclKey k = acl_key_of(e, len);

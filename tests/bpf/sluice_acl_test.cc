@@ -224,5 +224,71 @@ TEST_F(SluiceAcl, HitsCountEveryPacketPerRule) {
   EXPECT_EQ(listed->size(), 2u);
 }
 
+// An established flow pays a compare, not a lookup: its record keeps the
+// rule generation it was admitted under, and only a rule change (which
+// bumps sl_control.acl_gen) makes its next packet be judged again. A deny
+// added while the flow is open stops it at that packet.
+TEST_F(SluiceAcl, EstablishedFlowIsJudgedOncePerRuleChange) {
+  rule(&vipA, "198.18.0.0", 15, SL_ACL_ALLOW, 9);
+  set_flags(vipA, SL_VIP_F_ACL);
+  auto ack = [&](uint16_t sport, int* action = nullptr) {
+    ReasonProbe probe(*dp_);
+    ProgRun r = prog_run(dp_->prog_fd(), frame(client4, vipA, {6, sport, 80, 0x10}));
+    EXPECT_EQ(r.err, 0) << strerror(r.err);
+    if (action) *action = r.action;
+    return probe.moved();
+  };
+  EXPECT_EQ(syn(client4, vipA, 48001), SL_R_TX_NEW);
+  EXPECT_EQ(hits(9), 1u) << "a SYN is judged before the table";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(ack(48001), SL_R_TX_HIT);
+  EXPECT_EQ(hits(9), 1u) << "the confirmed record carries the SYN's admission";
+  EXPECT_TRUE(recorded(client4, 48001));
+
+  const uint32_t gen = dp_->control_get().acl_gen;
+  rule(&vipA, "198.19.0.5", 32, SL_ACL_DENY, 10);
+  EXPECT_NE(dp_->control_get().acl_gen, gen) << "a rule change bumps the generation";
+  int action = -1;
+  EXPECT_EQ(ack(48001, &action), SL_R_DROP_ACL);
+  EXPECT_EQ(action, XDP_DROP);
+  EXPECT_EQ(ack(48001), SL_R_DROP_ACL);
+  EXPECT_EQ(hits(10), 2u) << "a denied flow is judged at every packet";
+  EXPECT_TRUE(recorded(client4, 48001)) << "its record stays";
+
+  AclEntry deny;
+  deny.scope = sl_acl_scope_of_vip(vip_id(vipA));
+  deny.prefix_len = 32;
+  client4.to_words(deny.addr.data());
+  ASSERT_TRUE(dp_->acl_del(deny).ok());
+  EXPECT_EQ(ack(48001), SL_R_TX_HIT) << "the same backend again, from its record";
+  EXPECT_EQ(ack(48001), SL_R_TX_HIT);
+  EXPECT_EQ(hits(9), 2u) << "judged once after the change, then not again";
+}
+
+// A record without a generation (imported from the sync peer) is judged.
+TEST_F(SluiceAcl, ImportedRecordIsJudged) {
+  sl_flow_key k{};
+  client4.to_words(k.src);
+  vipA.to_words(k.dst);
+  k.sport = htons(48101);
+  k.dport = htons(80);
+  k.proto = 6;
+  k.family = SL_AF_INET;
+  sl_conn c{};
+  auto be = dp_->backend_get(0);
+  ASSERT_TRUE(be.ok());
+  c.backend = 0;
+  c.gen = be->gen;
+  c.vip_id = vip_id(vipA);
+  c.synced_s = 1;
+  ASSERT_TRUE(dp_->conn_put(k, c).ok());
+  rule(&vipA, "198.19.0.5", 32, SL_ACL_DENY, 11);
+  set_flags(vipA, SL_VIP_F_ACL);
+  ReasonProbe probe(*dp_);
+  ProgRun r = prog_run(dp_->prog_fd(), frame(client4, vipA, {6, 48101, 80, 0x10}));
+  EXPECT_EQ(r.action, XDP_DROP);
+  EXPECT_EQ(probe.moved(), SL_R_DROP_ACL);
+  ASSERT_TRUE(dp_->conn_del(k).ok());
+}
+
 }  // namespace
 }  // namespace sluice::test

@@ -93,6 +93,17 @@ struct Acl : ::testing::Test {
   sl_reason send(const char* src, const Addr& dst, uint16_t sport, unsigned worker = 0) {
     return send(Addr::parse(src), dst, sport, worker);
   }
+  sl_reason send_l4(const char* src, const Addr& dst, L4 l4, unsigned worker = 0) {
+    rte_mbuf* m = mbuf_of(frame(Addr::parse(src), dst, l4));
+    EXPECT_NE(m, nullptr);
+    BurstOut o;
+    uint8_t r = 0;
+    workers[worker]->burst(&m, 1, o, &r);
+    for (uint16_t i = 0; i < o.n_tx; i++) rte_pktmbuf_free(o.tx[i]);
+    for (uint16_t i = 0; i < o.n_exc; i++) rte_pktmbuf_free(o.exc[i]);
+    workers[worker]->quiescent();
+    return sl_reason(r);
+  }
   uint64_t hits(uint32_t id) {
     uint64_t n = 0;
     for (auto& w : workers) n += w->acl_hits(id);
@@ -122,6 +133,30 @@ TEST_F(Acl, GlobalDenyDropsBeforeTheConnectionTable) {
   EXPECT_EQ(workers[0]->acl_hits(7), 1u);
   EXPECT_EQ(workers[1]->acl_hits(7), 1u);
   EXPECT_EQ(workers[0]->vip_counters(kVipA).packets, 3u) << "the VIP counts the drop";
+}
+
+// Same contract as the XDP program (SluiceAcl.EstablishedFlowIsJudgedOnce
+// PerRuleChange): a rule change bumps the control word's generation, an
+// established flow is judged once after it and then pays a compare.
+TEST_F(Acl, EstablishedFlowIsJudgedOncePerRuleChange) {
+  uint32_t s = scope_of(kVipA);
+  put(rule(s, "198.18.0.0/15", SL_ACL_ALLOW, 3));
+  flags(lb::kVipA, 80, SL_VIP_F_ACL);
+  const L4 ack{6, 2000, 80, 0x10};
+  EXPECT_EQ(send("198.19.0.5", vipA, 2000), SL_R_TX_NEW);
+  EXPECT_EQ(send_l4("198.19.0.5", vipA, ack), SL_R_TX_HIT);
+  EXPECT_EQ(send_l4("198.19.0.5", vipA, ack), SL_R_TX_HIT);
+  EXPECT_EQ(hits(3), 1u) << "only the SYN was judged";
+  const uint32_t gen = tables->control()->acl_gen;
+  put(rule(s, "198.19.0.5/32", SL_ACL_DENY, 4));
+  EXPECT_NE(tables->control()->acl_gen, gen);
+  EXPECT_EQ(send_l4("198.19.0.5", vipA, ack), SL_R_DROP_ACL);
+  EXPECT_EQ(send_l4("198.19.0.5", vipA, ack), SL_R_DROP_ACL);
+  EXPECT_EQ(hits(4), 2u);
+  ASSERT_TRUE(tables->acl_del(rule(s, "198.19.0.5/32", SL_ACL_DENY, 4)).ok());
+  EXPECT_EQ(send_l4("198.19.0.5", vipA, ack), SL_R_TX_HIT);
+  EXPECT_EQ(send_l4("198.19.0.5", vipA, ack), SL_R_TX_HIT);
+  EXPECT_EQ(hits(3), 2u);
 }
 
 TEST_F(Acl, AllowListAdmitsOnlyItsSources) {
