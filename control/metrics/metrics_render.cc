@@ -135,7 +135,8 @@ void render_reasons(Exposition& e, const MetricsCounters& c) {
 // too, as its /0.
 void render_acl(Exposition& e, const MetricsSnapshot& s, const MetricsCounters& c) {
   e.family("sluice_acl_hits_total", "counter",
-           "Packets that matched the firewall rule (its most specific prefix), summed over CPUs.");
+           "Judgements the firewall rule decided as the most specific prefix (each SYN, each denied "
+           "packet, an admitted flow once per rule change), summed over CPUs.");
   if (!s.acl) return;
   for (size_t i = 0; i < s.acl->size(); ++i) {
     const MetricsAclRule& r = (*s.acl)[i];
