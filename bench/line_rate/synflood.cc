@@ -15,8 +15,11 @@
 //                  batches of 64, qdisc bypassed: the fallback where live
 //                  frames cannot reach the balancer.
 //
-// Bounded by --seconds (at most 60) and --count; --mpps paces the flood
-// (live only: the kernel program sends every n-th run, see synflood.bpf.c).
+// Bounded by --seconds (at most 60) and --count; --mpps caps the flood
+// (live only: the kernel program sends every n-th run, see synflood.bpf.c,
+// n from the program's speed when it sends nothing; a frame sent costs the
+// CPU the whole path's softirq work too, so the rate reached is below the
+// cap: 0.125 M/s for --mpps 0.3 in the lab).
 // Prints one JSON line: {"sender", "sent", "seconds", "pps", "errors", ...}.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -35,6 +38,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,17 +107,20 @@ uint64_t sum8(const __u64* a) {
   return s;
 }
 
-lr_synflood_bpf* live_load(uint32_t tx_every) {
-  auto* s = lr_synflood_bpf__open();
+using Skel = std::unique_ptr<lr_synflood_bpf, decltype(&lr_synflood_bpf__destroy)>;
+
+Skel live_load(uint32_t tx_every) {
+  Skel s(lr_synflood_bpf__open(), &lr_synflood_bpf__destroy);
   if (!s) die("opening synflood.bpf.o failed");
   s->rodata->sf_tx_every = tx_every ? tx_every : 1;
-  if (lr_synflood_bpf__load(s) != 0) die("loading synflood.bpf.o failed (root? kernel >= 5.18?)");
+  if (lr_synflood_bpf__load(s.get()) != 0)
+    die("loading synflood.bpf.o failed (root? kernel >= 5.18?)");
   return s;
 }
 
 // Runs the program on `cpus` threads until `seconds` pass or `budget` runs
 // are spent; returns the wall time taken.
-double live_run(lr_synflood_bpf* s, const Frame& tmpl, int ifindex, int cpus, double seconds,
+double live_run(const Skel& s, const Frame& tmpl, int ifindex, int cpus, double seconds,
                 uint64_t budget, uint32_t batch) {
   std::atomic<int64_t> left{int64_t(budget)};
   std::vector<std::thread> th;
@@ -145,19 +152,17 @@ Result live(const Opts& o, const Frame& tmpl, int ifindex) {
   uint32_t every = 1;
   if (o.mpps > 0) {
     // The program's own speed (every run dropped): the pacing divisor.
-    auto* cal = live_load(1u << 30);
+    Skel cal = live_load(1u << 30);
     double el = live_run(cal, tmpl, ifindex, o.cpus, 0.3, ~0ull >> 2, o.batch);
     double raw = double(sum8(cal->bss->sf_runs)) / el / 1e6;
-    lr_synflood_bpf__destroy(cal);
     every = uint32_t(std::max(1.0, raw / o.mpps));
   }
-  auto* s = live_load(every);
+  Skel s = live_load(every);
   // --count bounds frames sent: at most count * every runs.
   double el = live_run(s, tmpl, ifindex, o.cpus, o.seconds, o.count * every, o.batch);
   Result r;
   r.sent = sum8(s->bss->sf_sent);
   r.seconds = el;
-  lr_synflood_bpf__destroy(s);
   return r;
 }
 
