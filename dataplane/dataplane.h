@@ -109,6 +109,10 @@ class Dataplane {
   virtual Result<sl_counters> vip_counters(uint32_t vip_id) = 0;
   virtual Result<sl_counters> backend_counters(uint32_t index) = 0;
   virtual Result<std::array<sl_counters, SL_R_MAX>> reason_counters() = 0;
+  // Packets each worker has taken (every reason), one entry per worker;
+  // empty where the dataplane has no workers of its own (XDP: the NIC's
+  // queues and the kernel's CPUs). Main loop.
+  virtual std::vector<uint64_t> worker_packets() const { return {}; }
   // Zeroes the counters of VIP id / backend slot `id` on every CPU. The
   // controller calls it when it (re)allocates the id, before programming
   // it, so a new VIP or backend does not inherit its predecessor's totals.

@@ -166,6 +166,12 @@ json ApiHandler::status() const {
   out[xdp ? "xdp_mode" : "dataplane_mode"] = dpi.mode;
   out[xdp ? "pin_dir" : "dataplane_location"] = dpi.location;
   if (report) out["vrrp_state"] = vrrp::state_name(report->instance.state);
+  // DPDK: is every worker getting its share of the flows?
+  if (auto per = dp_.worker_packets(); !per.empty()) {
+    json ws = json::array();
+    for (size_t i = 0; i < per.size(); ++i) ws.push_back({{"worker", i}, {"packets", per[i]}});
+    out["workers"] = std::move(ws);
+  }
   if (info_.loop) {
     // How well the controller keeps up: the longest turn of its loop and
     // the 99th percentile (a bucket bound), in milliseconds.

@@ -66,6 +66,15 @@ class DpdkDataplane final : public Dataplane {
       out[r] = sum([r](const Worker& w) { return w.reason_counters(r); });
     return out;
   }
+  std::vector<uint64_t> worker_packets() const override {
+    std::vector<uint64_t> out;
+    for (const auto& w : workers_) {
+      uint64_t n = 0;
+      for (uint32_t r = 0; r < SL_R_MAX; r++) n += w->reason_counters(r).packets;
+      out.push_back(n);
+    }
+    return out;
+  }
   Result<void> counters_reset(CounterKind kind, uint32_t id) override {
     for (auto& w : workers_) w->counters_reset(kind, id);
     return {};

@@ -50,6 +50,7 @@ class FlakyDataplane final : public Dataplane {
     return in_.reason_counters();
   }
   Result<void> counters_reset(CounterKind k, uint32_t id) override { return in_.counters_reset(k, id); }
+  std::vector<uint64_t> worker_packets() const override { return in_.worker_packets(); }
   Result<void> acl_put(const AclEntry& e) override { return spend() ? in_.acl_put(e) : err(); }
   Result<void> acl_del(const AclEntry& e) override { return spend() ? in_.acl_del(e) : err(); }
   Result<std::vector<AclEntry>> acl_list() override { return in_.acl_list(); }

@@ -39,6 +39,18 @@ TEST_F(ApiHandlerTest, Status) {
   EXPECT_EQ(r["syn_flood_protection"], true);
   EXPECT_EQ(r["syn_table_size"], SL_SYN_TABLE_DEFAULT);
   EXPECT_TRUE(r["new_flow_limit"].is_null());
+  EXPECT_FALSE(r.contains("workers")) << "XDP has no workers of its own";
+}
+
+// A dataplane with workers (DPDK) lists each one's packets.
+TEST_F(ApiHandlerTest, StatusListsWorkers) {
+  dp.workers = {7, 0, 12};
+  json r = call(R"({"cmd":"status"})");
+  ASSERT_EQ(r["workers"].size(), 3u);
+  EXPECT_EQ(r["workers"][0]["worker"], 0);
+  EXPECT_EQ(r["workers"][0]["packets"], 7);
+  EXPECT_EQ(r["workers"][2]["worker"], 2);
+  EXPECT_EQ(r["workers"][2]["packets"], 12);
 }
 
 TEST_F(ApiHandlerTest, Lists) {

@@ -25,6 +25,7 @@ class FakeDataplane final : public Dataplane {
   };
 
   DataplaneInfo describe() const override { return info; }
+  std::vector<uint64_t> worker_packets() const override { return workers; }
   Result<void> detach() override {
     log.push_back("detach");
     return {};
@@ -191,6 +192,7 @@ class FakeDataplane final : public Dataplane {
   }
 
   DataplaneInfo info{"xdp", "generic", "/sys/fs/bpf/x"};
+  std::vector<uint64_t> workers;  // worker_packets(): empty, as XDP
   uint32_t table_size = 65536;
   std::vector<std::string> log;
   std::vector<std::string> resets;  // counters_reset calls, "vip 3" / "backend 7"

@@ -11,7 +11,7 @@ the lab only through sluiced, and sluiced's drop program on eth0's tcx
 ingress keeps the kernel's own copy of each frame (af_packet gives it one)
 from being answered.
 
-  dpdk_{dsr,ipip}_v{4,6}_traffic
+  dpdk_{dsr,ipip}_v{4,6}_traffic, dpdk_two_workers_{dsr_v4,ipip_v6}_traffic
       300 HTTP connections + 200 UDP flows through the VIP, backends weighted
       1:2:1: the checks of the XDP traffic tests (every connection completes,
       counts within +-10%, no RST, every flow at one backend on the wire in
@@ -20,7 +20,9 @@ from being answered.
       pass_not_ip, ND as pass_other_proto), `sluicectl status` says dpdk, `stats`
       counts the flows at the backends, `conns` lists recorded flows,
       sluice_build_info says dataplane="dpdk"; after SIGTERM the TAP, the
-      drop program and the EAL run directory are gone.
+      drop program and the EAL run directory are gone. With two workers
+      (net_af_packet qpairs=2: one packet socket per worker in a
+      PACKET_FANOUT_HASH group), `status` lists both and each took a share.
 """
 import json
 import os
@@ -41,13 +43,22 @@ def run_dir(prefix):
     return f"/var/run/dpdk/{prefix}"
 
 
-def write_cfg(path, family, mode, prefix):
+def write_cfg(path, family, mode, prefix, workers=1):
+    if workers == 1:
+        lcores = ["-l", "0-1"]
+        vdev = "--vdev=net_af_packet0,iface=eth0"
+    else:
+        # More lcores than the lab's 2 CPUs: lcore i on CPU i % 2 (the
+        # workers sleep when idle). One packet socket per worker, in one
+        # fanout group that the kernel spreads by flow hash.
+        lcores = ["--lcores=" + ",".join(f"{i}@{i % 2}" for i in range(workers + 1))]
+        vdev = f"--vdev=net_af_packet0,iface=eth0,qpairs={workers}"
     eal = ["--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--no-telemetry",
-           f"--file-prefix={prefix}", "-l", "0-1", "--vdev=net_af_packet0,iface=eth0"]
+           f"--file-prefix={prefix}", *lcores, vdev]
     lines = [f"interface: {TAP}", "dataplane: dpdk", f"api_socket: {E.SOCK}",
              "metrics_listen: 127.0.0.1:9477", "conn_table_size: 65536",
              "dpdk:", "  eal: [" + ", ".join(json.dumps(a) for a in eal) + "]",
-             "  port: net_af_packet0", "  idle_sleep_us: 50",
+             "  port: net_af_packet0", "  idle_sleep_us: 50", f"  workers: {workers}",
              "  addresses: [" + ", ".join(LB1_ADDRS) + "]", "vips:"]
     for port, proto in ((E.HTTP_PORT, "tcp"), (E.UDP_PORT, "udp")):
         lines += [f"  - address: {E.VIP[family]}", f"    port: {port}",
@@ -157,7 +168,7 @@ def metrics_text():
     return E.sh(E.in_ns("lb1", ["/usr/bin/python3", "-c", code]), timeout=15).stdout
 
 
-def t_dpdk_traffic(family, mode):
+def t_dpdk_traffic(family, mode, workers=1):
     tmp = tempfile.mkdtemp(prefix=f"sluice-e2e-dpdk-{mode}-v{family}-")
     prefix = f"sl-e2e-dpdk-{os.getpid()}"
     cfg = os.path.join(tmp, "sluice.yaml")
@@ -173,7 +184,7 @@ def t_dpdk_traffic(family, mode):
         for a in LB1_ADDRS:
             E.sh(["ip", "-n", "lb1", "addr", "del", a, "dev", "eth0"], timeout=10, check=False)
         E.sh(["ip", "-n", "client", "neigh", "flush", "all"], timeout=10, check=False)
-        write_cfg(cfg, family, mode, prefix)
+        write_cfg(cfg, family, mode, prefix, workers)
         sl = DpdkSluiced(cfg, log)
         status = sl.start(family)
         if status.get("dataplane") != "dpdk":
@@ -206,6 +217,14 @@ def t_dpdk_traffic(family, mode):
         if new_at_backends < E.N_TCP + E.N_UDP:
             problems.append(f"stats: {new_at_backends} new connections at the backends, "
                             f"expected >= {E.N_TCP + E.N_UDP}")
+        # Every worker took its share (status: packets per worker).
+        per = [w.get("packets", 0) for w in
+               json.loads(E.sluicectl("status", "-o", "json").stdout).get("workers", [])]
+        if len(per) != workers:
+            problems.append(f"status: workers {per}, expected {workers} entries")
+        elif workers > 1 and min(per) < (E.N_TCP + E.N_UDP) // (4 * workers):
+            problems.append(f"status: packets per worker {per}: one worker took almost none "
+                            f"(the port does not spread flows)")
         conns = json.loads(E.sluicectl("conns", "-o", "json").stdout)
         listed = conns.get("conns", conns if isinstance(conns, list) else [])
         if not listed:
@@ -231,7 +250,7 @@ def t_dpdk_traffic(family, mode):
             problems.append(DpdkSluiced(cfg, log).tail())
         elif E.VERBOSE:
             print(f"    tcp {res['tcp']['backends']} udp {res['udp']['backends']} "
-                  f"passed-to-kernel {passed}")
+                  f"passed-to-kernel {passed} packets per worker {per}")
     finally:
         if sl is not None:
             try:
@@ -257,3 +276,10 @@ def register(mod, runtime):
         for fam in (4, 6):
             E.TESTS.append((f"dpdk_{mode}_v{fam}_traffic",
                             lambda f=fam, m=mode: t_dpdk_traffic(f, m), True))
+    # Two workers, each with its own queue and connection table: the same
+    # checks (each flow at one backend on the wire: no flow changed worker
+    # mid-way), and both workers steered.
+    E.TESTS.append(("dpdk_two_workers_dsr_v4_traffic",
+                    lambda: t_dpdk_traffic(4, "dsr", workers=2), True))
+    E.TESTS.append(("dpdk_two_workers_ipip_v6_traffic",
+                    lambda: t_dpdk_traffic(6, "ipip", workers=2), True))
