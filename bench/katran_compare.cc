@@ -18,6 +18,13 @@
 // sees is timed on the path that records the flow (verified: every one
 // counted as an LRU miss, the flows found in the LRU afterwards).
 //
+// Beside them, each case's lower bound (bench/katran_prims.bpf.c): the map
+// operations the case cannot avoid, alone, on maps shaped as sluice's (a
+// 20-byte-key VIP hash, a 1,048,576-entry LRU hash of 40-byte flow keys),
+// twice: the LRU as sluice has it ("prim") and with BPF_F_NO_COMMON_LRU
+// ("prim_nocommon": per-CPU LRU lists, as Katran's per-CPU LRUs). Their
+// tables are prepared per case as sluice's and Katran's are.
+//
 // Usage (root): katran_compare --katran-obj balancer.bpf.o [--rounds 5]
 //               [--calls 100000] [--json OUT]
 #include <bpf/bpf.h>
@@ -40,6 +47,7 @@
 #include "bench/bench_frame.h"
 #include "bench/bench_tables.h"
 #include "core/abi.h"
+#include "katran_prims.skel.h"
 #include "noop_tx.skel.h"
 #include "xdp/xdp_dataplane.h"
 
@@ -49,6 +57,7 @@ namespace {
 constexpr uint32_t kVipKatran = 0xc6120066;  // 198.18.0.102
 constexpr uint32_t kVipDsr = 0xc6120064;     // 198.18.0.100
 constexpr uint32_t kVipIpip = 0xc6120065;    // 198.18.0.101
+constexpr uint32_t kVipPrim = 0xc6120067;    // 198.18.0.103
 constexpr uint32_t kNotVip = 0xc61200c8;     // 198.18.0.200
 constexpr int kReals = 3;
 constexpr uint32_t kFlows100k = 100000;
@@ -81,6 +90,23 @@ struct KStats {
 [[noreturn]] void die(const std::string& m) {
   std::fprintf(stderr, "katran_compare: %s\n", m.c_str());
   std::exit(1);
+}
+
+// Empties an LRU hash in place (--tables flushed): the freed entries go
+// back to the LRU's free list in hash order, not in memory order as in a
+// fresh map.
+void flush_map(int fd, uint32_t key_size, uint32_t value_size) {
+  std::vector<uint8_t> keys(size_t(key_size) * 4096), vals(size_t(value_size) * 4096);
+  void* in = nullptr;
+  uint64_t out = 0;
+  for (;;) {
+    uint32_t n = 4096;
+    int rc = bpf_map_lookup_and_delete_batch(fd, in ? &out : nullptr, &out, keys.data(),
+                                             vals.data(), &n, nullptr);
+    if (rc != 0 && errno != ENOENT) die("flushing an LRU failed");
+    if (rc != 0) return;
+    in = &out;
+  }
 }
 
 int ncpus() {
@@ -137,22 +163,8 @@ struct Katran {
     lru = fd;
   }
 
-  // Empties CPU 0's LRU in place (--tables flushed): the freed entries go
-  // back to the LRU's free list in hash order, not in memory order as in a
-  // fresh map.
-  void flush_lru() const {
-    std::vector<uint8_t> keys(size_t(key_size) * 4096), vals(size_t(value_size) * 4096);
-    void* in = nullptr;
-    uint64_t out = 0;
-    for (;;) {
-      uint32_t n = 4096;
-      int rc = bpf_map_lookup_and_delete_batch(lru, in ? &out : nullptr, &out, keys.data(),
-                                               vals.data(), &n, nullptr);
-      if (rc != 0 && errno != ENOENT) die("flushing Katran's LRU failed");
-      if (rc != 0) return;
-      in = &out;
-    }
-  }
+  // Empties CPU 0's LRU in place (--tables flushed).
+  void flush_lru() const { flush_map(lru, key_size, value_size); }
 
   void program() {
     for (uint32_t i = 1; i <= kReals; ++i) {
@@ -226,15 +238,74 @@ struct Sluice {
   }
 };
 
+// ---- the lower bounds -----------------------------------------------------
+
+// bench/katran_prims.bpf.c, loaded once per table kind. Which program a
+// packet gets is what that packet needs: prim_pass for a packet not to the
+// VIP, prim_new for a SYN (lookup miss + insert), prim_hit otherwise.
+struct Prim {
+  katran_prims_bpf* skel = nullptr;
+  bool nocommon = false;
+  int pass = -1, hit = -1, fresh = -1, conns = -1;
+
+  void open() {
+    skel = katran_prims_bpf__open();
+    if (!skel) die("cannot open katran_prims.bpf.o");
+    if (nocommon &&
+        bpf_map__set_map_flags(skel->maps.prim_conns,
+                               bpf_map__map_flags(skel->maps.prim_conns) | BPF_F_NO_COMMON_LRU))
+      die("cannot set BPF_F_NO_COMMON_LRU");
+    if (katran_prims_bpf__load(skel) != 0) die("loading katran_prims.bpf.o failed");
+    pass = bpf_program__fd(skel->progs.prim_pass);
+    hit = bpf_program__fd(skel->progs.prim_hit);
+    fresh = bpf_program__fd(skel->progs.prim_new);
+    conns = bpf_map__fd(skel->maps.prim_conns);
+    sl_vip_key k{};
+    k.addr[0] = htonl(kVipPrim);
+    k.port = htons(80);
+    k.proto = 6;
+    k.family = SL_AF_INET;
+    sl_vip_meta m{};
+    m.vip_id = 1;
+    if (bpf_map_update_elem(bpf_map__fd(skel->maps.prim_vips), &k, &m, BPF_ANY) != 0)
+      die("prim_vips update failed");
+  }
+  void close() {
+    katran_prims_bpf__destroy(skel);
+    skel = nullptr;
+  }
+  int prog_for(const Frame& f) const {
+    uint32_t dst;
+    std::memcpy(&dst, f.b + 30, 4);
+    if (dst != htonl(kVipPrim)) return pass;
+    return f.b[47] & 0x02 ? fresh : hit;
+  }
+  bool has_flow(const Frame& f) const {
+    sl_flow_key k{};
+    std::memcpy(&k.src[0], f.b + 26, 4);
+    std::memcpy(&k.dst[0], f.b + 30, 4);
+    std::memcpy(&k.sport, f.b + 34, 2);
+    std::memcpy(&k.dport, f.b + 36, 2);
+    k.proto = 6;
+    k.family = SL_AF_INET;
+    sl_conn v{};
+    return bpf_map_lookup_elem(conns, &k, &v) == 0;
+  }
+};
+
 // ---- the runs -------------------------------------------------------------
 
-enum class Sys { floor, katran, sluice_ipip, sluice_dsr };
+enum class Sys { floor, katran, sluice_ipip, sluice_dsr, prim, prim_nocommon };
+constexpr int kSystems = 6;
+bool is_prim(Sys s) { return s == Sys::prim || s == Sys::prim_nocommon; }
 const char* sys_name(Sys s) {
   switch (s) {
     case Sys::floor: return "floor";
     case Sys::katran: return "katran";
     case Sys::sluice_ipip: return "sluice_ipip";
     case Sys::sluice_dsr: return "sluice_dsr";
+    case Sys::prim: return "prim";
+    case Sys::prim_nocommon: return "prim_nocommon";
   }
   return "?";
 }
@@ -242,21 +313,28 @@ const char* sys_name(Sys s) {
 struct Ctx {
   Katran k;
   Sluice s;
+  Prim p, pn;  // the lower bounds: common LRU, BPF_F_NO_COMMON_LRU
   int noop = -1;
   uint32_t calls = 100000;
-  uint32_t next_flow[4] = {0x400000, 0x800000, 0xc00000, 0};  // by Sys, new-flow numbering
+  uint32_t next_flow[kSystems] = {0x400000, 0x800000, 0xc00000, 0,  // by Sys, new-flow numbering
+                                  0x1000000, 0x1400000};
   uint32_t filled = 0;  // full-table filler flows, shared numbering
   bool flushed = false;  // --tables flushed: both tables emptied in place
 };
 
-int prog_of(Ctx& c, Sys s) {
+Prim& prim_of(Ctx& c, Sys s) { return s == Sys::prim ? c.p : c.pn; }
+// The program `s` runs for packet `f` (the lower bounds: per packet kind).
+int prog_of(Ctx& c, Sys s, const Frame& f) {
   switch (s) {
     case Sys::floor: return c.noop;
     case Sys::katran: return c.k.prog;
+    case Sys::prim:
+    case Sys::prim_nocommon: return prim_of(c, s).prog_for(f);
     default: return c.s.dp->prog_fd();
   }
 }
 uint32_t vip_of(Sys s) {
+  if (is_prim(s)) return kVipPrim;
   return s == Sys::katran ? kVipKatran : s == Sys::sluice_ipip ? kVipIpip : kVipDsr;
 }
 
@@ -273,6 +351,14 @@ void empty_table(Ctx& c, Sys s) {
   if (s == Sys::katran) {
     if (c.flushed) c.k.flush_lru();
     else c.k.fresh_lru();
+  } else if (is_prim(s)) {
+    Prim& p = prim_of(c, s);
+    if (c.flushed) {
+      flush_map(p.conns, sizeof(sl_flow_key), sizeof(sl_conn));
+    } else {
+      p.close();
+      p.open();
+    }
   } else if (c.flushed) {
     Sluice::check(c.s.dp->conns_flush());
   } else {
@@ -292,12 +378,12 @@ void fill(Ctx& c, Sys s, uint32_t first, uint32_t n) {
   for (uint32_t i = 0; i < n; ++i) {
     if (s == Sys::katran && i % kRateResetEvery == 0) c.k.reset_rate();
     syn.set_flow(first + i);
-    if (run_once(prog_of(c, s), syn, &action) < 0 || action != XDP_TX)
+    if (run_once(prog_of(c, s, syn), syn, &action) < 0 || action != XDP_TX)
       die(std::string(sys_name(s)) + ": a SYN was not forwarded while filling (action " +
           std::to_string(action) + ")");
-    if (s == Sys::katran) continue;
+    if (s == Sys::katran || is_prim(s)) continue;  // recorded on the SYN
     ack.set_flow(first + i);
-    if (run_once(prog_of(c, s), ack, &action) < 0 || action != XDP_TX)
+    if (run_once(prog_of(c, s, ack), ack, &action) < 0 || action != XDP_TX)
       die(std::string(sys_name(s)) + ": an ACK was not forwarded while filling");
   }
 }
@@ -309,7 +395,7 @@ void fill_syns(Ctx& c, Sys s, uint32_t first, uint32_t n) {
   uint32_t action;
   for (uint32_t i = 0; i < n; ++i) {
     syn.set_flow(first + i);
-    if (run_once(prog_of(c, s), syn, &action) < 0 || action != XDP_TX)
+    if (run_once(prog_of(c, s, syn), syn, &action) < 0 || action != XDP_TX)
       die(std::string(sys_name(s)) + ": a SYN was not forwarded while filling");
   }
 }
@@ -325,11 +411,11 @@ Sample timed(Ctx& c, Sys s, uint32_t want, const std::function<const Frame&(uint
              bool katran_syns = false) {
   Sample r;
   int64_t total = 0;
-  int fd = prog_of(c, s);
   for (uint32_t i = 0; i < c.calls; ++i) {
     if (katran_syns && i % kRateResetEvery == 0) c.k.reset_rate();
     uint32_t action;
-    int64_t ns = run_once(fd, next(i), &action);
+    const Frame& f = next(i);
+    int64_t ns = run_once(prog_of(c, s, f), f, &action);
     if (ns < 0) die("BPF_PROG_TEST_RUN failed");
     total += ns;
     r.wrong_action += action != want;
@@ -349,14 +435,16 @@ Before before(Ctx& c, Sys s, sl_reason r) {
   if (s == Sys::katran) {
     b.lru = c.k.stat(kMaxVips + kLruCntrs);
     b.miss = c.k.stat(kMaxVips + kLruMissCntr);
-  } else if (s != Sys::floor) {
+  } else if (s != Sys::floor && !is_prim(s)) {
     b.reason = c.s.reason(r);
   }
   return b;
 }
 // `misses`: how many of the calls Katran must have scheduled (SYN misses).
+// The lower bounds have no counters: their actions say what their map
+// operations did (bench/katran_prims.bpf.c).
 std::string verify(Ctx& c, Sys s, sl_reason r, const Before& b, uint64_t syn_misses) {
-  if (s == Sys::floor) return {};
+  if (s == Sys::floor || is_prim(s)) return {};
   if (s != Sys::katran) {
     uint64_t got = c.s.reason(r) - b.reason;
     return got == c.calls ? "" : "sluice: " + std::to_string(got) + " of " +
@@ -381,7 +469,7 @@ Sample hot(Ctx& c, Sys s) {
   syn.set_flow(0xf00000);
   ack.set_flow(0xf00000);
   uint32_t a;
-  if (s != Sys::floor) run_once(prog_of(c, s), syn, &a);
+  if (s != Sys::floor) run_once(prog_of(c, s, syn), syn, &a);  // may find it already there
   auto b = before(c, s, SL_R_TX_HIT);
   Sample r = timed(c, s, XDP_TX, [&](uint32_t) -> const Frame& { return ack; });
   r.check = verify(c, s, SL_R_TX_HIT, b, 0);
@@ -413,10 +501,11 @@ Sample new_flow(Ctx& c, Sys s) {
     return syn;
   }, s == Sys::katran);
   r.check = verify(c, s, SL_R_TX_NEW, b, s == Sys::floor ? 0 : c.calls);
-  if (s == Sys::katran && r.check.empty()) {  // its inserts: the last flows are in its LRU
+  if ((s == Sys::katran || is_prim(s)) && r.check.empty()) {  // the last flows are in the LRU
     for (uint32_t i = next - 100; i < next; ++i) {
       syn.set_flow(i);
-      if (!c.k.has_flow(syn)) r.check = "katran: a new flow was not recorded in its LRU";
+      if (s == Sys::katran ? !c.k.has_flow(syn) : !prim_of(c, s).has_flow(syn))
+        r.check = std::string(sys_name(s)) + ": a new flow was not recorded in its LRU";
     }
   }
   return r;
@@ -443,6 +532,8 @@ Sample new_flow_full(Ctx& c, Sys s) {
     return syn;
   }, s == Sys::katran);
   r.check = verify(c, s, SL_R_TX_NEW, b, s == Sys::floor ? 0 : c.calls);
+  if (is_prim(s) && r.check.empty() && !prim_of(c, s).has_flow(syn))
+    r.check = std::string(sys_name(s)) + ": the last new flow was not recorded in its LRU";
   return r;
 }
 
@@ -500,6 +591,9 @@ int main(int argc, char** argv) {
 
   c.k.open(katran_obj);
   c.s.open();
+  c.p.open();
+  c.pn.nocommon = true;
+  c.pn.open();
   noop_tx_bpf* noop = noop_tx_bpf__open_and_load();
   if (!noop) die("loading noop_tx.bpf.o failed");
   c.noop = bpf_program__fd(noop->progs.sluice_noop_tx);
@@ -511,7 +605,8 @@ int main(int argc, char** argv) {
   for (const auto& cs : all_cases)
     if (only.empty() || only.find("," + cs.first + ",") != std::string::npos) cases.push_back(cs);
   if (cases.empty()) die("--cases names none of hit_hot, hit_100k, new_flow, new_flow_full_table, pass");
-  const Sys systems[] = {Sys::floor, Sys::katran, Sys::sluice_ipip, Sys::sluice_dsr};
+  const Sys systems[kSystems] = {Sys::floor, Sys::katran, Sys::sluice_ipip, Sys::sluice_dsr,
+                                 Sys::prim, Sys::prim_nocommon};
   // ns[case][sys] per round; over-floor figures use the same round's floor.
   std::map<std::string, std::map<std::string, std::vector<double>>> ns, over;
   nlohmann::json raw = nlohmann::json::array();
@@ -519,8 +614,8 @@ int main(int argc, char** argv) {
   for (int round = 0; round < rounds; ++round) {
     for (const auto& [name, fn] : cases) {
       std::map<Sys, double> got;
-      for (int j = 0; j < 4; ++j) {  // the order rotates every round
-        Sys s = systems[(j + round) % 4];
+      for (int j = 0; j < kSystems; ++j) {  // the order rotates every round
+        Sys s = systems[(j + round) % kSystems];
         Sample r = fn(c, s);
         if (r.wrong_action || !r.check.empty()) {
           std::fprintf(stderr, "katran_compare: %s/%s round %d: %llu wrong actions %s\n",
@@ -544,15 +639,44 @@ int main(int argc, char** argv) {
   out["katran_object"] = katran_obj;
   out["tables"] = c.flushed ? "flushed" : "fresh";
   out["raw"] = raw;
-  std::printf("| case | floor ns | Katran | sluice ipip | sluice dsr | ipip / Katran | dsr / Katran |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| case | floor ns | Katran | sluice ipip | sluice dsr | prim | prim_nocommon "
+              "| ipip / Katran | dsr / Katran | prim / Katran | prim_nocommon / Katran |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  auto ratio = [](double a, double k) { return k > 0 ? a / k : 0.0; };
   for (const auto& [name, fn] : cases) {
     double fl = median(ns[name]["floor"]), k = median(over[name]["katran"]);
     double si = median(over[name]["sluice_ipip"]), sd = median(over[name]["sluice_dsr"]);
+    double p = median(over[name]["prim"]), pn = median(over[name]["prim_nocommon"]);
     out["median_over_floor_ns"][name] = {{"floor_ns", fl}, {"katran", k}, {"sluice_ipip", si},
-                                         {"sluice_dsr", sd}};
-    std::printf("| %s | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |\n", name.c_str(), fl, k, si, sd,
-                k > 0 ? si / k : 0.0, k > 0 ? sd / k : 0.0);
+                                         {"sluice_dsr", sd}, {"prim", p}, {"prim_nocommon", pn}};
+    std::printf("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f |\n",
+                name.c_str(), fl, k, si, sd, p, pn, ratio(si, k), ratio(sd, k), ratio(p, k),
+                ratio(pn, k));
+  }
+  // Per case: is 0.5 x Katran within reach of the primitives alone?
+  std::printf("\n| case | half of Katran | cheapest primitives | verdict |\n|---|---:|---:|---|\n");
+  for (const auto& [name, fn] : cases) {
+    double k = median(over[name]["katran"]);
+    double si = median(over[name]["sluice_ipip"]), sd = median(over[name]["sluice_dsr"]);
+    double p = median(over[name]["prim"]), pn = median(over[name]["prim_nocommon"]);
+    double best = std::min(p, pn);
+    const char* which = p <= pn ? "prim" : "prim_nocommon";
+    std::string verdict;
+    char buf[200];
+    if (std::max(si, sd) <= k / 2) {
+      verdict = "sluice at or below 0.5 (ipip and dsr)";
+    } else if (best > k / 2) {
+      std::snprintf(buf, sizeof buf, "cannot: the primitives alone (%s) cost %.0f ns, %.2f x Katran",
+                    which, best, ratio(best, k));
+      verdict = buf;
+    } else {
+      std::snprintf(buf, sizeof buf, "within reach: the primitives (%s) leave %.0f ns under half of Katran",
+                    which, k / 2 - best);
+      verdict = buf;
+    }
+    out["lower_bound"][name] = {{"half_katran", k / 2}, {"cheapest", which}, {"verdict", verdict}};
+    std::printf("| %s | %.0f | %.0f (%s) | %s |\n", name.c_str(), k / 2, best, which,
+                verdict.c_str());
   }
   out["all_checks_passed"] = ok;
   if (!json_out.empty()) {
@@ -562,5 +686,7 @@ int main(int argc, char** argv) {
     std::fclose(f);
   }
   noop_tx_bpf__destroy(noop);
+  c.p.close();
+  c.pn.close();
   return ok ? 0 : 1;
 }
