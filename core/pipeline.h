@@ -211,7 +211,8 @@ SL_INLINE int sl_pl_wants_conn(const struct sl_pl_state *s)
 }
 
 /* SYN-flood resilience: a record is confirmed once the client sends a
- * packet that is not a SYN (its handshake's ACK). Until then it lives apart
+ * packet that is not a SYN (its handshake's ACK; for a flow first seen
+ * mid-way, its second packet). Until then it lives apart
  * (sl_pl_conn_insert_unconfirmed), so spoofed SYNs, which never answer,
  * only ever push out each other, never an established flow. UDP has no
  * handshake: its records are confirmed from the first datagram. */
@@ -281,9 +282,13 @@ SL_INLINE enum sl_reason sl_pl_schedule(SL_PL_CTX *ctx, struct sl_pl_state *s, e
 			sl_pl_confirm(ctx, s, stale);
 		else
 			announce = !unconfirmed;
-	} else if (sl_pl_split(s) && (s->p.flags & SL_PKT_F_SYN)) {
-		/* Not recorded (a race, or no room): this SYN still goes to
-		 * our pick, and its retransmission is scheduled again. */
+	} else if (sl_pl_split(s) && ((s->p.flags & SL_PKT_F_SYN) || why == SL_R_TX_MIDFLOW)) {
+		/* A SYN, or a mid-flow packet without a record (a spoofed ACK
+		 * as well as a flow whose record was lost): it waits apart
+		 * until the client's next packet, so a flood of either churns
+		 * only the unconfirmed table. Not recorded (a race, or no room):
+		 * this packet still goes to our pick, and the next one is
+		 * scheduled again. */
 		sl_pl_conn_insert_unconfirmed(ctx, &s->p.flow, &c);
 	} else {
 		/* Fails only if another CPU recorded the flow meanwhile: its

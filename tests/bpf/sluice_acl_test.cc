@@ -104,8 +104,9 @@ TEST_F(SluiceAcl, DeniedSourceIsDroppedUnderDropAcl) {
 }
 
 // Neither a SYN nor a mid-flow packet of a denied source takes a record.
-// The control is a mid-flow ACK, which is recorded at once (a SYN's record
-// may wait apart, unconfirmed, where conns() does not look).
+// The control is a mid-flow flow's first two ACKs: the second confirms the
+// record the first made (unconfirmed records wait apart, where conns()
+// does not look).
 TEST_F(SluiceAcl, DeniedSourceCreatesNoRecord) {
   rule(&vipA, "198.19.0.5", 32, SL_ACL_DENY, 1);
   set_flags(vipA, SL_VIP_F_ACL);
@@ -126,6 +127,8 @@ TEST_F(SluiceAcl, DeniedSourceCreatesNoRecord) {
   ack = prog_run(dp_->prog_fd(), frame(client4, vipA, {6, 47102, 80, 0x10}));
   EXPECT_EQ(ack.action, XDP_TX);
   EXPECT_EQ(control.moved(), SL_R_TX_MIDFLOW);
+  ack = prog_run(dp_->prog_fd(), frame(client4, vipA, {6, 47102, 80, 0x10}));
+  EXPECT_EQ(ack.action, XDP_TX);
   EXPECT_TRUE(recorded(client4, 47102));
 }
 

@@ -88,13 +88,14 @@ class Flood : public ::testing::Test {
     }
   }
 
-  // `n` SYNs from spoofed sources in 198.19.0.0/16, never answered.
-  void flood(uint32_t n) {
+  // `n` SYNs (or other `flags`) from spoofed sources in 198.19.0.0/16,
+  // one packet per flow, never answered.
+  void flood(uint32_t n, uint8_t flags = SL_TCP_SYN) {
     for (uint32_t i = 0; i < n; ++i) {
       Addr src = Addr::parse("198.19.0.1");
       src.b[2] = uint8_t(1 + i / 250 % 250);
       src.b[3] = uint8_t(1 + i % 250);
-      ASSERT_EQ(send(tcp(src, uint16_t(20000 + i % 40000), SL_TCP_SYN)).action, XDP_TX);
+      ASSERT_EQ(send(tcp(src, uint16_t(20000 + i % 40000), flags)).action, XDP_TX);
     }
   }
 
@@ -143,6 +144,37 @@ TEST_F(Flood, SynFloodEvictsNoConfirmedFlow) {
     ASSERT_EQ(probe.moved(), SL_R_TX_HIT) << "port " << port;
     ASSERT_EQ(backend_of_frame(r.out), int(backend)) << "port " << port;
   }
+}
+
+// A flood of spoofed ACKs (mid-flow packets of flows nobody recorded) is
+// held apart as a SYN flood is: each one's record waits unconfirmed until
+// a second packet of its flow, which never comes.
+TEST_F(Flood, AckFloodEvictsNoConfirmedFlow) {
+  OneCpu pin;
+  establish(kTable / 2);
+  std::set<FlowId> before = table();
+  ASSERT_EQ(before.size(), kTable / 2);
+  flood(4 * kTable, SL_TCP_ACK);
+  EXPECT_EQ(table(), before) << "confirmed flows evicted by the ACK flood";
+  for (const auto& [port, backend] : before) {
+    ReasonProbe probe(*dp_);
+    ProgRun r = send(tcp(client4, port, SL_TCP_ACK));
+    ASSERT_EQ(probe.moved(), SL_R_TX_HIT) << "port " << port;
+    ASSERT_EQ(backend_of_frame(r.out), int(backend)) << "port " << port;
+  }
+}
+
+// A flow first seen mid-way (its record lost, or made on the peer) keeps
+// the backend its first packet got: the second packet confirms the record.
+TEST_F(Flood, MidFlowFlowIsConfirmedByItsSecondPacket) {
+  ReasonProbe first(*dp_);
+  int be = backend_of_frame(send(tcp(client4, 41000, SL_TCP_ACK)).out);
+  EXPECT_EQ(first.moved(), SL_R_TX_MIDFLOW);
+  EXPECT_TRUE(table().empty()) << "unconfirmed: in conns_syn only";
+  ReasonProbe second(*dp_);
+  EXPECT_EQ(backend_of_frame(send(tcp(client4, 41000, SL_TCP_ACK)).out), be);
+  EXPECT_EQ(second.moved(), SL_R_TX_HIT);
+  EXPECT_EQ(table(), (std::set<FlowId>{{41000, uint32_t(be)}}));
 }
 
 // The same flood against the single table: established flows are lost.

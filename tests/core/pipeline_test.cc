@@ -360,11 +360,20 @@ TEST(Pipeline, SynRecordIsUnconfirmedUntilTheClientAcks) {
   EXPECT_EQ(pl.t->nevents, 1u);
 }
 
-TEST(Pipeline, UdpAndMidflowRecordsAreConfirmedAtOnce) {
+// A flow first seen mid-way waits, unconfirmed, for its second packet (a
+// flood of spoofed ACKs churns only unconfirmed records), and is announced
+// only then; its backend stays.
+TEST(Pipeline, MidflowRecordIsConfirmedByTheSecondPacket) {
   Pipeline pl;
   ASSERT_EQ(pl.run(ack(50000)).r, SL_R_TX_MIDFLOW);
   sl_plain_ctx ctx{pl.t.get(), nullptr, 0, 0, 0, 0};
+  ASSERT_NE(pl.conn(ack(50000)), nullptr);
+  EXPECT_TRUE(sl_pl_conn_unconfirmed(&ctx, pl.conn(ack(50000))));
+  __u32 be = pl.conn(ack(50000))->backend;
+  EXPECT_EQ(pl.t->nevents, 0u);
+  ASSERT_EQ(pl.run(ack(50000)).r, SL_R_TX_HIT);
   EXPECT_FALSE(sl_pl_conn_unconfirmed(&ctx, pl.conn(ack(50000))));
+  EXPECT_EQ(pl.conn(ack(50000))->backend, be);
   EXPECT_EQ(pl.t->nevents, 1u);
 }
 
