@@ -53,6 +53,7 @@
 #include "lr_gen.skel.h"
 #include "noop_tx.skel.h"
 #include "xdp/xdp_dataplane.h"
+#include "bench/line_rate/live_frames.h"
 
 namespace sluice::bench {
 namespace {
@@ -67,17 +68,8 @@ uint32_t kKernelBatch = 16;  // runs per kernel batch, flushed to the veth (--ke
   std::exit(1);
 }
 
-double now_s() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
-}
-
 void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (sched_setaffinity(0, sizeof(set), &set) != 0) die("cannot pin to CPU " + std::to_string(cpu));
+  if (!pin_cpu(cpu)) die("cannot pin to CPU " + std::to_string(cpu));
 }
 
 struct Opts {
@@ -223,18 +215,13 @@ uint64_t send(const Lab& lab, const Gen& g, int queues, double mpps, double seco
     th.emplace_back([&, q] {
       pin(q);
       Frame f(lab.vip, 0x10);
-      xdp_md ctx{};
-      ctx.data_end = sizeof(f.b);
-      ctx.ingress_ifindex = uint32_t(lab.gen_ifindex);
-      LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f.b, .data_size_in = sizeof(f.b),
-                  .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = kBatch,
-                  .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = kKernelBatch);
       double start = now_s();
       uint64_t mine = 0;
       (void)mpps;
       for (;;) {
         if (now_s() - start >= seconds) break;
-        if (bpf_prog_test_run_opts(g.fd(), &o) != 0) die("live BPF_PROG_RUN failed");
+        if (live_frames_run(g.fd(), f.b, sizeof(f.b), lab.gen_ifindex, kBatch, kKernelBatch) != 0)
+          die("live BPF_PROG_RUN failed");
         mine += kBatch;
       }
       sent += mine;
@@ -265,14 +252,18 @@ Point measure(const Lab& lab, const Gen& g, int queues, double mpps, double seco
 
 // Records flows [base, base + n) as the balancer itself would: one SYN each
 // through BPF_PROG_TEST_RUN (not live), checked.
+// Each flow's SYN, then its ACK: a SYN's record waits in the SYN table
+// (65,536 entries) until the ACK confirms it into the connection table.
 void establish(const Lab& lab, uint32_t base, uint64_t n) {
-  Frame syn(lab.vip, 0x02);
+  Frame syn(lab.vip, 0x02), ack(lab.vip, 0x10);
   uint32_t action;
   uint64_t before = reason(lab, SL_R_TX_NEW);
   for (uint64_t i = 0; i < n; ++i) {
     syn.set_flow(base + uint32_t(i));
-    if (run_once(lab.dp->prog_fd(), syn, &action) < 0 || action != XDP_TX)
-      die("a SYN was not forwarded while establishing flows");
+    ack.set_flow(base + uint32_t(i));
+    if (run_once(lab.dp->prog_fd(), syn, &action) < 0 || action != XDP_TX ||
+        run_once(lab.dp->prog_fd(), ack, &action) < 0 || action != XDP_TX)
+      die("a SYN or its ACK was not forwarded while establishing flows");
   }
   uint64_t got = reason(lab, SL_R_TX_NEW) - before;
   if (got != n) die("established " + std::to_string(got) + " of " + std::to_string(n));

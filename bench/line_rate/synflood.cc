@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "bench/bench_frame.h"
+#include "bench/line_rate/live_frames.h"
 #include "lr_synflood.skel.h"
 
 namespace sluice::bench {
@@ -54,18 +55,7 @@ namespace {
   std::exit(1);
 }
 
-double now_s() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
-}
-
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  (void)sched_setaffinity(0, sizeof(set), &set);
-}
+void pin(int cpu) { (void)pin_cpu(cpu); }  // best effort: the flood runs unpinned too
 
 struct Opts {
   std::string iface = "eth0", dmac, vip, sender = "live";
@@ -129,18 +119,13 @@ double live_run(const Skel& s, const Frame& tmpl, int ifindex, int cpus, double 
     th.emplace_back([&, q] {
       pin(q);
       Frame f = tmpl;
-      xdp_md ctx{};
-      ctx.data_end = sizeof(f.b);
-      ctx.ingress_ifindex = uint32_t(ifindex);
       for (;;) {
         if (now_s() - t0 >= seconds) break;
         int64_t want = std::min<int64_t>(batch, left.fetch_sub(batch));
         if (want <= 0) break;
-        LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f.b, .data_size_in = sizeof(f.b),
-                    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = int(want),
-                    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 16);
-        if (bpf_prog_test_run_opts(bpf_program__fd(s->progs.sf_syn), &o) != 0)
-          die(std::string("live BPF_PROG_RUN failed: ") + std::strerror(errno));
+        if (int e = live_frames_run(bpf_program__fd(s->progs.sf_syn), f.b, sizeof(f.b), ifindex,
+                                    uint32_t(want), 16))
+          die(std::string("live BPF_PROG_RUN failed: ") + std::strerror(e));
       }
     });
   }

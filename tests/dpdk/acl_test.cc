@@ -79,22 +79,18 @@ struct Acl : ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.error().message();
   }
 
+  // A SYN from `src` on `sport`; its reason.
   sl_reason send(const Addr& src, const Addr& dst, uint16_t sport, unsigned worker = 0) {
-    rte_mbuf* m = mbuf_of(frame(src, dst, syn(sport)));
-    EXPECT_NE(m, nullptr);
-    BurstOut o;
-    uint8_t r = 0;
-    workers[worker]->burst(&m, 1, o, &r);
-    for (uint16_t i = 0; i < o.n_tx; i++) rte_pktmbuf_free(o.tx[i]);
-    for (uint16_t i = 0; i < o.n_exc; i++) rte_pktmbuf_free(o.exc[i]);
-    workers[worker]->quiescent();
-    return sl_reason(r);
+    return send_l4(src, dst, syn(sport), worker);
   }
   sl_reason send(const char* src, const Addr& dst, uint16_t sport, unsigned worker = 0) {
     return send(Addr::parse(src), dst, sport, worker);
   }
   sl_reason send_l4(const char* src, const Addr& dst, L4 l4, unsigned worker = 0) {
-    rte_mbuf* m = mbuf_of(frame(Addr::parse(src), dst, l4));
+    return send_l4(Addr::parse(src), dst, l4, worker);
+  }
+  sl_reason send_l4(const Addr& src, const Addr& dst, L4 l4, unsigned worker = 0) {
+    rte_mbuf* m = mbuf_of(frame(src, dst, l4));
     EXPECT_NE(m, nullptr);
     BurstOut o;
     uint8_t r = 0;
