@@ -150,8 +150,13 @@ struct sl_conn {
 	__u32 acl_gen;    /* sl_control.acl_gen when the firewall last admitted
 			   * the flow: the rules are judged again only when it
 			   * differs (core/pipeline.h, sl_pl_acl_due); 0: never */
-	__u32 pad;
+	__u32 flags;      /* SL_CONN_F_* */
 };
+/* sl_conn.flags: recorded from a packet that was not a SYN and found no
+ * record (a flow first seen mid-way: its record was lost, or a spoofed
+ * ACK). Its backend was picked by the flow's hash on the ring, and it is
+ * never confirmed: it stays with the unconfirmed records (sl_pl_split). */
+#define SL_CONN_F_MIDFLOW 0x1u
 SL_STATIC_ASSERT(sizeof(struct sl_conn) == 32, "sl_conn size");
 
 /* Per-CPU counters; the controller sums the CPUs. */

@@ -211,8 +211,8 @@ SL_INLINE int sl_pl_wants_conn(const struct sl_pl_state *s)
 }
 
 /* SYN-flood resilience: a record is confirmed once the client sends a
- * packet that is not a SYN (its handshake's ACK; for a flow first seen
- * mid-way, its second packet). Until then it lives apart
+ * packet that is not a SYN (its handshake's ACK; a flow first seen mid-way
+ * never is, see SL_CONN_F_MIDFLOW). Until then it lives apart
  * (sl_pl_conn_insert_unconfirmed), so spoofed SYNs, which never answer,
  * only ever push out each other, never an established flow. UDP has no
  * handshake: its records are confirmed from the first datagram. */
@@ -268,27 +268,34 @@ SL_INLINE enum sl_reason sl_pl_schedule(SL_PL_CTX *ctx, struct sl_pl_state *s, e
 	__u32 *cursor = sl_pl_cursor(ctx, vip_id);
 	if (!ring || !cursor)
 		return SL_R_DROP_NO_BACKEND;
-	__u32 i = sl_ring_pick(ring, cursor);
+	/* A flow first seen mid-way goes where its hash says (see
+	 * SL_CONN_F_MIDFLOW), a new one to the next in the ring's order. */
+	int midflow = why == SL_R_TX_MIDFLOW || (stale && (stale->flags & SL_CONN_F_MIDFLOW));
+	__u32 i = midflow ? sl_ring_pick_hash(ring, sl_flow_hash(&s->p.flow, SL_FLOW_HASH_SEED))
+			  : sl_ring_pick(ring, cursor);
 	const struct sl_backend *be = sl_pl_backend(ctx, i);
 	if (!sl_backend_schedulable(i, be) || !be)
 		return SL_R_DROP_NO_BACKEND;
 	struct sl_conn c;
 	sl_conn_init(&c, i, be, vip_id, sl_pl_clock_coarse(ctx));
 	c.acl_gen = s->acl_gen; /* judged (or no rules) under these rules */
+	c.flags = midflow ? SL_CONN_F_MIDFLOW : 0;
 	int announce = 0;
 	if (stale) {
 		sl_pl_conn_overwrite(ctx, stale, &c);
-		if (unconfirmed && sl_pkt_confirms(&s->p))
+		if (unconfirmed && sl_pkt_confirms(&s->p) && !midflow)
 			sl_pl_confirm(ctx, s, stale);
 		else
 			announce = !unconfirmed;
-	} else if (sl_pl_split(s) && ((s->p.flags & SL_PKT_F_SYN) || why == SL_R_TX_MIDFLOW)) {
-		/* A SYN, or a mid-flow packet without a record (a spoofed ACK
-		 * as well as a flow whose record was lost): it waits apart
-		 * until the client's next packet, so a flood of either churns
-		 * only the unconfirmed table. Not recorded (a race, or no room):
-		 * this packet still goes to our pick, and the next one is
-		 * scheduled again. */
+	} else if (sl_pl_split(s) && ((s->p.flags & SL_PKT_F_SYN) || midflow)) {
+		/* A SYN waits apart until the client's next packet; a flow
+		 * first seen mid-way (a spoofed ACK as well as a flow whose
+		 * record was lost) stays apart for good: nothing proves it was
+		 * ever opened, so a flood of either, each packet sent once or
+		 * many times, churns only the unconfirmed table, and the real
+		 * one keeps its backend by its hash when its record goes. Not
+		 * recorded (a race, or no room): this packet still goes to our
+		 * pick, and the next one is scheduled again. */
 		sl_pl_conn_insert_unconfirmed(ctx, &s->p.flow, &c);
 	} else {
 		/* Fails only if another CPU recorded the flow meanwhile: its
@@ -338,7 +345,7 @@ SL_INLINE enum sl_reason sl_pl_choose(SL_PL_CTX *ctx, struct sl_pl_state *s, str
 	if (sl_reason_verdict(r) == SL_VERDICT_TX) {
 		if (!be)
 			return SL_R_DROP_NO_BACKEND; /* not reached: a hit has a backend */
-		if (unconfirmed && sl_pkt_confirms(&s->p))
+		if (unconfirmed && sl_pkt_confirms(&s->p) && !(c->flags & SL_CONN_F_MIDFLOW))
 			sl_pl_confirm(ctx, s, c);
 		*idx = i;
 		*out = be;

@@ -120,7 +120,7 @@ SL_INLINE void sl_conn_init(struct sl_conn *c, __u32 idx, const struct sl_backen
 	c->synced_s = 0;
 	c->created_ns = now_ns;
 	c->acl_gen = 0;
-	c->pad = 0;
+	c->flags = 0;
 }
 
 SL_INLINE int sl_reason_is_new_conn(enum sl_reason r)

@@ -21,6 +21,25 @@ SL_INLINE __u32 sl_ring_pick(const struct sl_ring *r, __u32 *cursor)
 	return r->slots[c & (SL_RING_SLOTS - 1)];
 }
 
+/* The ring's slot for a flow hash, or SL_NO_BACKEND: a flow first seen
+ * mid-way lands where its hash says, the same backend at every packet
+ * while the ring stays (with no record to keep it there), and the weights
+ * still hold. */
+SL_INLINE __u32 sl_ring_pick_hash(const struct sl_ring *r, __u32 hash)
+{
+	__u32 len = r->len;
+	if (len == 0 || len > SL_RING_SLOTS)
+		return SL_NO_BACKEND;
+	/* hash * len / 2^32: below len, without a division. The mask is for
+	 * the BPF verifier, which cannot bound the product; an empty asm
+	 * keeps the compiler from proving it redundant and dropping it. */
+	__u32 i = (__u32)(((__u64)hash * len) >> 32);
+#ifdef __bpf__
+	asm volatile("" : "+r"(i));
+#endif
+	return r->slots[i & (SL_RING_SLOTS - 1)];
+}
+
 #ifndef __bpf__
 SL_INLINE __u32 sl_gcd(__u32 a, __u32 b)
 {

@@ -104,9 +104,8 @@ TEST_F(SluiceAcl, DeniedSourceIsDroppedUnderDropAcl) {
 }
 
 // Neither a SYN nor a mid-flow packet of a denied source takes a record.
-// The control is a mid-flow flow's first two ACKs: the second confirms the
-// record the first made (unconfirmed records wait apart, where conns()
-// does not look).
+// The controls: the mid-flow ACK goes through once the rule is off, and a
+// SYN then its ACK is recorded (confirmed records are what conns() lists).
 TEST_F(SluiceAcl, DeniedSourceCreatesNoRecord) {
   rule(&vipA, "198.19.0.5", 32, SL_ACL_DENY, 1);
   set_flags(vipA, SL_VIP_F_ACL);
@@ -127,9 +126,10 @@ TEST_F(SluiceAcl, DeniedSourceCreatesNoRecord) {
   ack = prog_run(dp_->prog_fd(), frame(client4, vipA, {6, 47102, 80, 0x10}));
   EXPECT_EQ(ack.action, XDP_TX);
   EXPECT_EQ(control.moved(), SL_R_TX_MIDFLOW);
-  ack = prog_run(dp_->prog_fd(), frame(client4, vipA, {6, 47102, 80, 0x10}));
+  EXPECT_EQ(syn(client4, vipA, 47103), SL_R_TX_NEW);
+  ack = prog_run(dp_->prog_fd(), frame(client4, vipA, {6, 47103, 80, 0x10}));
   EXPECT_EQ(ack.action, XDP_TX);
-  EXPECT_TRUE(recorded(client4, 47102));
+  EXPECT_TRUE(recorded(client4, 47103));
 }
 
 TEST_F(SluiceAcl, AllowListAdmitsOnlyItsSources) {
