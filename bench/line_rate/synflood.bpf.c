@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The lab's spoofed SYN flood (bench/line_rate/synflood.cc): run by
  * BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES on the flooding host's veth,
- * it turns the template frame (bench_frame.h's 64-byte TCP SYN to the VIP,
- * IP total length 40) into a SYN from a random source and port and returns
+ * it turns the template frame (bench_frame.h's 64-byte TCP SYN, or ACK, to
+ * the VIP, IP total length 40) into one from a random source and port and returns
  * XDP_TX, which sends it out of that veth toward the balancer.
  *
  * Sources: 198.18.0.0/15 only, never 198.18.0.0/24 (the lab's own hosts,
@@ -70,7 +70,7 @@ int sf_syn(struct xdp_md *ctx)
 	__builtin_memcpy(ip + 4, &ipid, 2);
 	__builtin_memcpy(tcp, &sport, 2);
 	__builtin_memcpy(tcp + 4, &seq, 4);
-	tcp[13] = 0x02; /* SYN */
+	/* tcp[13], the flags, stay the template's: SYN, or ACK (--flags). */
 
 	ip[10] = ip[11] = 0;
 	__u16 c = fold(sum16(ip, 10));

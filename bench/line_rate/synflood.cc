@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The lab's spoofed SYN flood (issue 9), as fast as this machine sends:
-// TCP SYNs to VIP:PORT, each from a random source in 198.18.0.0/15 (never
+// TCP SYNs (--flags ack: ACKs of flows nobody opened) to VIP:PORT, each
+// from a random source in 198.18.0.0/15 (never
 // 198.18.0.0/24, the lab's own hosts) and a random port, written to one
 // destination MAC (the balancer's) out of one interface. Run inside the
 // flooding host's namespace (`ip netns exec client synflood ...`).
@@ -58,7 +59,7 @@ namespace {
 void pin(int cpu) { (void)pin_cpu(cpu); }  // best effort: the flood runs unpinned too
 
 struct Opts {
-  std::string iface = "eth0", dmac, vip, sender = "live";
+  std::string iface = "eth0", dmac, vip, sender = "live", flags = "syn";
   int port = 80, cpus = 1;
   double seconds = 10, mpps = 0;
   uint64_t count = 100'000'000;
@@ -70,7 +71,7 @@ struct Opts {
 // Ethernet padding), window 64240. Sources, ports and checksums are set per
 // frame by whichever sender.
 Frame syn_template(const Opts& o, const uint8_t smac[6], uint32_t vip) {
-  Frame f(vip, 0x02);
+  Frame f(vip, o.flags == "ack" ? 0x10 : 0x02);
   unsigned m[6];
   if (std::sscanf(o.dmac.c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4],
                   &m[5]) != 6)
@@ -258,6 +259,7 @@ int main(int argc, char** argv) {
     else if (a == "--vip") o.vip = val();
     else if (a == "--port") o.port = std::stoi(val());
     else if (a == "--sender") o.sender = val();
+    else if (a == "--flags") o.flags = val();
     else if (a == "--cpus") o.cpus = std::stoi(val());
     else if (a == "--seconds") o.seconds = std::stod(val());
     else if (a == "--count") o.count = std::stoull(val());
@@ -265,8 +267,9 @@ int main(int argc, char** argv) {
     else if (a == "--batch") o.batch = uint32_t(std::stoul(val()));
     else if (a == "-h" || a == "--help") {
       std::puts("usage: synflood --dmac MAC --vip ADDR [--iface eth0] [--port 80]\n"
-                "  [--sender live|mmsg] [--cpus N] [--seconds 10] [--count N] [--mpps R]\n"
-                "  spoofed SYNs from 198.18.0.0/15 (not 198.18.0.0/24); run in the lab");
+                "  [--sender live|mmsg] [--flags syn|ack] [--cpus N] [--seconds 10] [--count N]\n"
+                "  [--mpps R]\n"
+                "  spoofed SYNs (or ACKs) from 198.18.0.0/15 (not 198.18.0.0/24); run in the lab");
       return 0;
     } else die("unknown argument " + a + " (--help)");
   }
@@ -281,6 +284,7 @@ int main(int argc, char** argv) {
   if (o.cpus < 1 || o.cpus > std::min(ncpu, 64)) die("--cpus: 1.." + std::to_string(ncpu));
   if (o.batch < 1) die("--batch: >= 1");
   if (o.sender != "live" && o.sender != "mmsg") die("--sender live|mmsg");
+  if (o.flags != "syn" && o.flags != "ack") die("--flags syn|ack");
   if (o.mpps < 0 || (o.mpps > 0 && o.sender != "live")) die("--mpps: live sender only, > 0");
 
   int ifindex = int(if_nametoindex(o.iface.c_str()));
