@@ -148,11 +148,11 @@ SL_INLINE int sl_pl_acl_due(const struct sl_pl_state *s, const struct sl_conn *c
 	return sl_pl_has_acl(s) && !sl_pl_acl_early(s) && (!c || c->acl_gen != s->acl_gen);
 }
 
+/* Judges the packet's source; only where sl_pl_has_acl (both callers
+ * check it first). */
 SL_INLINE enum sl_reason sl_pl_acl(SL_PL_CTX *ctx, const struct sl_pl_state *s)
 {
 	__u8 f = s->vip->flags;
-	if (!(f & (SL_VIP_F_ACL | SL_VIP_F_ACL_GLOBAL)))
-		return SL_R_NONE;
 	const struct sl_acl_rule *rule = NULL;
 	if (f & SL_VIP_F_ACL)
 		rule = sl_pl_acl_lookup(ctx, sl_acl_scope_of_vip(s->vip->vip_id), &s->p.flow);

@@ -109,13 +109,11 @@ Result<void> Port::configure(const PortConfig& cfg, rte_mempool* pool) {
   queues_ = cfg.queues;
 
   rte_eth_conf conf{};
-  rss_ = queues_ > 1;
   // net_af_packet has no RSS of its own: its queues are packet sockets in
   // one PACKET_FANOUT_HASH group, which the kernel spreads by flow hash,
   // the same for every packet of a flow (it rolls a flow over to another
   // socket only when its ring is full, i.e. under overload).
-  const bool fanout = driver_ == "net_af_packet";
-  if (rss_ && fanout) rss_ = false;
+  rss_ = queues_ > 1 && driver_ != "net_af_packet";
   if (rss_) {
     uint64_t hf = kRssTypes & info.flow_type_rss_offloads;
     if (hf == 0)

@@ -46,11 +46,9 @@ uint32_t scope_of(uint32_t vip_id) { return sl_acl_scope_of_vip(vip_id); }
 struct Acl : ::testing::Test {
   void SetUp() override {
     SL_REQUIRE_EAL();
-    auto t = Tables::create({2, SOCKET_ID_ANY});
-    ASSERT_TRUE(t.ok()) << t.error().message();
-    tables = std::move(*t);
     std::string why;
-    ASSERT_TRUE(lb::fill(*tables, &why)) << why;
+    tables = lb::filled_tables(2, &why);
+    ASSERT_TRUE(tables) << why;
     for (unsigned id : {0u, 1u}) {
       WorkerConfig c;
       c.id = id;

@@ -198,11 +198,9 @@ class Differential : public ::testing::Test {
     ifindex_ = if_nametoindex(TestNetns::kDev);
     ASSERT_NE(ifindex_, 0u);
 
-    auto t = dpdk::Tables::create({1, SOCKET_ID_ANY});
-    ASSERT_TRUE(t.ok()) << t.error().message();
-    tables_ = std::move(*t);
     std::string why;
-    ASSERT_TRUE(lb::fill(*tables_, &why)) << why;
+    tables_ = lb::filled_tables(1, &why);
+    ASSERT_TRUE(tables_) << why;
     // The two table sets hold the same records.
     XdpDataplane& dp = *test_lb().dp;
     for (uint32_t i = 0; i < lb::kBackends; i++) {

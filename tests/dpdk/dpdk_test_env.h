@@ -20,6 +20,7 @@
 
 #include "core/abi.h"
 #include "core/wrr.h"
+#include "dataplane/dpdk/tables.h"
 #include "tests/common/packet_builder.h"
 
 namespace sluice::test {
@@ -145,6 +146,17 @@ bool fill(Tables& t, std::string* why = nullptr) {
     ++id;
   }
   return ok(t.global_set(global(SL_ROLE_ACTIVE)));
+}
+
+// DPDK tables for `readers` workers (RCU reader ids) holding fill()'s
+// entries; null, and `why`, when either step fails.
+inline std::unique_ptr<dpdk::Tables> filled_tables(unsigned readers, std::string* why) {
+  auto t = dpdk::Tables::create({readers, SOCKET_ID_ANY});
+  if (!t.ok()) {
+    *why = t.error().message();
+    return nullptr;
+  }
+  return fill(**t, why) ? std::move(*t) : nullptr;
 }
 }  // namespace lb
 

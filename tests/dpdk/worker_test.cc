@@ -33,11 +33,9 @@ L4 tcp(uint16_t sport, uint8_t flags = 0x02) { return {6, sport, 80, flags}; }
 struct Fixture : ::testing::Test {
   void SetUp() override {
     SL_REQUIRE_EAL();
-    auto t = Tables::create({2, SOCKET_ID_ANY});
-    ASSERT_TRUE(t.ok()) << t.error().message();
-    tables = std::move(*t);
     std::string why;
-    ASSERT_TRUE(lb::fill(*tables, &why)) << why;
+    tables = lb::filled_tables(2, &why);
+    ASSERT_TRUE(tables) << why;
     w0 = make_worker(0, 1 << 12);
     w1 = make_worker(1, 1 << 12);
     ASSERT_TRUE(w0 && w1);

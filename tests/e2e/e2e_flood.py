@@ -66,8 +66,6 @@ import collections
 import json
 import os
 import subprocess
-import sys
-import threading
 import time
 
 E = None  # the e2e module
@@ -233,20 +231,7 @@ def fresh_stream(deadline):
     with a connect timeout of FRESH_TIMEOUT_S instead of 1 s: long enough
     for one SYN retransmission (the kernel's first comes after 1 s), as a
     real client allows; a connection that needed it is counted as slow."""
-    st = R.Stream.__new__(R.Stream)
-    args = ["ip", "netns", "exec", "client", sys.executable, E.CLIENT, "--vip", E.VIP[4],
-            "--port", "80", "--stream", "--interval", "0.02", "--timeout",
-            str(FRESH_TIMEOUT_S), "--deadline", str(deadline)]
-    st.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
-    st.events, st.rest, st.lock = [], [], threading.Lock()
-    line = st.proc.stderr.readline().strip()
-    if line != "streaming":
-        st.proc.kill()
-        raise AssertionError(f"stream client did not start: {line} {st.proc.stderr.read()}")
-    st.t = threading.Thread(target=st._read, daemon=True)
-    st.t.start()
-    return st
+    return R.Stream(port=80, interval=0.02, deadline=deadline, timeout=FRESH_TIMEOUT_S)
 
 
 def run_flood(name, protection, flags="syn"):

@@ -11,7 +11,6 @@ HTTP listeners, backend-setup, lb1) in `finally`.
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -119,10 +118,10 @@ class Stream:
     """client.py --stream in the client namespace: fresh HTTP GETs, one after
     another, followed live."""
 
-    def __init__(self, port=80, interval=0.0, deadline=55):
+    def __init__(self, port=80, interval=0.0, deadline=55, timeout=1.0):
         args = ["ip", "netns", "exec", "client", sys.executable, E.CLIENT, "--vip", E.VIP[FAM],
                 "--port", str(port), "--stream", "--interval", str(interval),
-                "--timeout", "1.0", "--deadline", str(deadline)]
+                "--timeout", str(timeout), "--deadline", str(deadline)]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, start_new_session=True)
         self.events = []
