@@ -285,8 +285,8 @@ SL_INLINE void sl_pl_flow_event(sl_dpdk_ctx* ctx, struct sl_control* ctl,
   }
 }
 
-// ACLs: Tables' lock-free hash, probed by prefix length (tables.h); the
-// rule stays valid until this worker's next quiescent state.
+// ACLs: Tables' multibit trie, read lock-free (tables.h); the rule stays
+// valid until this worker's next quiescent state.
 SL_INLINE const struct sl_acl_rule* sl_pl_acl_lookup(sl_dpdk_ctx* ctx, __u32 scope,
                                                      const struct sl_flow_key* k)
 {
