@@ -106,7 +106,10 @@ def nstat(ns, names):
 
 def tcp_counters():
     snap = {b: nstat(b, ["TcpOutRsts", "TcpPassiveOpens"]) for b in WEIGHTS}
-    snap["client"] = nstat("client", ["TcpAttemptFails", "TcpEstabResets", "TcpOutRsts"])
+    # The TcpExt abort counters say why the client sent a RST, if it did.
+    snap["client"] = nstat("client", ["TcpAttemptFails", "TcpEstabResets", "TcpOutRsts",
+                                      "TcpExtTCPAbortOnClose", "TcpExtTCPAbortOnData",
+                                      "TcpExtTCPAbortOnTimeout"])
     return snap
 
 

@@ -209,6 +209,37 @@ def timestamps_on():
     return all(v in ("1", "2") for v in vals)
 
 
+def open_tls_sockets():
+    """Sockets of earlier connections to the VIP's port that are still
+    closing, per namespace: anything but LISTEN and TIME-WAIT on port 443."""
+    left = {}
+    for ns in ("client",) + BACKENDS:
+        out = E.sh(["ip", "netns", "exec", ns, "ss", "-Htan"], timeout=10).stdout
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) < 5 or f[0] in ("LISTEN", "TIME-WAIT"):
+                continue
+            if f[3].endswith(f":{PORT}") or f[4].endswith(f":{PORT}"):
+                left.setdefault(ns, []).append(f"{f[0]} {f[3]} {f[4]}")
+    return left
+
+
+def wait_closed(problems, limit=10.0):
+    """The probes and the unclamped request are over on both ends before the
+    counted run: a late segment of one of them (a retransmission crossing the
+    close) is answered with a RST by a client whose socket is gone, which
+    would be counted against the run."""
+    end = time.monotonic() + limit
+    while True:
+        left = open_tls_sockets()
+        if not left:
+            return
+        if time.monotonic() > end:
+            problems.append(f"connections of the probes still open after {limit:.0f} s: {left}")
+            return
+        time.sleep(0.1)
+
+
 def check_run(res, mode, family, mss, problems):
     if res["ok"] != N_REQ:
         problems.append(f"{res['ok']}/{N_REQ} HTTPS requests verified and completed; errors "
@@ -271,8 +302,9 @@ def t_tls(family, mode, clamp=False):
             if client_route_mtu(family) is not None:
                 problems.append("the client's learnt path MTU to the VIP did not flush")
             advmss_routes(family, mss, add=True)
-        before, s_before = E.tcp_counters(), stats()
+        wait_closed(problems)
         sniffer = E.Sniffer()
+        before, s_before = E.tcp_counters(), stats()
         try:
             res = tls_client(family, certs)
         finally:
