@@ -14,7 +14,9 @@
 #define SL_RING_SLOTS 16384          /* power of two: indices are masked */
 #define SL_RINGS (SL_MAX_VIPS * 2)   /* each VIP owns two: live and being built */
 #define SL_CONN_TABLE_DEFAULT 1048576
-#define SL_SYN_TABLE_DEFAULT 65536   /* unconfirmed (SYN-created) records */
+/* Unconfirmed (SYN-created) records: the BPF object's compiled size only;
+ * sluiced sizes the table as conn_table_size unless syn_table_size says. */
+#define SL_SYN_TABLE_DEFAULT 65536
 #define SL_NO_BACKEND 0xffffu
 
 SL_STATIC_ASSERT((SL_RING_SLOTS & (SL_RING_SLOTS - 1)) == 0, "ring slots: power of two");

@@ -166,7 +166,9 @@ static Result<void> load(XdpDataplane::Impl& im) {
   if (auto r = find_maps(im.obj.get(), im.maps); !r.ok()) return r;
   int err = bpf_map__set_max_entries(im.maps.conns, im.opts.conn_table_size);
   if (err != 0) return make_error("bpf_map__set_max_entries", -err, "conns");
-  err = bpf_map__set_max_entries(im.maps.conns_syn, im.opts.syn_table_size);
+  err = bpf_map__set_max_entries(im.maps.conns_syn, im.opts.syn_table_size
+                                                        ? im.opts.syn_table_size
+                                                        : im.opts.conn_table_size);
   if (err != 0) return make_error("bpf_map__set_max_entries", -err, "conns_syn");
   if (im.opts.flow_events_bytes != 0) {
     err = bpf_map__set_max_entries(im.maps.flow_events, im.opts.flow_events_bytes);

@@ -21,7 +21,8 @@ struct XdpOptions {
   uint32_t conn_table_size = SL_CONN_TABLE_DEFAULT;
   // The table of SYN-created (unconfirmed) records, apart from the
   // connection table so a SYN flood churns only it (core/pipeline.h).
-  uint32_t syn_table_size = SL_SYN_TABLE_DEFAULT;
+  // 0: as large as the connection table.
+  uint32_t syn_table_size = 0;
   std::string pin_root = "/sys/fs/bpf/sluice";
   // An XDP object file built from xdp/sluice.bpf.c (same map names and
   // layouts) instead of the embedded one: an upgrade, or a test of one.

@@ -177,8 +177,9 @@ void parse_top(const YAML::Node& n, Config& c) {
   }
   if (n["conn_table_size"])
     c.conn_table_size = read_uint(n["conn_table_size"], "conn_table_size", 1, 1u << 27);
-  if (n["syn_table_size"])
-    c.syn_table_size = read_uint(n["syn_table_size"], "syn_table_size", 1, 1u << 27);
+  c.syn_table_size = n["syn_table_size"]
+                         ? read_uint(n["syn_table_size"], "syn_table_size", 1, 1u << 27)
+                         : c.conn_table_size;
   if (n["syn_flood_protection"])
     c.syn_flood_protection = read_bool(n["syn_flood_protection"], "syn_flood_protection");
   if (n["limits"]) c.limits = parse_limits(n["limits"], "limits");

@@ -146,8 +146,10 @@ struct Config {
   std::string api_socket = "/run/sluice/sluiced.sock";
   std::string metrics_listen = "127.0.0.1:9477";
   uint32_t conn_table_size = SL_CONN_TABLE_DEFAULT;
-  // Records of SYNs not answered yet (xdp: the map conns_syn).
-  uint32_t syn_table_size = SL_SYN_TABLE_DEFAULT;
+  // Records of SYNs not answered yet (xdp: the map conns_syn); unless the
+  // file says, as many as conn_table_size: a flood must be held for the
+  // handshake time of the real clients it competes with (rate x RTT).
+  uint32_t syn_table_size = SL_CONN_TABLE_DEFAULT;
   bool syn_flood_protection = true;    // for VIPs that do not say
   std::optional<LimitsConfig> limits;  // per source, across all VIPs
   std::vector<VipConfig> vips;

@@ -37,7 +37,7 @@ TEST_F(ApiHandlerTest, Status) {
   EXPECT_EQ(r["backends"], 4);
   EXPECT_EQ(r["config"], path);
   EXPECT_EQ(r["syn_flood_protection"], true);
-  EXPECT_EQ(r["syn_table_size"], SL_SYN_TABLE_DEFAULT);
+  EXPECT_EQ(r["syn_table_size"], SL_CONN_TABLE_DEFAULT) << "as the connection table";
   EXPECT_TRUE(r["new_flow_limit"].is_null());
   EXPECT_FALSE(r.contains("workers")) << "XDP has no workers of its own";
 }

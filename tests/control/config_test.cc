@@ -340,7 +340,10 @@ TEST(Config, FloodProtectionAndLimits) {
   auto d = config_parse(kHead);
   ASSERT_TRUE(d.ok()) << d.error().message();
   EXPECT_TRUE(d->syn_flood_protection);
-  EXPECT_EQ(d->syn_table_size, uint32_t(SL_SYN_TABLE_DEFAULT));
+  EXPECT_EQ(d->syn_table_size, d->conn_table_size) << "unless said, as the connection table";
+  auto sized = config_parse(kHead + "conn_table_size: 8192\n");
+  ASSERT_TRUE(sized.ok()) << sized.error().message();
+  EXPECT_EQ(sized->syn_table_size, 8192u);
   EXPECT_FALSE(d->limits.has_value());
   auto c = config_parse(kHead +
                         "syn_table_size: 4096\nsyn_flood_protection: false\n"
