@@ -36,6 +36,8 @@
 
 #include <fstream>
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -386,60 +388,46 @@ int run_scale(const Opts& o) {
   return 0;
 }
 
-std::vector<double> parse_list(const std::string& s) {
-  std::vector<double> v;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    v.push_back(std::stod(s.substr(i, j - i)));
-    i = j + 1;
-  }
-  return v;
-}
-
 }  // namespace
 }  // namespace sluice::bench
 
 int main(int argc, char** argv) {
   using namespace sluice::bench;
   Opts o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) die(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--mode") o.mode = val();
-    else if (a == "--gen-if") o.gen_if = val();
-    else if (a == "--lb-if") o.lb_if = val();
-    else if (a == "--mix") o.mix = val();
-    else if (a == "--encap") o.encap = val();
-    else if (a == "--queues") o.queues = std::stoi(val());
-    else if (a == "--flows") o.flows = uint32_t(std::stoul(val()));
-    else if (a == "--rates") o.rates = parse_list(val());
-    else if (a == "--scale-flows") {
-      o.scale_flows.clear();
-      for (double d : parse_list(val())) o.scale_flows.push_back(uint64_t(d));
-    } else if (a == "--table") o.table = uint32_t(std::stoul(val()));
-    else if (a == "--seconds") o.seconds = std::stod(val());
-    else if (a == "--json") o.json = val();
-    else if (a == "--batch") kBatch = uint32_t(std::stoul(val()));
-    else if (a == "--kernel-batch") kKernelBatch = uint32_t(std::stoul(val()));
-    else if (a == "-h" || a == "--help") {
-      std::puts("usage: linerate_drive [--mode rates|scale] [--gen-if gen] [--lb-if lb]\n"
-                "  [--mix hit|new] [--encap ipip|dsr] [--queues 1|2] [--flows N]\n"
-                "  [--rates 0.25,0.5,1,2,0] [--scale-flows 1e3,...] [--table N]\n"
-                "  [--seconds 2] [--json OUT]   (run by bench/linerate, inside its lab)");
-      return 0;
-    } else die("unknown argument " + a + " (--help)");
-  }
+  std::vector<double> scale_flows(o.scale_flows.begin(), o.scale_flows.end());
+  CLI::App app{"Drives live frames into the balancer's interface and counts what reaches the "
+               "backends (run by bench/linerate, inside its lab)",
+               "linerate_drive"};
+  app.add_option("--mode", o.mode, "rates: Mpps against offered rate; scale: cost against flows")
+      ->check(CLI::IsMember({"rates", "scale"}))->capture_default_str();
+  app.add_option("--gen-if", o.gen_if, "the generator's interface")->capture_default_str();
+  app.add_option("--lb-if", o.lb_if, "the balancer's interface")->capture_default_str();
+  app.add_option("--mix", o.mix, "hit: live flows; new: fresh flows")
+      ->check(CLI::IsMember({"hit", "new"}))->capture_default_str();
+  app.add_option("--encap", o.encap, "the VIP's mode")->check(CLI::IsMember({"ipip", "dsr"}))
+      ->capture_default_str();
+  app.add_option("--queues", o.queues, "RX queues (and generator CPUs)")
+      ->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--flows", o.flows, "live flows (rates mode)")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--rates", o.rates, "offered Mpps, comma separated; 0: as fast as possible")
+      ->delimiter(',')->check(CLI::NonNegativeNumber);
+  app.add_option("--scale-flows", scale_flows, "live flows per scale point, comma separated")
+      ->delimiter(',')->check(CLI::Range(1.0, 1e8));
+  app.add_option("--table", o.table, "connection table size")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--seconds", o.seconds, "per point")->check(CLI::Range(0.001, 60.0))
+      ->capture_default_str();
+  app.add_option("--json", o.json, "write the results here");
+  app.add_option("--batch", kBatch, "runs per BPF_PROG_RUN call")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--kernel-batch", kKernelBatch, "runs per kernel batch")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  o.scale_flows.assign(scale_flows.begin(), scale_flows.end());
   own_sysfs();
   int cpus = int(std::thread::hardware_concurrency());
-  if (o.queues < 1 || o.queues > cpus) die("--queues: 1.." + std::to_string(cpus));
-  if (o.seconds <= 0 || o.seconds > 60) die("--seconds: (0, 60]");
-  if (o.mix != "hit" && o.mix != "new") die("--mix hit|new");
-  if (o.encap != "ipip" && o.encap != "dsr") die("--encap ipip|dsr");
+  if (o.queues > cpus) die("--queues: 1.." + std::to_string(cpus) + " (this machine's CPUs)");
   if (o.rates.size() > 20) die("at most 20 rates");
   return o.mode == "scale" ? run_scale(o) : run_rates(o);
 }

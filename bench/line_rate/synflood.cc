@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -248,44 +250,34 @@ Result mmsg(const Opts& o, const Frame& tmpl, int ifindex) {
 int main(int argc, char** argv) {
   using namespace sluice::bench;
   Opts o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) die(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--iface") o.iface = val();
-    else if (a == "--dmac") o.dmac = val();
-    else if (a == "--vip") o.vip = val();
-    else if (a == "--port") o.port = std::stoi(val());
-    else if (a == "--sender") o.sender = val();
-    else if (a == "--flags") o.flags = val();
-    else if (a == "--cpus") o.cpus = std::stoi(val());
-    else if (a == "--seconds") o.seconds = std::stod(val());
-    else if (a == "--count") o.count = std::stoull(val());
-    else if (a == "--mpps") o.mpps = std::stod(val());
-    else if (a == "--batch") o.batch = uint32_t(std::stoul(val()));
-    else if (a == "-h" || a == "--help") {
-      std::puts("usage: synflood --dmac MAC --vip ADDR [--iface eth0] [--port 80]\n"
-                "  [--sender live|mmsg] [--flags syn|ack] [--cpus N] [--seconds 10] [--count N]\n"
-                "  [--mpps R]\n"
-                "  spoofed SYNs (or ACKs) from 198.18.0.0/15 (not 198.18.0.0/24); run in the lab");
-      return 0;
-    } else die("unknown argument " + a + " (--help)");
-  }
+  CLI::App app{"Spoofed SYNs (or ACKs) from 198.18.0.0/15 (not 198.18.0.0/24) to a VIP, as fast "
+               "as a CPU sends them; run inside the lab (tests/e2e/e2e_flood.py)",
+               "synflood"};
+  app.add_option("--dmac", o.dmac, "the balancer's MAC (aa:bb:cc:dd:ee:ff)")->required();
+  app.add_option("--vip", o.vip, "the VIP, IPv4 in 198.18.0.0/15")->required();
+  app.add_option("--iface", o.iface, "interface to send on")->capture_default_str();
+  app.add_option("--port", o.port, "the VIP's port")->check(CLI::Range(1, 65535))->capture_default_str();
+  app.add_option("--sender", o.sender, "live: BPF live frames; mmsg: sendmmsg on a packet socket")
+      ->check(CLI::IsMember({"live", "mmsg"}))->capture_default_str();
+  app.add_option("--flags", o.flags, "TCP flags of every frame")
+      ->check(CLI::IsMember({"syn", "ack"}))->capture_default_str();
+  app.add_option("--cpus", o.cpus, "sending threads")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--seconds", o.seconds, "at most this long")->check(CLI::Range(0.001, 60.0))
+      ->capture_default_str();
+  app.add_option("--count", o.count, "at most this many frames")->check(CLI::Range(1ull, 1'000'000'000ull))
+      ->capture_default_str();
+  app.add_option("--mpps", o.mpps, "paced rate (live sender only); 0: unpaced")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--batch", o.batch, "frames per BPF_PROG_RUN call")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   in_addr va{};
   if (inet_pton(AF_INET, o.vip.c_str(), &va) != 1) die("--vip: an IPv4 address");
   uint32_t vip = ntohl(va.s_addr);
   if ((vip & 0xfffe0000u) != 0xc6120000u) die("refusing --vip " + o.vip + ": outside 198.18.0.0/15");
-  if (!(o.seconds > 0 && o.seconds <= 60)) die("--seconds: (0, 60]");
-  if (o.count == 0 || o.count > 1'000'000'000) die("--count: 1..1e9");
-  if (o.port < 1 || o.port > 65535) die("--port: 1..65535");
   int ncpu = int(std::thread::hardware_concurrency());
-  if (o.cpus < 1 || o.cpus > std::min(ncpu, 64)) die("--cpus: 1.." + std::to_string(ncpu));
-  if (o.batch < 1) die("--batch: >= 1");
-  if (o.sender != "live" && o.sender != "mmsg") die("--sender live|mmsg");
-  if (o.flags != "syn" && o.flags != "ack") die("--flags syn|ack");
-  if (o.mpps < 0 || (o.mpps > 0 && o.sender != "live")) die("--mpps: live sender only, > 0");
+  if (o.cpus > ncpu) die("--cpus: 1.." + std::to_string(ncpu) + " (this machine's CPUs)");
+  if (o.mpps > 0 && o.sender != "live") die("--mpps: live sender only");
 
   int ifindex = int(if_nametoindex(o.iface.c_str()));
   if (!ifindex) die("no interface " + o.iface);
