@@ -6,6 +6,7 @@
 
 #include <rte_errno.h>
 #include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 #include <rte_ring_elem.h>
@@ -52,6 +53,24 @@ struct alignas(RTE_CACHE_LINE_SIZE) Worker::Hot {
 };
 
 namespace {
+
+// The table's key: the flow, padded so that rte_hash's key entry (an
+// 8-byte data word and the key, 16-byte aligned) fills one cache line: with
+// the flow alone (48 bytes) one key in two straddles two lines, and a hit
+// in a table larger than the cache waits for the second. The hash and the
+// compare read the flow only; lookups pass a bare flow key.
+struct StoredKey {
+  sl_flow_key flow;
+  uint8_t pad[RTE_CACHE_LINE_SIZE - sizeof(void*) - sizeof(sl_flow_key)];
+};
+static_assert(sizeof(StoredKey) + sizeof(void*) == RTE_CACHE_LINE_SIZE);
+
+uint32_t flow_key_hash(const void* key, uint32_t, uint32_t init) {
+  return rte_hash_crc(key, sizeof(sl_flow_key), init);
+}
+int flow_key_cmp(const void* a, const void* b, size_t) {
+  return std::memcmp(a, b, sizeof(sl_flow_key));
+}
 
 // One writer, readers on other threads: a relaxed store of the new value
 // (a plain add in the generated code), a relaxed load on the reader side.
@@ -137,8 +156,10 @@ bool conn_evict(Worker::Hot& h, bool unconfirmed_only) {
 // Insert if absent. 0: recorded. Full: evict one and retry once.
 int conn_insert(Worker::Hot& h, const sl_flow_key* k, const sl_conn* c,
                 uint32_t used = kConfirmed) {
-  int32_t pos = rte_hash_add_key(h.conns, k);
-  if (pos == -ENOSPC && conn_evict(h, used == kUnconfirmed)) pos = rte_hash_add_key(h.conns, k);
+  StoredKey sk{};
+  sk.flow = *k;
+  int32_t pos = rte_hash_add_key(h.conns, &sk);
+  if (pos == -ENOSPC && conn_evict(h, used == kUnconfirmed)) pos = rte_hash_add_key(h.conns, &sk);
   if (pos < 0 || uint32_t(pos) >= h.size) {
     bump(h.stats.conn_not_recorded, 1);
     return -1;
@@ -382,12 +403,14 @@ Result<void> Worker::init(Tables& tables, const WorkerConfig& cfg) {
   rte_hash_parameters hp{};
   hp.name = hname.c_str();
   hp.entries = size_;
-  hp.key_len = sizeof(sl_flow_key);
+  hp.key_len = sizeof(StoredKey);
+  hp.hash_func = flow_key_hash;
   hp.socket_id = cfg.socket;
   // Lock-free readers on other threads; the worker is the one writer.
   hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
   conns_ = rte_hash_create(&hp);
   if (!conns_) return make_error("rte_hash_create", rte_errno, hname);
+  rte_hash_set_cmp_func(conns_, flow_key_cmp);
 
   slots_ = static_cast<ConnSlot*>(
       rte_zmalloc_socket("sl_conn_slots", sizeof(ConnSlot) * size_, RTE_CACHE_LINE_SIZE,
