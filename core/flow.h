@@ -8,13 +8,27 @@
 
 #define SL_FLOW_HASH_SEED 0x511ceu
 
+/* The key's port, protocol and family are the flow's, laid out alike, so
+ * they are copied as one word: a lookup that reads them as one word (a hash
+ * over the key) then finds them in one store. Read back with a load wider
+ * than the stores that wrote it while those are still in the store buffer,
+ * the key waits for them to reach the cache (store forwarding fails): that
+ * was ~5 ns per packet of the DPDK worker's VIP lookup. */
 SL_INLINE void sl_vip_key_of_flow(const struct sl_flow_key *f, struct sl_vip_key *k)
 {
 	sl_memcpy(k->addr, f->dst, sizeof(k->addr));
-	k->port = f->dport;
-	k->proto = f->proto;
-	k->family = f->family;
+	sl_memcpy(&k->port, &f->dport, 4);
 }
+SL_STATIC_ASSERT(__builtin_offsetof(struct sl_flow_key, proto) ==
+			 __builtin_offsetof(struct sl_flow_key, dport) + 2 &&
+		 __builtin_offsetof(struct sl_flow_key, family) ==
+			 __builtin_offsetof(struct sl_flow_key, dport) + 3,
+		 "dport, proto, family: one word");
+SL_STATIC_ASSERT(__builtin_offsetof(struct sl_vip_key, proto) ==
+			 __builtin_offsetof(struct sl_vip_key, port) + 2 &&
+		 __builtin_offsetof(struct sl_vip_key, family) ==
+			 __builtin_offsetof(struct sl_vip_key, port) + 3,
+		 "port, proto, family: one word");
 
 SL_INLINE __u32 sl_rotl32(__u32 x, int r)
 {

@@ -382,11 +382,11 @@ int main(int argc, char** argv) {
                          "  [--tables 1000,100000,1000000] [--modes hit,new,pass] [--fill F] [--mem MB]\n");
     return 2;
   }
-  // About 160 bytes per table entry (rte_hash key store and buckets, the
-  // record array) per worker, and the mbufs.
+  // About 176 bytes per table entry (rte_hash key store, 64 bytes a key,
+  // and buckets, the record array) per worker, and the mbufs.
   uint32_t biggest = *std::max_element(o.tables.begin(), o.tables.end());
   unsigned mem = o.mem_mb ? o.mem_mb
-                          : unsigned(768 + (uint64_t(biggest) * 160 * o.workers >> 20) +
+                          : unsigned(768 + (uint64_t(biggest) * 176 * o.workers >> 20) +
                                      (uint64_t(o.in_flight) * 2560 * o.workers >> 20));
   std::string prefix = "--file-prefix=sl-ha-bench-" + std::to_string(getpid());
   std::vector<std::string> args = {"dpdk_bench", "--no-huge", "-m", std::to_string(mem), "--no-pci",

@@ -6,6 +6,7 @@
 
 #include <rte_errno.h>
 #include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 #include <rte_ring_elem.h>
@@ -52,6 +53,24 @@ struct alignas(RTE_CACHE_LINE_SIZE) Worker::Hot {
 };
 
 namespace {
+
+// The table's key: the flow, padded so that rte_hash's key entry (an
+// 8-byte data word and the key, 16-byte aligned) fills one cache line: with
+// the flow alone (48 bytes) one key in two straddles two lines, and a hit
+// in a table larger than the cache waits for the second. The hash and the
+// compare read the flow only; lookups pass a bare flow key.
+struct StoredKey {
+  sl_flow_key flow;
+  uint8_t pad[RTE_CACHE_LINE_SIZE - sizeof(void*) - sizeof(sl_flow_key)];
+};
+static_assert(sizeof(StoredKey) + sizeof(void*) == RTE_CACHE_LINE_SIZE);
+
+uint32_t flow_key_hash(const void* key, uint32_t, uint32_t init) {
+  return rte_hash_crc(key, sizeof(sl_flow_key), init);
+}
+int flow_key_cmp(const void* a, const void* b, size_t) {
+  return std::memcmp(a, b, sizeof(sl_flow_key));
+}
 
 // One writer, readers on other threads: a relaxed store of the new value
 // (a plain add in the generated code), a relaxed load on the reader side.
@@ -137,8 +156,10 @@ bool conn_evict(Worker::Hot& h, bool unconfirmed_only) {
 // Insert if absent. 0: recorded. Full: evict one and retry once.
 int conn_insert(Worker::Hot& h, const sl_flow_key* k, const sl_conn* c,
                 uint32_t used = kConfirmed) {
-  int32_t pos = rte_hash_add_key(h.conns, k);
-  if (pos == -ENOSPC && conn_evict(h, used == kUnconfirmed)) pos = rte_hash_add_key(h.conns, k);
+  StoredKey sk{};
+  sk.flow = *k;
+  int32_t pos = rte_hash_add_key(h.conns, &sk);
+  if (pos == -ENOSPC && conn_evict(h, used == kUnconfirmed)) pos = rte_hash_add_key(h.conns, &sk);
   if (pos < 0 || uint32_t(pos) >= h.size) {
     bump(h.stats.conn_not_recorded, 1);
     return -1;
@@ -148,6 +169,15 @@ int conn_insert(Worker::Hot& h, const sl_flow_key* k, const sl_conn* c,
   h.conn_count->store(h.conn_count->load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
   return 0;
+}
+
+// A 40-byte record straddles two cache lines at one position in two: both
+// are fetched, or the pipeline's read of the second stalls on a table too
+// large for the cache.
+inline void slot_prefetch(const Worker::Hot& h, int32_t pos) {
+  const char* s = reinterpret_cast<const char*>(&h.slots[pos]);
+  rte_prefetch0(s);
+  rte_prefetch0(s + sizeof(ConnSlot) - 1);
 }
 
 inline sl_conn* conn_at(Worker::Hot& h, int32_t pos) {
@@ -373,12 +403,14 @@ Result<void> Worker::init(Tables& tables, const WorkerConfig& cfg) {
   rte_hash_parameters hp{};
   hp.name = hname.c_str();
   hp.entries = size_;
-  hp.key_len = sizeof(sl_flow_key);
+  hp.key_len = sizeof(StoredKey);
+  hp.hash_func = flow_key_hash;
   hp.socket_id = cfg.socket;
   // Lock-free readers on other threads; the worker is the one writer.
   hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
   conns_ = rte_hash_create(&hp);
   if (!conns_) return make_error("rte_hash_create", rte_errno, hname);
+  rte_hash_set_cmp_func(conns_, flow_key_cmp);
 
   slots_ = static_cast<ConnSlot*>(
       rte_zmalloc_socket("sl_conn_slots", sizeof(ConnSlot) * size_, RTE_CACHE_LINE_SIZE,
@@ -446,15 +478,20 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
   int32_t pos[kBurst];
   uint32_t nk = 0;
 
-  // Fronts: parse .. screen. Every mbuf header is prefetched first (reading
-  // a header to find the data would otherwise stall), then the data of a
-  // few packets ahead.
+  // Fronts: every parse, then VIP .. screen (pipeline.h: the lookups read
+  // keys whose stores have reached the cache). Every mbuf header is
+  // prefetched first (reading a header to find the data would otherwise
+  // stall), then the data of a few packets ahead.
   for (uint16_t i = 0; i < n; i++) rte_prefetch0(pkts[i]);
   for (uint16_t i = 0; i < n && i < 4; i++) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   for (uint16_t i = 0; i < n; i++) {
     if (i + 4 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void*));
     sl_dpdk_ctx ctx{&h, pkts[i]};
-    r[i] = sl_pl_front(&ctx, &s[i]);
+    sl_pl_parse(&ctx, &s[i]);
+  }
+  for (uint16_t i = 0; i < n; i++) {
+    sl_dpdk_ctx ctx{&h, pkts[i]};
+    r[i] = sl_pl_front_parsed(&ctx, &s[i]);
     if (sl_pl_wants_conn(&s[i])) {
       keys[nk] = &s[i].p.flow;
       who[nk++] = uint8_t(i);
@@ -468,7 +505,7 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
     rte_hash_lookup_bulk(h.conns, keys, nk, pos);
     for (uint32_t j = 0; j < nk; j++) {
       rec[who[j]] = pos[j];
-      if (pos[j] >= 0) rte_prefetch0(&h.slots[pos[j]]);
+      if (pos[j] >= 0) slot_prefetch(h, pos[j]);
     }
   }
 

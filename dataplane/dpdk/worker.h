@@ -8,7 +8,8 @@
 // conn_put/conn_del (queued) and flow_events_take (one consumer).
 //
 // The connection table is an rte_hash (lock-free reader/writer concurrency,
-// extendable buckets) keyed by the flow; each key position indexes this
+// extendable buckets) keyed by the flow (padded: one key entry, one cache
+// line; worker.cc); each key position indexes this
 // worker's record array. Other threads read records under a per-record
 // sequence count; a deleted key's position is reused only when no other
 // thread is walking the table.
