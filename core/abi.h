@@ -59,9 +59,11 @@ SL_STATIC_ASSERT(sizeof(struct sl_vip_meta) == 16, "sl_vip_meta size");
 #define SL_VIP_F_ACL 0x1u        /* the VIP's own ACL scope has rules */
 #define SL_VIP_F_ACL_GLOBAL 0x2u /* the global scope has rules */
 
-/* Firewall: longest-prefix-match tries keyed by (scope, source prefix),
- * one per family (core/acl.h). The scope takes all 32 of its bits in
- * every entry, so a lookup matches only within its scope. */
+/* Firewall: the rule list, in tries keyed by (scope, source prefix), one
+ * per family (xdp/sluice_maps.h acl_v4, acl_v6; the controller's, for
+ * listing and restarts), and the trie the fast path walks (sl_acl_node,
+ * below). The scope takes all 32 of its bits in every key, so a key
+ * matches only within its scope. */
 #define SL_ACL_MAX_RULES 131072  /* rule ids, both families and all scopes */
 #define SL_ACL_SCOPE_GLOBAL 0u   /* a VIP's scope is its vip_id + 1 */
 
@@ -90,6 +92,39 @@ struct sl_acl_rule {
 	__u8 pad[3];
 };
 SL_STATIC_ASSERT(sizeof(struct sl_acl_rule) == 8, "sl_acl_rule size");
+
+/* The firewall's lookup structure in XDP (core/acl_trie.h): a multibit
+ * trie of 4-bit strides in one array of nodes, which the controller writes
+ * through a shared mapping. Node 0 is null (a child link of 0: none); node
+ * sl_acl_root() is the fixed root of a (scope, family), so a root never has
+ * to be published; the rest is allocated as rules need it. A prefix fills
+ * the slots of its level it covers (controlled prefix expansion) unless a
+ * longer prefix of that level holds them; a lookup keeps the last verdict
+ * it meets on the way down, the most specific. 262,144 nodes (32 MiB):
+ * 100,000 random IPv4 prefixes take ~216,000; real lists are denser. */
+#define SL_ACL_STRIDE 4
+#define SL_ACL_FAN (1u << SL_ACL_STRIDE)
+#define SL_ACL_SCOPES (SL_MAX_VIPS + 1)
+#define SL_ACL_FIRST_FREE_NODE (1u + 2u * SL_ACL_SCOPES)
+#define SL_ACL_MAX_NODES 262144u
+
+/* sl_acl_slot.verdict: 0 (no rule), else the rule's id and action. */
+#define SL_ACL_V_RULE 0x1u /* a rule holds this slot */
+#define SL_ACL_V_DENY 0x2u
+#define SL_ACL_V_ID_SHIFT 2
+
+/* Two independent 32-bit words: the writer stores each with one aligned
+ * store, so a reader sees each old or new, never torn. */
+struct sl_acl_slot {
+	__u32 child;   /* node index of the next 4 bits; 0: none */
+	__u32 verdict; /* SL_ACL_V_*: the longest prefix of this level covering it */
+};
+SL_STATIC_ASSERT(sizeof(struct sl_acl_slot) == 8, "sl_acl_slot size");
+
+struct sl_acl_node {
+	struct sl_acl_slot slot[SL_ACL_FAN];
+};
+SL_STATIC_ASSERT(sizeof(struct sl_acl_node) == 128, "sl_acl_node size");
 
 /* What the dataplane does with a backend's flows. Only the ring decides
  * who gets new flows; these flags decide about established ones:

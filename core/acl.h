@@ -18,23 +18,30 @@ SL_INLINE __u32 sl_acl_scope_of_vip(__u32 vip_id)
 	return vip_id + 1;
 }
 
-/* The lookup keys of a source address: full length, so the trie returns
- * the longest prefix that holds it. */
-SL_INLINE void sl_acl_key4_of(struct sl_acl_key4 *k, __u32 scope, const __u32 *src)
+/* A rule as the fast path's lookups return it: one word (SL_ACL_V_*),
+ * 0 for no rule, so the trie slots hold the verdict itself. */
+SL_INLINE __u32 sl_acl_verdict_of(const struct sl_acl_rule *r)
 {
-	k->prefixlen = 32 + 32;
-	k->scope = scope;
-	k->addr = src[0];
+	if (!r)
+		return 0;
+	return (r->rule_id << SL_ACL_V_ID_SHIFT) | SL_ACL_V_RULE |
+	       (r->action == SL_ACL_DENY ? SL_ACL_V_DENY : 0);
 }
 
-SL_INLINE void sl_acl_key6_of(struct sl_acl_key6 *k, __u32 scope, const __u32 *src)
+SL_INLINE __u32 sl_acl_verdict_rule_id(__u32 v)
 {
-	k->prefixlen = 32 + 128;
-	k->scope = scope;
-	k->addr[0] = src[0];
-	k->addr[1] = src[1];
-	k->addr[2] = src[2];
-	k->addr[3] = src[3];
+	return v >> SL_ACL_V_ID_SHIFT;
+}
+
+SL_INLINE int sl_acl_verdict_denies(__u32 v)
+{
+	return (v & SL_ACL_V_DENY) != 0;
+}
+
+/* The fixed root node of a scope's trie for one family (core/abi.h). */
+SL_INLINE __u32 sl_acl_root(__u32 scope, __u8 family)
+{
+	return 1u + 2u * scope + (family == SL_AF_INET6);
 }
 
 #endif

@@ -107,8 +107,21 @@ struct {
 	__type(value, struct sl_control);
 } control SEC(".maps");
 
-/* Firewall rules (core/acl.h), one trie per family, and each rule's hits.
- * The tries allocate as rules come (LPM tries must not preallocate). */
+/* Firewall rules (core/acl.h). The program reads acl_nodes only: the
+ * multibit trie of every scope and family (core/acl_trie.h), which the
+ * controller writes through a shared mapping (xdp/xdp_acl_trie.h).
+ * acl_v4 and acl_v6 are the rule list the controller keeps beside it, for
+ * listing and for rebuilding its view after a restart; the program never
+ * looks them up (an LPM trie walk cost 60-240 ns per SYN). The tries
+ * allocate as rules come (LPM tries must not preallocate). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_ACL_MAX_NODES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct sl_acl_node);
+} acl_nodes SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SL_ACL_MAX_RULES);

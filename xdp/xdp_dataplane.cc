@@ -17,6 +17,7 @@
 #include "core/host/fd.h"
 #include "xdp/rx_vlan_offload.h"
 #include "xdp/xdp_acl.h"
+#include "xdp/xdp_acl_trie.h"
 #include "xdp/xdp_attach.h"
 #include "xdp/xdp_pins.h"
 
@@ -46,6 +47,7 @@ struct SluiceMaps {
   bpf_map* global = nullptr;
   bpf_map* control = nullptr;
   bpf_map* flow_events = nullptr;
+  bpf_map* acl_nodes = nullptr;
   bpf_map* acl_v4 = nullptr;
   bpf_map* acl_v6 = nullptr;
   bpf_map* acl_hits = nullptr;
@@ -97,8 +99,14 @@ struct XdpDataplane::Impl {
   size_t control_len = 0;
   ring_buffer* events = nullptr;
   EventTake take;
+  // The firewall trie (acl_nodes), shared with the program, and its writer.
+  sl_acl_node* acl_nodes = nullptr;
+  size_t acl_nodes_len = 0;
+  std::unique_ptr<AclTrie> acl_trie;
 
   ~Impl() {
+    acl_trie.reset();
+    if (acl_nodes != nullptr) munmap(acl_nodes, acl_nodes_len);
     if (events != nullptr) ring_buffer__free(events);
     if (control != nullptr) munmap(control, control_len);
   }
@@ -148,7 +156,8 @@ static Result<void> find_maps(bpf_object* obj, SluiceMaps& m) {
       {"conns", &m.conns},     {"conns_syn", &m.conns_syn},     {"vip_stats", &m.vip_stats}, {"backend_stats", &m.backend_stats},
       {"reason_stats", &m.reason_stats}, {"global", &m.global},
       {"control", &m.control}, {"flow_events", &m.flow_events},
-      {"acl_v4", &m.acl_v4},   {"acl_v6", &m.acl_v6},       {"acl_hits", &m.acl_hits},
+      {"acl_nodes", &m.acl_nodes}, {"acl_v4", &m.acl_v4}, {"acl_v6", &m.acl_v6},
+      {"acl_hits", &m.acl_hits},
   };
   for (const auto& [name, slot] : named) {
     *slot = bpf_object__find_map_by_name(obj, name);
@@ -241,6 +250,24 @@ static Result<void> sync_open(XdpDataplane::Impl& im) {
   return {};
 }
 
+// After load, before the program is attached: the shared mapping of the
+// firewall trie, made to hold exactly the rules kept in acl_v4/acl_v6
+// (adopted nodes are checked and mended in place; fresh ones, as after an
+// upgrade from the LPM-trie program, are filled).
+static Result<void> acl_trie_open(XdpDataplane::Impl& im) {
+  uint32_t n = bpf_map__max_entries(im.maps.acl_nodes);
+  im.acl_nodes_len = size_t(n) * sizeof(sl_acl_node);
+  void* p = mmap(nullptr, im.acl_nodes_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+                 bpf_map__fd(im.maps.acl_nodes), 0);
+  if (p == MAP_FAILED) return make_error("mmap", errno, "acl_nodes map");
+  im.acl_nodes = static_cast<sl_acl_node*>(p);
+  im.acl_trie = std::make_unique<AclTrie>(im.acl_nodes, n);
+  auto rules = acl_map_list({bpf_map__fd(im.maps.acl_v4), bpf_map__fd(im.maps.acl_v6),
+                             bpf_map__fd(im.maps.acl_hits)});
+  if (!rules.ok()) return rules.error();
+  return im.acl_trie->sync(*rules);
+}
+
 Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts) {
   auto im = std::make_unique<Impl>();
   im->opts = opts;
@@ -257,6 +284,7 @@ Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts)
   }
   if (auto r = load(*im); !r.ok()) return r.error();
   if (auto r = sync_open(*im); !r.ok()) return r.error();
+  if (auto r = acl_trie_open(*im); !r.ok()) return r.error();
   // Only a loaded program gets a directory: a failed start leaves no trace.
   if (opts.pin) {
     if (auto r = pin_dir_create(im->pin_dir); !r.ok()) return r.error();
@@ -414,13 +442,33 @@ static AclMapFds acl_fds(const XdpDataplane::Impl& im) {
 
 // The generation goes up after the trie changed, done or not (a stale
 // record is judged again; see core/pipeline.h, sl_pl_acl_due).
+//
+// The trie (what the program reads) first, so a full trie refuses the rule
+// before the list holds it; a failed list update puts the trie back.
 Result<void> XdpDataplane::acl_put(const AclEntry& e) {
-  Result<void> r = acl_map_put(acl_fds(*impl_), e);
+  Result<void> r = acl_put_both(e);
   acl_gen_bump(impl_->control);
+  return r;
+}
+Result<void> XdpDataplane::acl_put_both(const AclEntry& e) {
+  AclTrie& trie = *impl_->acl_trie;
+  uint32_t before = trie.verdict(e);
+  if (auto r = trie.put(e); !r) return r;
+  Result<void> r = acl_map_put(acl_fds(*impl_), e);
+  if (r) return r;
+  if (before == 0) {
+    (void)trie.del(e);
+  } else {
+    AclEntry old = e;
+    old.rule.rule_id = sl_acl_verdict_rule_id(before);
+    old.rule.action = sl_acl_verdict_denies(before) ? SL_ACL_DENY : SL_ACL_ALLOW;
+    (void)trie.put(old);  // its nodes are there: cannot fail
+  }
   return r;
 }
 Result<void> XdpDataplane::acl_del(const AclEntry& e) {
   Result<void> r = acl_map_del(acl_fds(*impl_), e);
+  if (r) r = impl_->acl_trie->del(e);
   acl_gen_bump(impl_->control);
   return r;
 }

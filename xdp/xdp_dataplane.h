@@ -107,6 +107,7 @@ class XdpDataplane final : public Dataplane {
 
  private:
   explicit XdpDataplane(std::unique_ptr<Impl> impl);
+  Result<void> acl_put_both(const AclEntry& e);
   std::unique_ptr<Impl> impl_;
 };
 

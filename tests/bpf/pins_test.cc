@@ -4,11 +4,18 @@
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "frame_checks.h"
 #include "xdp/xdp_pins.h"
+
+// The firewall trie read the program's way, from the pinned acl_nodes map.
+static inline const struct sl_acl_node* sl_acl_node_at(const void* nodes, __u32 idx) {
+  return idx < SL_ACL_MAX_NODES ? static_cast<const sl_acl_node*>(nodes) + idx : nullptr;
+}
+#include "core/acl_trie.h"
 
 namespace sluice::test {
 namespace {
@@ -87,6 +94,73 @@ TEST_F(Pins, RestartKeepsFlowsAndTableSize) {
 
   ASSERT_TRUE((*second)->detach().ok());
   EXPECT_NE(0, stat(dir->c_str(), &st)) << "pin directory left behind";
+}
+
+AclEntry acl_rule(const char* cidr, uint8_t len, uint32_t id, sl_acl_action a) {
+  AclEntry e;
+  Addr addr = Addr::parse(cidr);
+  e.family = addr.v6 ? SL_AF_INET6 : SL_AF_INET;
+  e.prefix_len = len;
+  addr.to_words(e.addr.data());
+  e.rule.rule_id = id;
+  e.rule.action = uint8_t(a);
+  return e;
+}
+
+// What the program would decide for `src` in the global scope, read from
+// the pinned trie.
+uint32_t pinned_verdict(const std::string& dir, const char* src) {
+  int fd = bpf_obj_get((dir + "/acl_nodes").c_str());
+  EXPECT_GE(fd, 0);
+  if (fd < 0) return ~0u;
+  size_t len = size_t(SL_ACL_MAX_NODES) * sizeof(sl_acl_node);
+  void* p = mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  EXPECT_NE(p, MAP_FAILED);
+  if (p == MAP_FAILED) return ~0u;
+  Addr a = Addr::parse(src);
+  uint32_t w[4] = {};
+  a.to_words(w);
+  uint32_t v = sl_acl_trie_lookup(p, SL_ACL_SCOPE_GLOBAL, a.v6 ? SL_AF_INET6 : SL_AF_INET, w);
+  munmap(p, len);
+  return v;
+}
+
+// The firewall's trie is pinned and adopted with the rule list; a pin set
+// from before the trie (rule list only) gets its trie built at load.
+TEST_F(Pins, RestartKeepsTheFirewall) {
+  auto first = XdpDataplane::open(opts_);
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  auto dir = xdp_pin_dir(opts_.pin_root, "lo");
+  ASSERT_TRUE(dir.ok());
+  const AclEntry rules[] = {acl_rule("198.19.0.0", 16, 1, SL_ACL_DENY),
+                            acl_rule("198.19.0.5", 32, 2, SL_ACL_ALLOW),
+                            acl_rule("2001:2:ffff::", 48, 3, SL_ACL_DENY)};
+  for (const auto& e : rules) ASSERT_TRUE((*first)->acl_put(e).ok());
+  const uint32_t deny1 = sl_acl_verdict_of(&rules[0].rule);
+  const uint32_t allow2 = sl_acl_verdict_of(&rules[1].rule);
+  const uint32_t deny3 = sl_acl_verdict_of(&rules[2].rule);
+  EXPECT_EQ(pinned_verdict(*dir, "198.19.0.5"), allow2);
+  first->reset();
+
+  auto second = XdpDataplane::open(opts_);  // adopts trie and list
+  ASSERT_TRUE(second.ok()) << second.error().message();
+  EXPECT_EQ(pinned_verdict(*dir, "198.19.0.5"), allow2);
+  EXPECT_EQ(pinned_verdict(*dir, "2001:2:ffff::9"), deny3);
+  ASSERT_TRUE((*second)->acl_del(rules[1]).ok());  // the adopted view can delete
+  EXPECT_EQ(pinned_verdict(*dir, "198.19.0.5"), deny1);
+  second->reset();
+
+  ASSERT_EQ(0, unlink((*dir + "/acl_nodes").c_str()));  // pins from before the trie
+  auto third = XdpDataplane::open(opts_);
+  ASSERT_TRUE(third.ok()) << third.error().message();
+  EXPECT_EQ(pinned_verdict(*dir, "198.19.0.5"), deny1);
+  EXPECT_EQ(pinned_verdict(*dir, "198.18.0.5"), 0u);
+  EXPECT_EQ(pinned_verdict(*dir, "2001:2:ffff::9"), deny3);
+  auto listed = (*third)->acl_list();
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 2u);
+  ASSERT_TRUE((*third)->detach().ok());
 }
 
 }  // namespace

@@ -267,6 +267,100 @@ TEST_F(SluiceAcl, EstablishedFlowIsJudgedOncePerRuleChange) {
   EXPECT_EQ(hits(9), 2u) << "judged once after the change, then not again";
 }
 
+// The trie holds 4 bits per level: rules ending in different levels, and
+// several in one level, each decide for their own sources.
+TEST_F(SluiceAcl, MostSpecificWinsAcrossStrides) {
+  rule(&vipA, "198.0.0.0", 8, SL_ACL_DENY, 1);
+  rule(&vipA, "198.16.0.0", 13, SL_ACL_ALLOW, 2);
+  rule(&vipA, "198.19.0.0", 22, SL_ACL_DENY, 3);
+  rule(&vipA, "198.19.0.4", 31, SL_ACL_ALLOW, 4);  // holds client4 (.5)
+  rule(&vipA, "198.19.0.4", 32, SL_ACL_DENY, 5);
+  rule(&vipA, "198.19.0.0", 21, SL_ACL_ALLOW, 6);  // the /22's level: the /22 wins
+  set_flags(vipA, SL_VIP_F_ACL);
+  EXPECT_EQ(syn(client4, vipA, 48201), SL_R_TX_NEW);                       // /31 allow
+  EXPECT_EQ(syn(Addr::parse("198.19.0.4"), vipA, 48202), SL_R_DROP_ACL);  // /32 deny
+  EXPECT_EQ(syn(Addr::parse("198.19.3.9"), vipA, 48203), SL_R_DROP_ACL);  // /22 deny
+  EXPECT_EQ(syn(Addr::parse("198.19.4.9"), vipA, 48204), SL_R_TX_NEW);    // /21 allow
+  EXPECT_EQ(syn(Addr::parse("198.18.9.9"), vipA, 48205), SL_R_TX_NEW);    // /13 allow
+  for (uint32_t id = 1; id <= 6; id++) EXPECT_EQ(hits(id), id == 1 ? 0u : 1u) << id;
+}
+
+// A deleted rule gives its sources back to the next shorter one, in a
+// shallower level or in its own.
+TEST_F(SluiceAcl, DeletedRuleUncoversAShorterOne) {
+  rule(&vipA, "198.19.0.0", 16, SL_ACL_DENY, 1);
+  rule(&vipA, "198.19.0.0", 18, SL_ACL_ALLOW, 2);
+  rule(&vipA, "198.19.0.0", 20, SL_ACL_DENY, 3);
+  rule(&vipA, "198.19.0.5", 32, SL_ACL_ALLOW, 4);
+  set_flags(vipA, SL_VIP_F_ACL);
+  EXPECT_EQ(syn(client4, vipA, 48301), SL_R_TX_NEW);
+  auto del = [&](const char* cidr, uint8_t len) {
+    AclEntry e;
+    e.scope = sl_acl_scope_of_vip(vip_id(vipA));
+    e.prefix_len = len;
+    Addr::parse(cidr).to_words(e.addr.data());
+    ASSERT_TRUE(dp_->acl_del(e).ok());
+  };
+  del("198.19.0.5", 32);
+  EXPECT_EQ(syn(client4, vipA, 48302), SL_R_DROP_ACL);  // the /20
+  del("198.19.0.0", 20);
+  EXPECT_EQ(syn(client4, vipA, 48303), SL_R_TX_NEW);    // the /18, same level
+  del("198.19.0.0", 18);
+  EXPECT_EQ(syn(client4, vipA, 48304), SL_R_DROP_ACL);  // the /16
+  del("198.19.0.0", 16);
+  EXPECT_EQ(syn(client4, vipA, 48305), SL_R_TX_NEW);    // none
+  auto all = dp_->acl_list();
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty());
+}
+
+// The VIP's rule decides wherever it matches, even under a longer global one.
+TEST_F(SluiceAcl, VipRuleBeatsALongerGlobalOne) {
+  rule(nullptr, "198.19.0.5", 32, SL_ACL_DENY, 1);
+  rule(&vipA, "198.0.0.0", 8, SL_ACL_ALLOW, 2);
+  set_flags(vipA, SL_VIP_F_ACL | SL_VIP_F_ACL_GLOBAL);
+  set_flags(vipB, SL_VIP_F_ACL_GLOBAL);
+  EXPECT_EQ(syn(client4, vipA, 48401), SL_R_TX_NEW);
+  EXPECT_EQ(syn(client4, vipB, 48402), SL_R_DROP_ACL);
+  EXPECT_EQ(hits(1), 1u);
+  EXPECT_EQ(hits(2), 1u);
+}
+
+// Past the trie's node cap a rule is refused with ENOSPC and held nowhere;
+// the rules in place still decide, and deleting gives the nodes back.
+TEST_F(SluiceAcl, NodeCapRefusesWithEnospc) {
+  const uint32_t scope = sl_acl_scope_of_vip(vip_id(vipE));
+  AclEntry e;
+  e.scope = scope;
+  e.family = SL_AF_INET6;
+  e.prefix_len = 128;
+  Addr::parse("2001:2:1::").to_words(e.addr.data());
+  std::vector<AclEntry> put;
+  Result<void> r;
+  for (uint32_t id = 100; id < SL_ACL_MAX_RULES; id++) {
+    e.addr[2] = htonl(id * 2654435761u);  // apart from the 64th bit on: ~20 nodes each
+    e.addr[3] = htonl(id);
+    e.rule.rule_id = id;
+    e.rule.action = SL_ACL_DENY;
+    r = dp_->acl_put(e);
+    if (!r.ok()) break;
+    put.push_back(e);
+  }
+  ASSERT_FALSE(r.ok()) << "the cap (" << SL_ACL_MAX_NODES << " nodes) was never reached";
+  EXPECT_EQ(r.error().err, ENOSPC) << r.error().message();
+  auto all = dp_->acl_list();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), put.size()) << "the refused rule is not listed";
+  set_flags(vipE, SL_VIP_F_ACL);
+  Addr last;
+  last.v6 = true;
+  std::memcpy(last.b.data(), put.back().addr.data(), 16);
+  EXPECT_EQ(syn(last, vipE, 48501), SL_R_DROP_ACL);
+  for (const auto& p : put) ASSERT_TRUE(dp_->acl_del(p).ok());
+  rule(&vipE, "2001:2:ffff::5", 128, SL_ACL_DENY, 2);  // room again
+  EXPECT_EQ(syn(client6, vipE, 48502), SL_R_DROP_ACL);
+}
+
 // A record without a generation (imported from the sync peer) is judged.
 TEST_F(SluiceAcl, ImportedRecordIsJudged) {
   sl_flow_key k{};
