@@ -495,10 +495,15 @@ static std::tuple<uint32_t, uint8_t, uint32_t> acl_key4(const AclEntry& e) {
 Result<void> XdpDataplane::acl_put(const AclEntry& e) {
   Result<void> r = acl_map_put(acl_fds(*impl_), e);
   if (r && e.family == SL_AF_INET) {
-    if (impl_->acl_trie->put(e))
+    if (impl_->acl_trie->put(e)) {
       impl_->acl_trie_missing.erase(acl_key4(e));
-    else
+    } else {
+      if (impl_->acl_trie_missing.empty())
+        spdlog::warn("acl: the firewall trie's {} nodes are all in use: IPv4 sources are judged "
+                     "by the slower LPM trie until the rules fit again (acl_trie_nodes)",
+                     impl_->acl_trie->capacity());
       impl_->acl_trie_missing.insert(acl_key4(e));
+    }
   }
   acl_trie_use(*impl_);
   acl_gen_bump(impl_->control);
