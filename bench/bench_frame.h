@@ -58,6 +58,24 @@ inline int64_t run_once(int prog_fd, const Frame& f, uint32_t* action) {
   return o.duration;
 }
 
+// `repeat` runs of the same frame in one BPF_PROG_TEST_RUN call: the
+// kernel does not restore the frame between runs, so only for a program
+// whose output is its input again (a dsr rewrite, a drop). Between runs of
+// one call the TLB and caches stay warm, as under NAPI; a repeat=1 call
+// starts cold (this VM's PTI flushes the TLB at every syscall). Returns
+// the kernel-measured ns per run, or -1. Each call with repeat > 1 also
+// swaps the XDP dispatcher twice, each swap a synchronize_rcu (expedited
+// here): milliseconds per call, not counted in the duration, so make calls
+// few and repeats many.
+inline double run_repeat(int prog_fd, const Frame& f, uint32_t repeat, uint32_t* action) {
+  Frame out = f;
+  LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f.b, .data_out = out.b,
+              .data_size_in = sizeof(f.b), .data_size_out = sizeof(out.b), .repeat = int(repeat));
+  if (bpf_prog_test_run_opts(prog_fd, &o) != 0) return -1;
+  *action = o.retval;
+  return double(o.duration);
+}
+
 // The floor: a no-op program's kernel-measured ns per call, the mean of
 // `runs` calls on an ACK to `vip`.
 inline double floor_measure(int prog_fd, uint32_t vip, int runs = 200000) {

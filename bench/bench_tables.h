@@ -59,14 +59,17 @@ inline Result<void> two_vips_fill(Dataplane& dp, uint32_t dsr_vip, uint32_t ipip
 }
 
 // sluice.bpf.o loaded for BPF_PROG_TEST_RUN only (not attached, nothing
-// pinned) with two_vips_fill's tables; conn_table_size 0: the default.
+// pinned) with two_vips_fill's tables; conn_table_size and acl_trie_nodes
+// 0: the defaults.
 inline Result<std::unique_ptr<XdpDataplane>> open_two_vips(uint32_t dsr_vip, uint32_t ipip_vip,
                                                            uint32_t per_vip,
-                                                           uint32_t conn_table_size = 0) {
+                                                           uint32_t conn_table_size = 0,
+                                                           uint32_t acl_trie_nodes = 0) {
   XdpOptions o;
   o.attach = false;
   o.pin = false;
   if (conn_table_size) o.conn_table_size = conn_table_size;
+  if (acl_trie_nodes) o.acl_trie_nodes = acl_trie_nodes;
   auto dp = XdpDataplane::open(o);
   if (!dp.ok())
     return make_error("loading sluice.bpf.o: " + dp.error().message() + " (needs root)");

@@ -61,9 +61,11 @@ SL_STATIC_ASSERT(sizeof(struct sl_vip_meta) == 16, "sl_vip_meta size");
 #define SL_VIP_F_ACL 0x1u        /* the VIP's own ACL scope has rules */
 #define SL_VIP_F_ACL_GLOBAL 0x2u /* the global scope has rules */
 
-/* Firewall: longest-prefix-match tries keyed by (scope, source prefix),
- * one per family (core/acl.h). The scope takes all 32 of its bits in
- * every entry, so a lookup matches only within its scope. */
+/* Firewall: the rule list, in tries keyed by (scope, source prefix), one
+ * per family (xdp/sluice_maps.h acl_v4, acl_v6; the controller's, for
+ * listing and restarts), and the trie the fast path walks (sl_acl_node,
+ * below). The scope takes all 32 of its bits in every key, so a key
+ * matches only within its scope. */
 #define SL_ACL_MAX_RULES 131072  /* rule ids, both families and all scopes */
 #define SL_ACL_SCOPE_GLOBAL 0u   /* a VIP's scope is its vip_id + 1 */
 
@@ -92,6 +94,55 @@ struct sl_acl_rule {
 	__u8 pad[3];
 };
 SL_STATIC_ASSERT(sizeof(struct sl_acl_rule) == 8, "sl_acl_rule size");
+
+/* The firewall's lookup structure in XDP (core/acl_trie.h): a multibit
+ * trie of 4-bit strides in one array of nodes, which the controller writes
+ * through a shared mapping. Node 0 is null (a child link of 0: none); node
+ * sl_acl_root() is the fixed root of a (scope, family), so a root never has
+ * to be published; the rest is allocated as rules need it. A prefix fills
+ * the slots of its level it covers (controlled prefix expansion) unless a
+ * longer prefix of that level holds them; a lookup keeps the last verdict
+ * it meets on the way down, the most specific. The node count is set at
+ * load (XdpOptions::acl_trie_nodes; SL_ACL_DEFAULT_NODES, 4 MiB): 100,000
+ * random IPv4 prefixes take ~216,000 nodes (27 MiB); real lists are
+ * denser. The program walks it only for IPv4 and only while the
+ * controller says it holds every IPv4 rule and they are enough to make it
+ * pay (SL_CTL_F_ACL_TRIE); otherwise, and for IPv6 always, it looks the
+ * source up in the LPM tries, which hold every rule at all times.
+ *
+ * The first SL_ACL_FAST_SCOPES scopes (the global one and VIP ids 0..6)
+ * also have a direct table of their IPv4 /16s (sl_acl_fast_index): each
+ * entry is what the walk's first four levels would end with, the verdict
+ * so far and the node for bits 16..19, so an IPv4 source costs one entry
+ * and at most 4 nodes there, not 8. An entry is one 64-bit word, stored
+ * and loaded whole. 8 x 65,536 entries: 4 MiB. */
+#define SL_ACL_STRIDE 4
+#define SL_ACL_FAN (1u << SL_ACL_STRIDE)
+#define SL_ACL_SCOPES (SL_MAX_VIPS + 1)
+#define SL_ACL_FIRST_FREE_NODE (1u + 2u * SL_ACL_SCOPES)
+#define SL_ACL_MAX_NODES 262144u
+#define SL_ACL_DEFAULT_NODES 32768u
+#define SL_ACL_FAST_SCOPES 8u
+#define SL_ACL_FAST_BITS 16u
+#define SL_ACL_FAST_ENTRIES (SL_ACL_FAST_SCOPES << SL_ACL_FAST_BITS)
+
+/* sl_acl_slot.verdict: 0 (no rule), else the rule's id and action. */
+#define SL_ACL_V_RULE 0x1u /* a rule holds this slot */
+#define SL_ACL_V_DENY 0x2u
+#define SL_ACL_V_ID_SHIFT 2
+
+/* Two independent 32-bit words: the writer stores each with one aligned
+ * store, so a reader sees each old or new, never torn. */
+struct sl_acl_slot {
+	__u32 child;   /* node index of the next 4 bits; 0: none */
+	__u32 verdict; /* SL_ACL_V_*: the longest prefix of this level covering it */
+};
+SL_STATIC_ASSERT(sizeof(struct sl_acl_slot) == 8, "sl_acl_slot size");
+
+struct sl_acl_node {
+	struct sl_acl_slot slot[SL_ACL_FAN];
+};
+SL_STATIC_ASSERT(sizeof(struct sl_acl_node) == 128, "sl_acl_node size");
 
 /* What the dataplane does with a backend's flows. Only the ring decides
  * who gets new flows; these flags decide about established ones:
@@ -226,6 +277,7 @@ SL_STATIC_ASSERT(sizeof(struct sl_flow_event) == 64, "sl_flow_event size");
  * writer overwrites another's field; the fast path reads it only for VIP
  * traffic. All zero (a fresh map): no heartbeat check, no events. */
 #define SL_CTL_F_FLOW_EVENTS 0x1u /* queue an sl_flow_event per recorded flow */
+#define SL_CTL_F_ACL_TRIE 0x4u    /* judge IPv4 sources by the trie, not acl_v4 (core/acl_trie.h) */
 
 struct sl_control {
 	__u64 heartbeat_ns;          /* CLOCK_MONOTONIC of the controller's last stamp */

@@ -34,10 +34,11 @@
  *                      int new_conn)
  *     void sl_pl_flow_event(ctx, struct sl_control *ctl,
  *                           const struct sl_flow_key *k, const struct sl_conn *c)
- *     const struct sl_acl_rule *sl_pl_acl_lookup(ctx, __u32 scope,
- *                           const struct sl_flow_key *k)  the most specific
- *                                                      rule of `scope` holding
- *                                                      k's source; NULL: none
+ *     __u32 sl_pl_acl_lookup(ctx, __u32 scope, const struct sl_flow_key *k)
+ *                                                      the most specific rule
+ *                                                      of `scope` holding k's
+ *                                                      source, as a verdict
+ *                                                      (core/acl.h); 0: none
  *     void sl_pl_acl_hit(ctx, __u32 rule_id)           count a rule's hit
  *   clocks (both CLOCK_MONOTONIC)
  *     __u64 sl_pl_clock(ctx)         the new-flow limits' token buckets;
@@ -154,15 +155,15 @@ SL_INLINE int sl_pl_acl_due(const struct sl_pl_state *s, const struct sl_conn *c
 SL_INLINE enum sl_reason sl_pl_acl(SL_PL_CTX *ctx, const struct sl_pl_state *s)
 {
 	__u8 f = s->vip->flags;
-	const struct sl_acl_rule *rule = NULL;
+	__u32 v = 0;
 	if (f & SL_VIP_F_ACL)
-		rule = sl_pl_acl_lookup(ctx, sl_acl_scope_of_vip(s->vip->vip_id), &s->p.flow);
-	if (!rule && (f & SL_VIP_F_ACL_GLOBAL))
-		rule = sl_pl_acl_lookup(ctx, SL_ACL_SCOPE_GLOBAL, &s->p.flow);
-	if (!rule)
+		v = sl_pl_acl_lookup(ctx, sl_acl_scope_of_vip(s->vip->vip_id), &s->p.flow);
+	if (!v && (f & SL_VIP_F_ACL_GLOBAL))
+		v = sl_pl_acl_lookup(ctx, SL_ACL_SCOPE_GLOBAL, &s->p.flow);
+	if (!v)
 		return SL_R_NONE;
-	sl_pl_acl_hit(ctx, rule->rule_id);
-	return rule->action == SL_ACL_DENY ? SL_R_DROP_ACL : SL_R_NONE;
+	sl_pl_acl_hit(ctx, sl_acl_verdict_rule_id(v));
+	return sl_acl_verdict_denies(v) ? SL_R_DROP_ACL : SL_R_NONE;
 }
 
 /* Front: parse, VIP lookup, admission, heartbeat, screen, a SYN's ACL. Returns the

@@ -5,6 +5,7 @@
 #define SLUICE_CORE_PIPELINE_OPS_H
 
 #include "abi.h"
+#include "acl.h"
 #include "parse.h"
 #include "verdict.h"
 

@@ -16,6 +16,13 @@
 #include "core/pipeline_ops.h"
 #include "xdp/sluice_maps.h"
 
+/* The firewall trie's nodes: an array lookup the verifier inlines. */
+SL_INLINE const struct sl_acl_node *sl_acl_node_at(const void *nodes, __u32 idx)
+{
+	return bpf_map_lookup_elem((void *)nodes, &idx);
+}
+#include "core/acl_trie.h"
+
 /* 1: the shipped program. Another value builds the same program with a
  * harmless extra instruction, so its tag differs: upgrade tests swap it in. */
 #ifndef SLUICE_BUILD_VARIANT
@@ -150,17 +157,32 @@ SL_INLINE void sl_pl_flow_event(struct xdp_md *ctx, struct sl_control *ctl,
 	bpf_ringbuf_submit(e, 0);
 }
 
-SL_INLINE const struct sl_acl_rule *sl_pl_acl_lookup(struct xdp_md *ctx, __u32 scope,
-						     const struct sl_flow_key *f)
+/* The kernel's LPM tries: IPv6, and IPv4 while the trie is not in use. */
+SL_INLINE __u32 sl_acl_lpm_lookup(__u32 scope, const struct sl_flow_key *f)
 {
 	if (f->family == SL_AF_INET) {
 		struct sl_acl_key4 k;
 		sl_acl_key4_of(&k, scope, f->src);
-		return bpf_map_lookup_elem(&acl_v4, &k);
+		return sl_acl_verdict_of(bpf_map_lookup_elem(&acl_v4, &k));
 	}
 	struct sl_acl_key6 k;
 	sl_acl_key6_of(&k, scope, f->src);
-	return bpf_map_lookup_elem(&acl_v6, &k);
+	return sl_acl_verdict_of(bpf_map_lookup_elem(&acl_v6, &k));
+}
+
+SL_INLINE __u32 sl_pl_acl_lookup(struct xdp_md *ctx, __u32 scope, const struct sl_flow_key *f)
+{
+	const struct sl_control *ctl = sl_pl_control(ctx);
+	if (f->family != SL_AF_INET || !ctl ||
+	    !(*(volatile const __u32 *)&ctl->flags & SL_CTL_F_ACL_TRIE))
+		return sl_acl_lpm_lookup(scope, f);
+	__u32 src = sl_ntohl(f->src[0]);
+	if (scope < SL_ACL_FAST_SCOPES) {
+		__u32 i = sl_acl_fast_index(scope, src);
+		const __u64 *e = bpf_map_lookup_elem(&acl_fast, &i);
+		return e ? sl_acl_trie_lookup4_below16(&acl_nodes, *(volatile const __u64 *)e, src) : 0;
+	}
+	return sl_acl_trie_lookup4(&acl_nodes, sl_acl_root(scope, SL_AF_INET), src);
 }
 
 SL_INLINE void sl_pl_acl_hit(struct xdp_md *ctx, __u32 rule_id)

@@ -107,8 +107,32 @@ struct {
 	__type(value, struct sl_control);
 } control SEC(".maps");
 
-/* Firewall rules (core/acl.h), one trie per family, and each rule's hits.
- * The tries allocate as rules come (LPM tries must not preallocate). */
+/* Firewall rules (core/acl.h). The program walks acl_fast and acl_nodes:
+ * the multibit trie of every scope and family (core/acl_trie.h), which the
+ * controller writes through shared mappings (xdp/xdp_acl_trie.h). acl_v4
+ * and acl_v6 hold every rule, always: the controller's list (for listing,
+ * and for rebuilding the trie after a restart, also one that adopts the
+ * program's maps by id, which finds them because the program refers to
+ * them), and what the program judges IPv6 sources by, and IPv4 ones
+ * while the trie is not in use (SL_CTL_F_ACL_TRIE: core/abi.h). The LPM
+ * tries allocate as rules come (they must not preallocate). acl_nodes is
+ * sized at load (acl_trie_nodes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_ACL_DEFAULT_NODES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct sl_acl_node);
+} acl_nodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_ACL_FAST_ENTRIES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} acl_fast SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SL_ACL_MAX_RULES);

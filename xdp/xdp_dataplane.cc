@@ -10,6 +10,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "core/host/fd.h"
 #include "xdp/rx_vlan_offload.h"
 #include "xdp/xdp_acl.h"
+#include "xdp/xdp_acl_trie.h"
 #include "xdp/xdp_attach.h"
 #include "xdp/xdp_pins.h"
 
@@ -46,6 +49,8 @@ struct SluiceMaps {
   bpf_map* global = nullptr;
   bpf_map* control = nullptr;
   bpf_map* flow_events = nullptr;
+  bpf_map* acl_nodes = nullptr;
+  bpf_map* acl_fast = nullptr;
   bpf_map* acl_v4 = nullptr;
   bpf_map* acl_v6 = nullptr;
   bpf_map* acl_hits = nullptr;
@@ -97,8 +102,21 @@ struct XdpDataplane::Impl {
   size_t control_len = 0;
   ring_buffer* events = nullptr;
   EventTake take;
+  // The firewall trie (acl_nodes), shared with the program, and its writer.
+  sl_acl_node* acl_nodes = nullptr;
+  size_t acl_nodes_len = 0;
+  uint64_t* acl_fast = nullptr;  // the /16 tables (acl_fast)
+  // IPv4 rules the trie has no room for (each put into the trie changes
+  // it wholly or not at all), and whether a sync at start was cut short:
+  // the trie holds every IPv4 rule when neither is.
+  std::set<std::tuple<uint32_t, uint8_t, uint32_t>> acl_trie_missing;
+  bool acl_trie_sync_short = true;
+  std::unique_ptr<AclTrie> acl_trie;
 
   ~Impl() {
+    acl_trie.reset();
+    if (acl_nodes != nullptr) munmap(acl_nodes, acl_nodes_len);
+    if (acl_fast != nullptr) munmap(acl_fast, size_t(SL_ACL_FAST_ENTRIES) * sizeof(uint64_t));
     if (events != nullptr) ring_buffer__free(events);
     if (control != nullptr) munmap(control, control_len);
   }
@@ -148,7 +166,8 @@ static Result<void> find_maps(bpf_object* obj, SluiceMaps& m) {
       {"conns", &m.conns},     {"conns_syn", &m.conns_syn},     {"vip_stats", &m.vip_stats}, {"backend_stats", &m.backend_stats},
       {"reason_stats", &m.reason_stats}, {"global", &m.global},
       {"control", &m.control}, {"flow_events", &m.flow_events},
-      {"acl_v4", &m.acl_v4},   {"acl_v6", &m.acl_v6},       {"acl_hits", &m.acl_hits},
+      {"acl_nodes", &m.acl_nodes}, {"acl_fast", &m.acl_fast}, {"acl_v4", &m.acl_v4}, {"acl_v6", &m.acl_v6},
+      {"acl_hits", &m.acl_hits},
   };
   for (const auto& [name, slot] : named) {
     *slot = bpf_object__find_map_by_name(obj, name);
@@ -164,7 +183,9 @@ static Result<void> load(XdpDataplane::Impl& im) {
   im.prog = bpf_object__find_program_by_name(im.obj.get(), kProgName);
   if (im.prog == nullptr) return make_error("bpf object: no program named", ENOENT, kProgName);
   if (auto r = find_maps(im.obj.get(), im.maps); !r.ok()) return r;
-  int err = bpf_map__set_max_entries(im.maps.conns, im.opts.conn_table_size);
+  int err = bpf_map__set_max_entries(im.maps.acl_nodes, im.opts.acl_trie_nodes);
+  if (err != 0) return make_error("bpf_map__set_max_entries", -err, "acl_nodes");
+  err = bpf_map__set_max_entries(im.maps.conns, im.opts.conn_table_size);
   if (err != 0) return make_error("bpf_map__set_max_entries", -err, "conns");
   err = bpf_map__set_max_entries(im.maps.conns_syn, im.opts.syn_table_size
                                                         ? im.opts.syn_table_size
@@ -243,6 +264,53 @@ static Result<void> sync_open(XdpDataplane::Impl& im) {
   return {};
 }
 
+// Fewer IPv4 rules than this: the LPM trie is as fast or faster (a few
+// nodes deep; bench/results/acl-*.md measured 2 and 16 rules).
+constexpr size_t kAclTrieMinRules = 8;
+
+// Whether the program walks the trie for IPv4 sources (SL_CTL_F_ACL_TRIE)
+// or the LPM trie acl_v4. Both hold every rule whenever the trie is
+// complete, so the flag may flip between any two packets; a trie that had
+// no room for a rule stays out of use until a sync fits them all (the next
+// start). IPv6 rules stay out of the trie: the program reads acl_v6.
+static void acl_trie_use(XdpDataplane::Impl& im) {
+  bool on = !im.acl_trie_sync_short && im.acl_trie_missing.empty() &&
+            im.acl_trie->rules() >= kAclTrieMinRules;
+  if (on)
+    __atomic_fetch_or(&im.control->flags, SL_CTL_F_ACL_TRIE, __ATOMIC_RELEASE);
+  else
+    __atomic_fetch_and(&im.control->flags, ~SL_CTL_F_ACL_TRIE, __ATOMIC_RELEASE);
+}
+
+// After load, before the program is attached: the shared mapping of the
+// firewall trie, made to hold exactly the rules kept in acl_v4/acl_v6
+// (adopted nodes are checked and mended in place; fresh ones, as after an
+// upgrade from the LPM-trie program, are filled).
+static Result<void> acl_trie_open(XdpDataplane::Impl& im) {
+  uint32_t n = bpf_map__max_entries(im.maps.acl_nodes);
+  im.acl_nodes_len = size_t(n) * sizeof(sl_acl_node);
+  void* p = mmap(nullptr, im.acl_nodes_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+                 bpf_map__fd(im.maps.acl_nodes), 0);
+  if (p == MAP_FAILED) return make_error("mmap", errno, "acl_nodes map");
+  im.acl_nodes = static_cast<sl_acl_node*>(p);
+  if (bpf_map__max_entries(im.maps.acl_fast) != SL_ACL_FAST_ENTRIES)
+    return make_error("acl_fast map", EINVAL, "not SL_ACL_FAST_ENTRIES entries");
+  p = mmap(nullptr, size_t(SL_ACL_FAST_ENTRIES) * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+           MAP_SHARED, bpf_map__fd(im.maps.acl_fast), 0);
+  if (p == MAP_FAILED) return make_error("mmap", errno, "acl_fast map");
+  im.acl_fast = static_cast<uint64_t*>(p);
+  im.acl_trie = std::make_unique<AclTrie>(im.acl_nodes, n, im.acl_fast);
+  auto rules = acl_map_list({bpf_map__fd(im.maps.acl_v4), bpf_map__fd(im.maps.acl_v6),
+                             bpf_map__fd(im.maps.acl_hits)});
+  if (!rules.ok()) return rules.error();
+  std::erase_if(*rules, [](const AclEntry& e) { return e.family != SL_AF_INET; });
+  auto r = im.acl_trie->sync(*rules);
+  if (!r && r.error().err != ENOSPC) return r;
+  im.acl_trie_sync_short = !r.ok();
+  acl_trie_use(im);
+  return {};
+}
+
 Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts) {
   auto im = std::make_unique<Impl>();
   im->opts = opts;
@@ -259,6 +327,7 @@ Result<std::unique_ptr<XdpDataplane>> XdpDataplane::open(const XdpOptions& opts)
   }
   if (auto r = load(*im); !r.ok()) return r.error();
   if (auto r = sync_open(*im); !r.ok()) return r.error();
+  if (auto r = acl_trie_open(*im); !r.ok()) return r.error();
   // Only a loaded program gets a directory: a failed start leaves no trace.
   if (opts.pin) {
     if (auto r = pin_dir_create(im->pin_dir); !r.ok()) return r.error();
@@ -414,17 +483,46 @@ static AclMapFds acl_fds(const XdpDataplane::Impl& im) {
   return {bpf_map__fd(im.maps.acl_v4), bpf_map__fd(im.maps.acl_v6), bpf_map__fd(im.maps.acl_hits)};
 }
 
-// The generation goes up after the trie changed, done or not (a stale
+// The generation goes up after the rules changed, done or not (a stale
 // record is judged again; see core/pipeline.h, sl_pl_acl_due).
+//
+// The list (acl_v4/acl_v6, the source of truth) first: a rule it refuses
+// is not in force anywhere. Then the trie; a trie without room for the
+// rule hands the judging to the LPM tries, which have it already.
+static std::tuple<uint32_t, uint8_t, uint32_t> acl_key4(const AclEntry& e) {
+  return {e.scope, e.prefix_len, e.addr[0]};
+}
 Result<void> XdpDataplane::acl_put(const AclEntry& e) {
   Result<void> r = acl_map_put(acl_fds(*impl_), e);
+  if (r && e.family == SL_AF_INET) {
+    if (impl_->acl_trie->put(e)) {
+      impl_->acl_trie_missing.erase(acl_key4(e));
+    } else {
+      if (impl_->acl_trie_missing.empty())
+        spdlog::warn("acl: the firewall trie's {} nodes are all in use: IPv4 sources are judged "
+                     "by the slower LPM trie until the rules fit again (acl_trie_nodes)",
+                     impl_->acl_trie->capacity());
+      impl_->acl_trie_missing.insert(acl_key4(e));
+    }
+  }
+  acl_trie_use(*impl_);
   acl_gen_bump(impl_->control);
   return r;
 }
 Result<void> XdpDataplane::acl_del(const AclEntry& e) {
   Result<void> r = acl_map_del(acl_fds(*impl_), e);
+  if (r && e.family == SL_AF_INET) {
+    impl_->acl_trie_missing.erase(acl_key4(e));
+    r = impl_->acl_trie->del(e);
+  }
+  acl_trie_use(*impl_);
   acl_gen_bump(impl_->control);
   return r;
+}
+uint32_t XdpDataplane::acl_trie_nodes_used() const { return impl_->acl_trie->nodes_used(); }
+uint32_t XdpDataplane::acl_trie_nodes() const { return impl_->acl_trie->capacity(); }
+bool XdpDataplane::acl_trie_in_use() const {
+  return (__atomic_load_n(&impl_->control->flags, __ATOMIC_ACQUIRE) & SL_CTL_F_ACL_TRIE) != 0;
 }
 Result<std::vector<AclEntry>> XdpDataplane::acl_list() { return acl_map_list(acl_fds(*impl_)); }
 Result<std::vector<uint64_t>> XdpDataplane::acl_hits() { return acl_map_hits(acl_fds(*impl_)); }

@@ -19,6 +19,11 @@ struct XdpOptions {
   bool attach = true;                     // false: load and fill maps only (tests, bench)
   bool pin = true;                        // false: nothing on bpffs (tests, bench)
   uint32_t conn_table_size = SL_CONN_TABLE_DEFAULT;
+  // Nodes of the firewall's trie (core/abi.h; 128 bytes each, at most
+  // SL_ACL_MAX_NODES). While a rule finds no room, IPv4 sources are judged
+  // by the LPM trie (slower): until it is deleted, or put again with room,
+  // or, for rules a start could not fit, the next start that fits them.
+  uint32_t acl_trie_nodes = SL_ACL_DEFAULT_NODES;
   // The table of SYN-created (unconfirmed) records, apart from the
   // connection table so a SYN flood churns only it (core/pipeline.h).
   // 0: as large as the connection table.
@@ -103,6 +108,12 @@ class XdpDataplane final : public Dataplane {
   Result<void> heartbeat_at(uint64_t stamp_ns, uint64_t timeout_ns);
   // What the fast path sees in `control` now (tests, sluicectl).
   sl_control control_get() const;
+  // The program judges IPv4 sources by the firewall trie (it holds every
+  // IPv4 rule, and they are enough to make it pay), not the LPM trie.
+  bool acl_trie_in_use() const;
+  // Nodes the trie links now (128 bytes each), and how many it has.
+  uint32_t acl_trie_nodes_used() const;
+  uint32_t acl_trie_nodes() const;
 
   struct Impl;
 

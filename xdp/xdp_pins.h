@@ -17,6 +17,7 @@ inline constexpr const char* kStateMaps[] = {
     "vips",      "backends",  "rings",         "conns",        "cursors",
     "vip_stats", "global",    "backend_stats", "reason_stats", "control",
     "flow_events", "conns_syn", "src_limits", "acl_v4",    "acl_v6",        "acl_hits",
+    "acl_nodes", "acl_fast",
 };
 
 // Makes sure `pin_root` lies on a bpffs; mounts one at /sys/fs/bpf when that

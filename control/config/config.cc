@@ -158,7 +158,7 @@ void acl_check_total(const Config& c) {
 void parse_top(const YAML::Node& n, Config& c) {
   require_map(n, "config");
   check_keys(n, "", {"interface", "dataplane", "xdp_mode", "api_socket", "metrics_listen",
-                     "conn_table_size", "syn_table_size", "syn_flood_protection", "limits", "vips", "vrrp", "sync", "acl", "dpdk"});
+                     "conn_table_size", "syn_table_size", "acl_trie_nodes", "syn_flood_protection", "limits", "vips", "vrrp", "sync", "acl", "dpdk"});
   if (!n["interface"]) fail("interface", "required");
   c.interface = read_string(n["interface"], "interface");
   if (c.interface.size() >= 16) fail("interface", "name longer than 15 characters");
@@ -180,6 +180,8 @@ void parse_top(const YAML::Node& n, Config& c) {
   c.syn_table_size = n["syn_table_size"]
                          ? read_uint(n["syn_table_size"], "syn_table_size", 1, 1u << 27)
                          : c.conn_table_size;
+  if (n["acl_trie_nodes"])
+    c.acl_trie_nodes = read_uint(n["acl_trie_nodes"], "acl_trie_nodes", 1024, SL_ACL_MAX_NODES);
   if (n["syn_flood_protection"])
     c.syn_flood_protection = read_bool(n["syn_flood_protection"], "syn_flood_protection");
   if (n["limits"]) c.limits = parse_limits(n["limits"], "limits");

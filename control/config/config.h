@@ -150,6 +150,10 @@ struct Config {
   // file says, as many as conn_table_size: a flood must be held for the
   // handshake time of the real clients it competes with (rate x RTT).
   uint32_t syn_table_size = SL_CONN_TABLE_DEFAULT;
+  // xdp: nodes of the firewall's IPv4 trie (128 bytes each); 0: the
+  // dataplane's default (SL_ACL_DEFAULT_NODES). Rules past it are judged
+  // by the slower LPM trie.
+  uint32_t acl_trie_nodes = 0;
   bool syn_flood_protection = true;    // for VIPs that do not say
   std::optional<LimitsConfig> limits;  // per source, across all VIPs
   std::vector<VipConfig> vips;

@@ -18,6 +18,7 @@ std::string restart_only_change(const Config& running, const Config& next) {
   if (running.metrics_listen != next.metrics_listen) return "metrics_listen";
   if (running.conn_table_size != next.conn_table_size) return "conn_table_size";
   if (running.syn_table_size != next.syn_table_size) return "syn_table_size";
+  if (running.acl_trie_nodes != next.acl_trie_nodes) return "acl_trie_nodes";
   return "";
 }
 

@@ -127,6 +127,7 @@ void emit_top(YAML::Emitter& out, const Config& c) {
   out << YAML::Key << "metrics_listen" << YAML::Value << c.metrics_listen;
   out << YAML::Key << "conn_table_size" << YAML::Value << c.conn_table_size;
   out << YAML::Key << "syn_table_size" << YAML::Value << c.syn_table_size;
+  if (c.acl_trie_nodes) out << YAML::Key << "acl_trie_nodes" << YAML::Value << c.acl_trie_nodes;
   out << YAML::Key << "syn_flood_protection" << YAML::Value << c.syn_flood_protection;
   if (c.limits) emit_limits(out, *c.limits);
 }

@@ -109,6 +109,7 @@ Result<std::unique_ptr<Dataplane>> open_dataplane(const Config& cfg, const Daemo
   opts.xdp_generic = cfg.xdp_generic;
   opts.conn_table_size = cfg.conn_table_size;
   opts.syn_table_size = cfg.syn_table_size;
+  opts.acl_trie_nodes = cfg.acl_trie_nodes;
   if (cfg.dpdk) {
     opts.eal_args = cfg.dpdk->eal;
     opts.dpdk_port = cfg.dpdk->port;

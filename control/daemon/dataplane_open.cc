@@ -70,6 +70,7 @@ Result<std::unique_ptr<Dataplane>> dataplane_open(const DataplaneOpenOptions& op
     x.generic = opts.xdp_generic;
     if (opts.conn_table_size) x.conn_table_size = opts.conn_table_size;
     if (opts.syn_table_size) x.syn_table_size = opts.syn_table_size;
+    if (opts.acl_trie_nodes) x.acl_trie_nodes = opts.acl_trie_nodes;
     x.bpf_object = opts.bpf_object;
     auto dp = XdpDataplane::open(x);
     if (!dp) return dp.error();

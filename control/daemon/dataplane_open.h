@@ -20,6 +20,7 @@ struct DataplaneOpenOptions {
   bool xdp_generic = false;
   uint32_t conn_table_size = 0;  // 0: the dataplane's default
   uint32_t syn_table_size = 0;   // xdp: unconfirmed records; 0: the default
+  uint32_t acl_trie_nodes = 0;   // xdp: the firewall trie's nodes; 0: the default
   std::string bpf_object;        // xdp: an object file instead of the built-in one
   // dpdk: `ifname` names the TAP (the kernel's side of the port).
   std::vector<std::string> eal_args;

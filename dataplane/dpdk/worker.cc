@@ -316,11 +316,11 @@ SL_INLINE void sl_pl_flow_event(sl_dpdk_ctx* ctx, struct sl_control* ctl,
 }
 
 // ACLs: Tables' multibit trie, read lock-free (tables.h); the rule stays
-// valid until this worker's next quiescent state.
-SL_INLINE const struct sl_acl_rule* sl_pl_acl_lookup(sl_dpdk_ctx* ctx, __u32 scope,
-                                                     const struct sl_flow_key* k)
+// valid until this worker's next quiescent state (only its verdict word
+// leaves here).
+SL_INLINE __u32 sl_pl_acl_lookup(sl_dpdk_ctx* ctx, __u32 scope, const struct sl_flow_key* k)
 {
-  return ctx->h->tables->acl(scope, *k);
+  return sl_acl_verdict_of(ctx->h->tables->acl(scope, *k));
 }
 SL_INLINE void sl_pl_acl_hit(sl_dpdk_ctx* ctx, __u32 rule_id)
 {

@@ -224,6 +224,8 @@ const BadCase kBadCases[] = {
      "config: vips[0].syn_flood_protection: must be true or false, got 'sometimes'"},
     {"SynTableSizeZero", kHead + "syn_table_size: 0\n",
      "config: syn_table_size: must be 1..134217728, got 0"},
+    {"AclTrieNodesTooFew", kHead + "acl_trie_nodes: 100\n",
+     "config: acl_trie_nodes: must be 1024..262144, got 100"},
     {"AclBadCidr", vip("    acl: { deny: [203.0.113.0/33] }\n"),
      "config: vips[0].acl.deny[0]: must be an address/prefix (CIDR), got '203.0.113.0/33'"},
     {"AclWrongFamily", vip("    acl: { allow: [\"2001:db8::/32\"] }\n"),

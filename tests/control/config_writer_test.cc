@@ -47,6 +47,7 @@ api_socket: "/tmp/a dir/sluiced: sock"
 metrics_listen: "[::1]:9100"
 conn_table_size: 4096
 syn_table_size: 1024
+acl_trie_nodes: 65536
 syn_flood_protection: false
 limits: { new_flows_per_source: 10000000, burst: 65535 }
 vips:

@@ -254,8 +254,8 @@ SL_INLINE int sl_plain_prefix_holds(const struct sl_plain_acl *a, const __u32 *s
   return 1;
 }
 
-SL_INLINE const struct sl_acl_rule *sl_pl_acl_lookup(struct sl_plain_ctx *ctx, __u32 scope,
-                                                     const struct sl_flow_key *k)
+SL_INLINE __u32 sl_pl_acl_lookup(struct sl_plain_ctx *ctx, __u32 scope,
+                                 const struct sl_flow_key *k)
 {
   struct sl_plain_tables *t = ctx->t;
   const struct sl_plain_acl *best = NULL;
@@ -265,7 +265,7 @@ SL_INLINE const struct sl_acl_rule *sl_pl_acl_lookup(struct sl_plain_ctx *ctx, _
     if (a->scope != scope || a->family != k->family || !sl_plain_prefix_holds(a, k->src)) continue;
     if (!best || a->prefix_len > best->prefix_len) best = a;
   }
-  return best ? &best->rule : NULL;
+  return sl_acl_verdict_of(best ? &best->rule : NULL);
 }
 
 SL_INLINE void sl_pl_acl_hit(struct sl_plain_ctx *ctx, __u32 rule_id)
