@@ -13,6 +13,7 @@
 #include <string>
 
 #include "frame_checks.h"
+#include "tests/common/acl_entry.h"
 #include "xdp/xdp_pins.h"
 
 // The firewall trie read the program's way, from the pinned acl_nodes map
@@ -102,17 +103,6 @@ TEST_F(Pins, RestartKeepsFlowsAndTableSize) {
   EXPECT_NE(0, stat(dir->c_str(), &st)) << "pin directory left behind";
 }
 
-AclEntry acl_rule(const char* cidr, uint8_t len, uint32_t id, sl_acl_action a) {
-  AclEntry e;
-  Addr addr = Addr::parse(cidr);
-  e.family = addr.v6 ? SL_AF_INET6 : SL_AF_INET;
-  e.prefix_len = len;
-  addr.to_words(e.addr.data());
-  e.rule.rule_id = id;
-  e.rule.action = uint8_t(a);
-  return e;
-}
-
 // A pinned map, mapped read-only (its entries in *n); null on failure.
 void* pinned_map(const std::string& path, size_t value_size, uint32_t* n, size_t* len) {
   int fd = bpf_obj_get(path.c_str());
@@ -196,9 +186,10 @@ TEST_F(Pins, RestartKeepsTheFirewall) {
   ASSERT_TRUE(first.ok()) << first.error().message();
   auto dir = xdp_pin_dir(opts_.pin_root, "lo");
   ASSERT_TRUE(dir.ok());
-  const AclEntry rules[] = {acl_rule("198.19.0.0", 16, 1, SL_ACL_DENY),
-                            acl_rule("198.19.0.5", 32, 2, SL_ACL_ALLOW),
-                            acl_rule("2001:2:ffff::", 48, 3, SL_ACL_DENY)};
+  const uint32_t g = SL_ACL_SCOPE_GLOBAL;
+  const AclEntry rules[] = {acl_entry(g, "198.19.0.0", 16, SL_ACL_DENY, 1),
+                            acl_entry(g, "198.19.0.5", 32, SL_ACL_ALLOW, 2),
+                            acl_entry(g, "2001:2:ffff::", 48, SL_ACL_DENY, 3)};
   for (const auto& e : rules) ASSERT_TRUE((*first)->acl_put(e).ok());
   const uint32_t deny1 = sl_acl_verdict_of(&rules[0].rule);
   const uint32_t allow2 = sl_acl_verdict_of(&rules[1].rule);

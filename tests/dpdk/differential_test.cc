@@ -21,6 +21,7 @@
 #include "tests/bpf/reason_probe.h"
 #include "tests/bpf/test_lb.h"
 #include "tests/bpf/test_netns.h"
+#include "tests/common/acl_entry.h"
 #include "tests/common/frame_spec.h"
 #include "tests/common/malformed_frames.h"
 #include "tests/dpdk/dpdk_test_env.h"
@@ -376,29 +377,18 @@ void xdp_cursors_zero(int prog_fd) {
 TEST_F(Differential, AclsAgreePacketForPacket) {
   XdpDataplane& dp = *test_lb().dp;
   xdp_cursors_zero(dp.prog_fd());
-  auto entry = [](uint32_t scope, const char* addr, uint8_t len, sl_acl_action a, uint32_t id) {
-    AclEntry e;
-    e.scope = scope;
-    Addr x = Addr::parse(addr);
-    e.family = x.v6 ? SL_AF_INET6 : SL_AF_INET;
-    e.prefix_len = len;
-    x.to_words(e.addr.data());
-    e.rule.rule_id = id;
-    e.rule.action = uint8_t(a);
-    return e;
-  };
   const uint32_t sA = sl_acl_scope_of_vip(0), sE = sl_acl_scope_of_vip(4);
   const std::vector<AclEntry> rules = {
-      entry(SL_ACL_SCOPE_GLOBAL, "198.19.1.0", 24, SL_ACL_DENY, 100),
-      entry(SL_ACL_SCOPE_GLOBAL, "198.19.3.128", 25, SL_ACL_DENY, 101),
-      entry(sA, "0.0.0.0", 0, SL_ACL_DENY, 102),
-      entry(sA, "198.19.0.0", 23, SL_ACL_ALLOW, 103),
-      entry(sA, "198.19.0.128", 25, SL_ACL_DENY, 104),
-      entry(sA, "198.19.0.200", 32, SL_ACL_ALLOW, 105),
-      entry(SL_ACL_SCOPE_GLOBAL, "2001:2:ffff::", 120, SL_ACL_DENY, 106),
-      entry(sE, "2001:2:ffff::", 48, SL_ACL_ALLOW, 107),
-      entry(sE, "2001:2:ffff::80", 121, SL_ACL_DENY, 108),
-      entry(sE, "2001:2:ffff::c8", 128, SL_ACL_ALLOW, 109),
+      acl_entry(SL_ACL_SCOPE_GLOBAL, "198.19.1.0", 24, SL_ACL_DENY, 100),
+      acl_entry(SL_ACL_SCOPE_GLOBAL, "198.19.3.128", 25, SL_ACL_DENY, 101),
+      acl_entry(sA, "0.0.0.0", 0, SL_ACL_DENY, 102),
+      acl_entry(sA, "198.19.0.0", 23, SL_ACL_ALLOW, 103),
+      acl_entry(sA, "198.19.0.128", 25, SL_ACL_DENY, 104),
+      acl_entry(sA, "198.19.0.200", 32, SL_ACL_ALLOW, 105),
+      acl_entry(SL_ACL_SCOPE_GLOBAL, "2001:2:ffff::", 120, SL_ACL_DENY, 106),
+      acl_entry(sE, "2001:2:ffff::", 48, SL_ACL_ALLOW, 107),
+      acl_entry(sE, "2001:2:ffff::80", 121, SL_ACL_DENY, 108),
+      acl_entry(sE, "2001:2:ffff::c8", 128, SL_ACL_ALLOW, 109),
   };
   for (const AclEntry& e : rules) {
     ASSERT_TRUE(dp.acl_hits_reset(e.rule.rule_id).ok());
