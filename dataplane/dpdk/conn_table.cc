@@ -33,8 +33,9 @@ Result<std::unique_ptr<ConnTable>> ConnTable::create(uint32_t capacity, int sock
 
   size_t b_len = round_up(sizeof(ConnBucket) * nb, 128);
   size_t r_len = sizeof(ConnRecord) * size_t(capacity);
+  size_t h_len = round_up(sizeof(ConnKeyHigh) * size_t(capacity), 128);
   size_t f_len = round_up(sizeof(uint32_t) * size_t(capacity), 128);
-  size_t len = b_len + r_len + f_len;
+  size_t len = b_len + r_len + h_len + f_len;
   char* mem;
   if (rte_eal_has_hugepages()) {
     mem = static_cast<char*>(rte_malloc_socket("sl_conn_table", len, 128, socket));
@@ -61,13 +62,14 @@ Result<std::unique_ptr<ConnTable>> ConnTable::create(uint32_t capacity, int sock
   t->mem_len_ = len;
   t->buckets_ = reinterpret_cast<ConnBucket*>(mem);
   t->recs_ = reinterpret_cast<ConnRecord*>(mem + b_len);
-  t->free_ = reinterpret_cast<uint32_t*>(mem + b_len + r_len);
+  t->high_ = reinterpret_cast<ConnKeyHigh*>(mem + b_len + r_len);
+  t->free_ = reinterpret_cast<uint32_t*>(mem + b_len + r_len + h_len);
   // Every page is touched here, not by the first packets.
   for (uint32_t i = 0; i < nb; i++) {
     std::memset(&t->buckets_[i], 0, sizeof(ConnBucket));
     for (unsigned w = 0; w < ConnBucket::kWays; w++) t->buckets_[i].pos[w] = kNoPos;
   }
-  std::memset(static_cast<void*>(t->recs_), 0, r_len);
+  std::memset(static_cast<void*>(t->recs_), 0, r_len + h_len);
   // Popped in position order: the first records take the first positions.
   for (uint32_t i = 0; i < capacity; i++) t->free_[i] = capacity - 1 - i;
   t->n_free_ = capacity;
@@ -82,15 +84,55 @@ ConnTable::~ConnTable() {
     munmap(mem_, mem_len_);
 }
 
-void ConnTable::record_write(ConnRecord& r, uint32_t used, const sl_flow_key* k,
-                             const sl_conn* c) {
+void ConnTable::record_write(ConnRecord& r, uint32_t used, const sl_conn* c) {
   uint32_t seq = r.seq;
   __atomic_store_n(&r.seq, seq + 1, __ATOMIC_RELAXED);
   std::atomic_thread_fence(std::memory_order_release);
   __atomic_store_n(&r.used, used, __ATOMIC_RELAXED);
-  if (k) r.key = *k;
   if (c) r.conn = *c;
   __atomic_store_n(&r.seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+void ConnTable::record_write_key(uint32_t pos, uint32_t used, const sl_flow_key& k, uint32_t h,
+                                 const sl_conn& c) {
+  ConnRecord& r = recs_[pos];
+  uint32_t seq = r.seq;
+  __atomic_store_n(&r.seq, seq + 1, __ATOMIC_RELAXED);
+  std::atomic_thread_fence(std::memory_order_release);
+  __atomic_store_n(&r.used, used, __ATOMIC_RELAXED);
+  r.conn = c;
+  r.src0 = k.src[0];
+  r.dst0 = k.dst[0];
+  r.sport = k.sport;
+  r.dport = k.dport;
+  r.proto = k.proto;
+  r.family = k.family;
+  r.high = has_high(k);
+  r.zero = 0;
+  r.key_pad = k.pad;
+  r.hash = h;
+  if (r.high) {
+    ConnKeyHigh& x = high_[pos];
+    for (int i = 0; i < 3; i++) x.src[i] = k.src[i + 1], x.dst[i] = k.dst[i + 1];
+  }
+  __atomic_store_n(&r.seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+sl_flow_key ConnTable::key_at(uint32_t pos) const {
+  const ConnRecord& r = recs_[pos];
+  sl_flow_key k{};
+  k.src[0] = r.src0;
+  k.dst[0] = r.dst0;
+  k.sport = r.sport;
+  k.dport = r.dport;
+  k.proto = r.proto;
+  k.family = r.family;
+  k.pad = r.key_pad;
+  if (r.high) {
+    const ConnKeyHigh& x = high_[pos];
+    for (int i = 0; i < 3; i++) k.src[i + 1] = x.src[i], k.dst[i + 1] = x.dst[i];
+  }
+  return k;
 }
 
 bool ConnTable::read(uint32_t pos, sl_flow_key& k, sl_conn& c) const {
@@ -100,7 +142,7 @@ bool ConnTable::read(uint32_t pos, sl_flow_key& k, sl_conn& c) const {
     uint32_t s1 = __atomic_load_n(&r.seq, __ATOMIC_ACQUIRE);
     if (s1 & 1) continue;
     if (__atomic_load_n(&r.used, __ATOMIC_RELAXED) != kConfirmed) return false;
-    std::memcpy(&k, const_cast<const sl_flow_key*>(&r.key), sizeof(k));
+    k = key_at(pos);
     std::memcpy(&c, const_cast<const sl_conn*>(&r.conn), sizeof(c));
     std::atomic_thread_fence(std::memory_order_acquire);
     if (__atomic_load_n(&r.seq, __ATOMIC_RELAXED) == s1) return true;
@@ -111,7 +153,7 @@ bool ConnTable::read(uint32_t pos, sl_flow_key& k, sl_conn& c) const {
 // Takes the record out of its bucket and frees its position.
 void ConnTable::remove_at(uint32_t pos) {
   ConnRecord& r = recs_[pos];
-  uint32_t h = hash(r.key);
+  uint32_t h = r.hash;
   ConnBucket& b1 = buckets_[first_bucket(h)];
   ConnBucket* in = nullptr;
   unsigned way = 0;
@@ -127,7 +169,7 @@ void ConnTable::remove_at(uint32_t pos) {
     in->pos[way] = kNoPos;
     in->sig[way] = 0;
   }
-  record_write(r, 0, nullptr, nullptr);
+  record_write(r, 0, nullptr);
   free_[n_free_++] = pos;
   count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
@@ -143,6 +185,9 @@ bool ConnTable::remove(const sl_flow_key& k) {
 // kEvictScan makes one.
 uint32_t ConnTable::take_position(bool unconfirmed_only, unsigned& evictions) {
   if (n_free_ == 0) {
+    // The hand moves on by kEvictScan: the next scan's records on their way.
+    for (unsigned n = kEvictScan; n < 2 * kEvictScan && n < cap_; n++)
+      rte_prefetch0(&recs_[(hand_ + n) % cap_]);
     uint32_t victim = kNoPos;
     uint64_t oldest = UINT64_MAX;
     for (unsigned n = 0; n < kEvictScan && n < cap_; n++) {
@@ -208,7 +253,7 @@ int32_t ConnTable::insert(const sl_flow_key& k, const sl_conn& c, uint32_t used,
     free_[n_free_++] = pos;
     return -ENOSPC;
   }
-  record_write(recs_[pos], used, &k, &c);
+  record_write_key(pos, used, k, h, c);
   count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return int32_t(pos);
 }

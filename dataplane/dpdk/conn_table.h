@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // A DPDK worker's connection table: flow key -> sl_conn, shaped for a burst.
 //
-// A hit reads two dependent things: the flow's bucket (one line: eight
-// 16-bit signatures and eight record positions), then the record (two
-// adjacent lines: the key and its marks, then the sl_conn). lookup_bulk
+// A hit reads two dependent lines: the flow's bucket (eight 16-bit
+// signatures and eight record positions), then the record (the sl_conn,
+// its marks and the key's first address words and ports; an IPv6 key's
+// other words are in a second array, read only for such keys). lookup_bulk
 // does it in three passes over the burst so the misses overlap: hash every
 // key and prefetch its bucket; match signatures and prefetch the record;
 // compare the keys.
@@ -47,15 +48,28 @@ namespace sluice::dpdk {
 // client's ACK (core/pipeline.h).
 inline constexpr uint32_t kConfirmed = 1, kUnconfirmed = 2;
 
-struct alignas(128) ConnRecord {
+// One cache line. The key is sl_flow_key's fields: words 0 of the
+// addresses here, words 1..3 in the table's ConnKeyHigh of the same
+// position when `high` (an IPv6 key; an IPv4 key has them zero).
+struct alignas(64) ConnRecord {
   uint32_t seq;  // odd while the writer changes the record
   uint32_t used;
-  sl_flow_key key;
-  uint8_t pad0[64 - 8 - sizeof(sl_flow_key)];
-  sl_conn conn;  // the second line
-  uint8_t pad1[64 - sizeof(sl_conn)];
+  sl_conn conn;
+  // 16 bytes compared as two words (ConnTable::head_of)
+  uint32_t src0, dst0;
+  uint16_t sport, dport;
+  uint8_t proto, family, high, zero;
+  uint16_t key_pad;  // sl_flow_key.pad
+  uint16_t pad;
+  uint32_t hash;     // of the key: its buckets, without the key
 };
-static_assert(sizeof(ConnRecord) == 128 && offsetof(ConnRecord, conn) == 64);
+static_assert(sizeof(ConnRecord) == 64 && offsetof(ConnRecord, src0) == 40);
+
+struct ConnKeyHigh {
+  uint32_t src[3], dst[3];
+  uint32_t pad[2];
+};
+static_assert(sizeof(ConnKeyHigh) == 32);
 
 struct alignas(64) ConnBucket {
   static constexpr unsigned kWays = 8;
@@ -93,10 +107,12 @@ class ConnTable {
   // A record's fields in place, under its sequence count (nullptr: kept).
   void write(uint32_t pos, uint32_t used, const sl_conn* c) { rewrite(recs_[pos], used, c); }
   static void rewrite(ConnRecord& r, uint32_t used, const sl_conn* c) {
-    record_write(r, used, nullptr, c);
+    record_write(r, used, c);
   }
   ConnRecord& at(uint32_t pos) { return recs_[pos]; }
   const ConnRecord& at(uint32_t pos) const { return recs_[pos]; }
+  // The key of a record (the writer's view).
+  sl_flow_key key_at(uint32_t pos) const;
   static ConnRecord& record_of(sl_conn* c) {
     return *reinterpret_cast<ConnRecord*>(reinterpret_cast<char*>(c) - offsetof(ConnRecord, conn));
   }
@@ -112,7 +128,6 @@ class ConnTable {
   friend struct ConnTableProbe;  // the tests' view of buckets and hashes
   ConnTable() = default;
 
-  static uint32_t hash(const sl_flow_key& k) { return rte_hash_crc(&k, sizeof(k), 0x5eed); }
   static uint16_t sig_of(uint32_t h) {
     uint16_t s = uint16_t(h >> 16);
     return s ? s : 1;  // 0 marks nothing, but keeps free ways from matching
@@ -121,12 +136,45 @@ class ConnTable {
   uint32_t second_bucket(uint32_t h) const {
     return (h ^ (uint32_t(sig_of(h)) * 0x9e3779b1u)) & mask_;
   }
-  static bool key_eq(const sl_flow_key& a, const sl_flow_key& b) {
-    static_assert(sizeof(sl_flow_key) == 40);
-    uint64_t x[5], y[5];
-    __builtin_memcpy(x, &a, 40);
-    __builtin_memcpy(y, &b, 40);
-    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+  static bool has_high(const sl_flow_key& k) {
+    return (k.src[1] | k.src[2] | k.src[3] | k.dst[1] | k.dst[2] | k.dst[3]) != 0;
+  }
+  // A key's 16 bytes as the record holds them at src0 (little-endian).
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
+  struct Head {
+    uint64_t a, b;
+  };
+  static Head head_of(const sl_flow_key& k) {
+    Head h;
+    h.a = uint64_t(k.src[0]) | uint64_t(k.dst[0]) << 32;
+    h.b = uint64_t(k.sport) | uint64_t(k.dport) << 16 | uint64_t(k.proto) << 32 |
+          uint64_t(k.family) << 40 | uint64_t(has_high(k)) << 48;
+    return h;
+  }
+  // The head's two words, then (IPv6) the other address words: an IPv4
+  // key costs two CRC steps, not five.
+  static uint32_t hash_head(const Head& q, const sl_flow_key& k) {
+    uint32_t h = rte_hash_crc_8byte(q.b, rte_hash_crc_8byte(q.a, 0x5eed));
+    if (q.b >> 48 & 1) {
+      uint64_t w[3];
+      __builtin_memcpy(w, &k.src[1], 12);
+      __builtin_memcpy(reinterpret_cast<char*>(w) + 12, &k.dst[1], 12);
+      for (uint64_t x : w) h = rte_hash_crc_8byte(x, h);
+    }
+    return h;
+  }
+  static uint32_t hash(const sl_flow_key& k) { return hash_head(head_of(k), k); }
+  bool key_eq(uint32_t pos, const sl_flow_key& k) const { return key_eq(pos, k, head_of(k)); }
+  bool key_eq(uint32_t pos, const sl_flow_key& k, const Head& q) const {
+    const ConnRecord& r = recs_[pos];
+    uint64_t a, b;
+    __builtin_memcpy(&a, &r.src0, 8);
+    __builtin_memcpy(&b, &r.sport, 8);
+    if (((a ^ q.a) | (b ^ q.b) | uint64_t(r.key_pad ^ k.pad)) != 0) return false;
+    if (!r.high) return true;
+    const ConnKeyHigh& x = high_[pos];
+    return ((x.src[0] ^ k.src[1]) | (x.src[1] ^ k.src[2]) | (x.src[2] ^ k.src[3]) |
+            (x.dst[0] ^ k.dst[1]) | (x.dst[1] ^ k.dst[2]) | (x.dst[2] ^ k.dst[3])) == 0;
   }
   // Bit 2i (and 2i+1) set: way i's signature is `sig`.
   static unsigned sig_match(const ConnBucket& b, uint16_t sig) {
@@ -143,7 +191,7 @@ class ConnTable {
   uint32_t find_in(const ConnBucket& b, uint16_t sig, const sl_flow_key& k) const {
     for (unsigned m = sig_match(b, sig); m; m &= m - 1, m &= m - 1) {
       uint32_t p = b.pos[__builtin_ctz(m) >> 1];
-      if (p != kNoPos && key_eq(recs_[p].key, k)) return p;
+      if (p != kNoPos && key_eq(p, k)) return p;
     }
     return kNoPos;
   }
@@ -154,13 +202,16 @@ class ConnTable {
     return find_in(buckets_[second_bucket(h)], sig_of(h), k);
   }
 
-  static void record_write(ConnRecord& r, uint32_t used, const sl_flow_key* k, const sl_conn* c);
+  static void record_write(ConnRecord& r, uint32_t used, const sl_conn* c);
+  void record_write_key(uint32_t pos, uint32_t used, const sl_flow_key& k, uint32_t h,
+                        const sl_conn& c);
   uint32_t take_position(bool unconfirmed_only, unsigned& evictions);
   bool place(uint32_t h, uint32_t pos, bool unconfirmed_only, unsigned& evictions);
   void remove_at(uint32_t pos);
 
   ConnBucket* buckets_ = nullptr;
   ConnRecord* recs_ = nullptr;
+  ConnKeyHigh* high_ = nullptr;
   uint32_t* free_ = nullptr;  // a stack of free positions
   uint32_t n_free_ = 0;
   uint32_t mask_ = 0;
@@ -175,8 +226,10 @@ class ConnTable {
 inline void ConnTable::lookup_bulk(const sl_flow_key* const* keys, uint32_t n,
                                    uint32_t* pos) const {
   uint32_t h[kMaxBulk], cand[kMaxBulk];
+  Head q[kMaxBulk];
   for (uint32_t i = 0; i < n; i++) {
-    h[i] = hash(*keys[i]);
+    q[i] = head_of(*keys[i]);
+    h[i] = hash_head(q[i], *keys[i]);
     rte_prefetch0(&buckets_[first_bucket(h[i])]);
   }
   // The first way whose signature matches (another match, a spill: the
@@ -186,13 +239,12 @@ inline void ConnTable::lookup_bulk(const sl_flow_key* const* keys, uint32_t n,
     unsigned m = sig_match(b, sig_of(h[i]));
     cand[i] = m ? b.pos[__builtin_ctz(m) >> 1] : kNoPos;
     if (cand[i] != kNoPos) {
-      const char* r = reinterpret_cast<const char*>(&recs_[cand[i]]);
-      rte_prefetch0(r);
-      rte_prefetch0(r + 64);
+      rte_prefetch0(&recs_[cand[i]]);
+      if (q[i].b >> 48 & 1) rte_prefetch0(&high_[cand[i]]);
     }
   }
   for (uint32_t i = 0; i < n; i++) {
-    if (cand[i] != kNoPos && key_eq(recs_[cand[i]].key, *keys[i]))
+    if (cand[i] != kNoPos && key_eq(cand[i], *keys[i], q[i]))
       pos[i] = cand[i];
     else
       pos[i] = lookup_hashed(*keys[i], h[i]);

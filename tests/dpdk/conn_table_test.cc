@@ -224,6 +224,8 @@ TEST_F(ConnTableTest, DeleteThenReuse) {
   EXPECT_EQ(t->insert(c, conn(3, 3), kConfirmed, ev), 0) << "the freed position";
   ASSERT_TRUE(t->read(0, rk, rc));
   EXPECT_EQ(0, std::memcmp(&rk, &c, sizeof(c)));
+  sl_flow_key kc = t->key_at(0);
+  EXPECT_EQ(0, std::memcmp(&kc, &c, sizeof(c)));
   EXPECT_EQ(rc.backend, 3u);
   EXPECT_EQ(t->lookup(a), ConnTable::kNoPos);
   EXPECT_EQ(t->lookup(b), 1u);
@@ -241,10 +243,30 @@ TEST_F(ConnTableTest, Ipv6KeysDifferingInAnyWordAreDistinct) {
   keys.push_back(v4);
   for (uint32_t i = 0; i < keys.size(); i++)
     ASSERT_EQ(t->insert(keys[i], conn(i, i), kConfirmed, ev), int32_t(i));
-  for (uint32_t i = 0; i < keys.size(); i++) EXPECT_EQ(t->at(t->lookup(keys[i])).conn.backend, i);
+  for (uint32_t i = 0; i < keys.size(); i++) {
+    uint32_t p = t->lookup(keys[i]);
+    ASSERT_NE(p, ConnTable::kNoPos) << i;
+    EXPECT_EQ(t->at(p).conn.backend, i);
+    sl_flow_key k;
+    sl_conn c;
+    ASSERT_TRUE(t->read(p, k, c));
+    EXPECT_EQ(0, std::memcmp(&k, &keys[i], sizeof(k))) << "listed with its whole key";
+  }
+  std::vector<const sl_flow_key*> kp;
+  for (auto& k : keys) kp.push_back(&k);
+  std::vector<uint32_t> pos(keys.size());
+  t->lookup_bulk(kp.data(), uint32_t(kp.size()), pos.data());
+  for (uint32_t i = 0; i < keys.size(); i++) EXPECT_EQ(pos[i], i);
   sl_flow_key other = key6(5, 0);
   other.dst[2] = 1;
   EXPECT_EQ(t->lookup(other), ConnTable::kNoPos);
+  // An IPv4 key with a stray upper word is another key.
+  sl_flow_key odd = v4;
+  odd.src[3] = 1;
+  EXPECT_EQ(t->lookup(odd), ConnTable::kNoPos);
+  ASSERT_GE(t->insert(odd, conn(9, 9), kConfirmed, ev), 0);
+  EXPECT_EQ(t->at(t->lookup(odd)).conn.backend, 9u);
+  EXPECT_EQ(t->at(t->lookup(v4)).conn.backend, 4u);
 }
 
 // A reader listing by position while the writer deletes and reinserts
