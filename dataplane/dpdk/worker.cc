@@ -5,7 +5,6 @@
 #include "dataplane/dpdk/worker.h"
 
 #include <rte_errno.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 #include <rte_ring_elem.h>
