@@ -21,7 +21,7 @@
 // well as the sl_conn: a position reused for another flow is never read
 // with the old flow's key. Buckets are read by the writer only.
 //
-// Memory is taken once, at create(): the EAL's (rte_zmalloc_socket on the
+// Memory is taken once, at create(): the EAL's (rte_malloc_socket on the
 // given socket) when the EAL runs on hugepages, as production does; else
 // (--no-huge: labs, tests, the benchmark) anonymous memory, 2 MiB aligned
 // and advised for transparent huge pages, which the kernel places by first
@@ -50,7 +50,8 @@ inline constexpr uint32_t kConfirmed = 1, kUnconfirmed = 2;
 
 // One cache line. The key is sl_flow_key's fields: words 0 of the
 // addresses here, words 1..3 in the table's ConnKeyHigh of the same
-// position when `high` (an IPv6 key; an IPv4 key has them zero).
+// position when `high` says they are not all zero (IPv6; a parsed IPv4
+// key has them zero, and then the lookup reads no second line).
 struct alignas(64) ConnRecord {
   uint32_t seq;  // odd while the writer changes the record
   uint32_t used;
@@ -99,9 +100,10 @@ class ConnTable {
   // pos[i]: keys[i]'s position or kNoPos; n <= kMaxBulk.
   void lookup_bulk(const sl_flow_key* const* keys, uint32_t n, uint32_t* pos) const;
   // Records `k` if absent: its position, -EEXIST (present, left as it
-  // is) or -ENOSPC (no room, even after evicting). No room: evicts the oldest of the next kEvictScan records under the
-  // clock hand (`used` kUnconfirmed: the oldest unconfirmed one only) and
-  // retries; `evictions` counts the records evicted.
+  // is) or -ENOSPC (no room, even after evicting). No room: evicts the
+  // oldest of the next kEvictScan records under the clock hand (`used`
+  // kUnconfirmed: the oldest unconfirmed one only) and retries;
+  // `evictions` counts the records evicted.
   int32_t insert(const sl_flow_key& k, const sl_conn& c, uint32_t used, unsigned& evictions);
   bool remove(const sl_flow_key& k);
   // A record's fields in place, under its sequence count (nullptr: kept).
@@ -113,6 +115,7 @@ class ConnTable {
   const ConnRecord& at(uint32_t pos) const { return recs_[pos]; }
   // The key of a record (the writer's view).
   sl_flow_key key_at(uint32_t pos) const;
+  // The record holding `c` (a pointer at(pos).conn handed out).
   static ConnRecord& record_of(sl_conn* c) {
     return *reinterpret_cast<ConnRecord*>(reinterpret_cast<char*>(c) - offsetof(ConnRecord, conn));
   }
