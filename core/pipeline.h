@@ -91,7 +91,7 @@
  *   for i in burst:  sl_pl_parse(ctx[i], &s[i]);
  *   for i in burst:  r[i] = sl_pl_front_parsed(ctx[i], &s[i]);   VIP .. screen
  *   keys = { &s[i].p.flow : sl_pl_wants_conn(&s[i]) };
- *   rte_hash_lookup_bulk_data(conns, keys, n, &hits, recs);
+ *   conn_table_lookup_bulk(conns, keys, n, recs);   (DPDK: ConnTable::lookup_bulk)
  *   for i in burst:  if (s[i].in_vip) r[i] = sl_pl_back(ctx[i], &s[i], rec_i);
  *                    sl_pl_finish(ctx[i], &s[i], r[i]);
  *

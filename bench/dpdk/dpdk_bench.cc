@@ -23,10 +23,16 @@
 // round again as it is. new runs next: the table is full almost
 // throughout, so every insert evicts (the steady state of a full table).
 //
+// Pages: production runs the EAL on hugepages, and so a worker's table.
+// These machines have none (EAL --no-huge), so the table takes its memory
+// from transparent huge pages (dataplane/dpdk/conn_table.h), which is what
+// the bench models; `anon_huge_mb` in the output says how much of the
+// process THP backs. --table-pages small puts the table on 4 KiB pages.
+//
 // Output: one JSON object per line on stdout. No root; EAL with --no-huge.
 //   dpdk_bench [--packets N] [--reps R] [--in-flight N] [--workers 1|2]
 //              [--tables 1000,100000,1000000] [--modes hit,new,pass]
-//              [--fill F] [--mem MB]
+//              [--fill F] [--mem MB] [--table-pages huge|small]
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
@@ -273,7 +279,20 @@ struct Options {
   unsigned mem_mb = 0;  // 0: from the largest table
   std::vector<uint32_t> tables = {1000, 100000, 1000000};
   std::vector<Mode> modes = {Mode::hit, Mode::new_flow, Mode::pass};
+  bool huge_table = true;
 };
+
+// MB of the process's anonymous memory on transparent huge pages.
+unsigned anon_huge_mb() {
+  FILE* f = std::fopen("/proc/self/smaps_rollup", "r");
+  if (!f) return 0;
+  char line[256];
+  unsigned long kb = 0;
+  while (std::fgets(line, sizeof(line), f))
+    if (std::sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) break;
+  std::fclose(f);
+  return unsigned(kb >> 10);
+}
 
 // Measures every mode on `workers` lanes with tables of `size`.
 bool run_table(const Options& o, std::vector<Lane>& all, unsigned workers, uint32_t size) {
@@ -289,6 +308,7 @@ bool run_table(const Options& o, std::vector<Lane>& all, unsigned workers, uint3
     dpdk::WorkerConfig wc;
     wc.id = k;
     wc.conn_table_size = size;
+    wc.conn_huge_pages = o.huge_table;
     auto w = dpdk::Worker::create(**t, wc);
     if (!w.ok()) {
       std::fprintf(stderr, "dpdk_bench: worker: %s\n", w.error().message().c_str());
@@ -297,6 +317,7 @@ bool run_table(const Options& o, std::vector<Lane>& all, unsigned workers, uint3
     lanes[k].worker = std::move(*w);
     prefill(*lanes[k].worker, live);
   }
+  unsigned huge_mb = anon_huge_mb();
   for (Mode mode : o.modes) {
     for (auto& l : lanes)
       if (!lane_load(l, mode, o.in_flight)) return false;
@@ -333,12 +354,13 @@ bool run_table(const Options& o, std::vector<Lane>& all, unsigned workers, uint3
     std::printf("{\"mode\":\"%s\",\"workers\":%u,\"conn_table\":%u,\"live_flows\":%u,"
                 "\"in_flight\":%u,\"ns_per_packet\":%.2f,\"floor_ns\":%.2f,\"over_floor_ns\":%.2f,"
                 "\"ns_per_lane\":[%s],\"floor_per_lane\":[%s],\"packets_per_lane\":%llu,\"reps\":%d,"
-                "\"reason\":\"%s\",\"reason_share\":%.4f,\"conns\":%llu,\"evicted\":%llu}\n",
+                "\"reason\":\"%s\",\"reason_share\":%.4f,\"conns\":%llu,\"evicted\":%llu,"
+                "\"table_pages\":\"%s\",\"anon_huge_mb\":%u}\n",
                 mode_name(mode), workers, size, live, o.in_flight, msum / workers, fsum / workers,
                 (msum - fsum) / workers, lanes_json.c_str(), floors_json.c_str(),
                 (unsigned long long)o.packets, o.reps, sl_reason_names[top],
                 total ? double(top_n) / double(total) : 0.0, (unsigned long long)conns,
-                (unsigned long long)evicted);
+                (unsigned long long)evicted, o.huge_table ? "huge" : "small", huge_mb);
     std::fflush(stdout);
   }
   for (auto& l : lanes) lane_drain(l);
@@ -358,6 +380,10 @@ bool parse_args(int argc, char** argv, Options& o) {
     else if (a == "--fill") o.fill = std::strtod(v, nullptr);
     else if (a == "--mem") o.mem_mb = unsigned(std::atoi(v));
     else if (a == "--tables") o.tables = parse_list(v);
+    else if (a == "--table-pages") {
+      if (std::string(v) != "huge" && std::string(v) != "small") return false;
+      o.huge_table = std::string(v) == "huge";
+    }
     else if (a == "--modes") {
       o.modes.clear();
       std::stringstream ss(v);
@@ -379,15 +405,14 @@ int main(int argc, char** argv) {
   Options o;
   if (!parse_args(argc, argv, o)) {
     std::fprintf(stderr, "usage: dpdk_bench [--packets N] [--reps R] [--in-flight N] [--workers 1|2]\n"
-                         "  [--tables 1000,100000,1000000] [--modes hit,new,pass] [--fill F] [--mem MB]\n");
+                         "  [--tables 1000,100000,1000000] [--modes hit,new,pass] [--fill F] [--mem MB]\n"
+                         "  [--table-pages huge|small]\n");
     return 2;
   }
-  // About 176 bytes per table entry (rte_hash key store, 64 bytes a key,
-  // and buckets, the record array) per worker, and the mbufs.
-  uint32_t biggest = *std::max_element(o.tables.begin(), o.tables.end());
+  // The mbufs and the rings; the connection tables are not EAL memory
+  // under --no-huge (conn_table.h).
   unsigned mem = o.mem_mb ? o.mem_mb
-                          : unsigned(768 + (uint64_t(biggest) * 176 * o.workers >> 20) +
-                                     (uint64_t(o.in_flight) * 2560 * o.workers >> 20));
+                          : unsigned(768 + (uint64_t(o.in_flight) * 2560 * o.workers >> 20));
   std::string prefix = "--file-prefix=sl-ha-bench-" + std::to_string(getpid());
   std::vector<std::string> args = {"dpdk_bench", "--no-huge", "-m", std::to_string(mem), "--no-pci",
                                    "--no-shconf", "--no-telemetry", "--log-level=lib.eal:warning",

@@ -5,8 +5,6 @@
 #include "dataplane/dpdk/worker.h"
 
 #include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 #include <rte_ring_elem.h>
@@ -24,21 +22,12 @@ namespace sluice::dpdk {
 struct alignas(RTE_CACHE_LINE_SIZE) Worker::Hot {
   const Tables* tables;
   sl_control* control;
-  rte_hash* conns;
-  ConnSlot* slots;
+  ConnTable* conns;
   WorkerCounters* counters;
   rte_ring* events;
-  std::atomic<uint64_t>* conn_count;
-  std::atomic<uint32_t>* walkers;
-  uint32_t size;
   uint32_t mtu;
   uint64_t now_ns;
-  uint32_t clock_hand;
   bool evicted;  // this burst: bulk results may point at a reused record
-  // Deleted key positions waiting for the walkers to leave.
-  static constexpr uint32_t kPending = 1024;
-  uint32_t n_pending;
-  int32_t pending[kPending];
   WorkerStats stats;  // written with relaxed atomic stores
   alignas(RTE_CACHE_LINE_SIZE) uint32_t cursors[SL_MAX_VIPS];
   // Per-source new-flow buckets (core/limit.h), direct-mapped: a source
@@ -53,24 +42,6 @@ struct alignas(RTE_CACHE_LINE_SIZE) Worker::Hot {
 };
 
 namespace {
-
-// The table's key: the flow, padded so that rte_hash's key entry (an
-// 8-byte data word and the key, 16-byte aligned) fills one cache line: with
-// the flow alone (48 bytes) one key in two straddles two lines, and a hit
-// in a table larger than the cache waits for the second. The hash and the
-// compare read the flow only; lookups pass a bare flow key.
-struct StoredKey {
-  sl_flow_key flow;
-  uint8_t pad[RTE_CACHE_LINE_SIZE - sizeof(void*) - sizeof(sl_flow_key)];
-};
-static_assert(sizeof(StoredKey) + sizeof(void*) == RTE_CACHE_LINE_SIZE);
-
-uint32_t flow_key_hash(const void* key, uint32_t, uint32_t init) {
-  return rte_hash_crc(key, sizeof(sl_flow_key), init);
-}
-int flow_key_cmp(const void* a, const void* b, size_t) {
-  return std::memcmp(a, b, sizeof(sl_flow_key));
-}
 
 // One writer, readers on other threads: a relaxed store of the new value
 // (a plain add in the generated code), a relaxed load on the reader side.
@@ -87,101 +58,23 @@ inline uint64_t monotonic_ns() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-// The record of a key position, written under its sequence count so other
-// threads (conns_page) never take a half-written one.
-inline void slot_write(ConnSlot& s, uint32_t used, const sl_conn* c) {
-  uint32_t seq = s.seq;
-  __atomic_store_n(&s.seq, seq + 1, __ATOMIC_RELAXED);
-  std::atomic_thread_fence(std::memory_order_release);
-  __atomic_store_n(&s.used, used, __ATOMIC_RELAXED);
-  if (c) s.conn = *c;
-  __atomic_store_n(&s.seq, seq + 2, __ATOMIC_RELEASE);
-}
-
-// Frees the key positions deleted so far if no thread walks the table. The
-// fence orders the deletes before the walkers check (a walker increments
-// before it reads the table).
-void pending_free(Worker::Hot& h) {
-  if (h.n_pending == 0) return;
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (h.walkers->load(std::memory_order_seq_cst) != 0) return;
-  for (uint32_t i = 0; i < h.n_pending; i++) rte_hash_free_key_with_position(h.conns, h.pending[i]);
-  h.n_pending = 0;
-}
-
-// Removes the record at `pos` (the worker's own lookup found it there).
-void conn_remove(Worker::Hot& h, const sl_flow_key* key, int32_t pos) {
-  slot_write(h.slots[pos], 0, nullptr);
-  if (rte_hash_del_key(h.conns, key) < 0) return;
-  h.conn_count->store(h.conn_count->load(std::memory_order_relaxed) - 1,
-                      std::memory_order_relaxed);
-  if (h.n_pending < Worker::Hot::kPending) h.pending[h.n_pending++] = pos;
-  pending_free(h);
-  // Pending list full: the position leaks until the table is destroyed;
-  // only a walker that never leaves gets here.
-}
-
-// ConnSlot.used: a SYN's record waits unconfirmed until the client's ACK
-// (core/pipeline.h); a full table gives up only an unconfirmed record for
-// another SYN, so a SYN flood cannot evict an established flow.
-constexpr uint32_t kConfirmed = 1, kUnconfirmed = 2;
-
-// Full table: evicts the oldest record (`unconfirmed_only`: the oldest
-// unconfirmed one) among the next kEvictScan positions under the clock
-// hand. True when a position was freed for the retry.
-bool conn_evict(Worker::Hot& h, bool unconfirmed_only) {
-  int32_t victim = -1;
-  uint64_t oldest = UINT64_MAX;
-  for (unsigned n = 0; n < Worker::kEvictScan; n++) {
-    uint32_t pos = h.clock_hand;
-    h.clock_hand = pos + 1 == h.size ? 0 : pos + 1;
-    const ConnSlot& s = h.slots[pos];
-    if (s.used && (!unconfirmed_only || s.used == kUnconfirmed) && s.conn.created_ns < oldest) {
-      oldest = s.conn.created_ns;
-      victim = int32_t(pos);
-    }
-  }
-  if (victim < 0) return false;
-  void* kp = nullptr;
-  if (rte_hash_get_key_with_position(h.conns, victim, &kp) != 0) return false;
-  sl_flow_key key;
-  std::memcpy(&key, kp, sizeof(key));
-  uint32_t before = h.n_pending;
-  conn_remove(h, &key, victim);
-  h.evicted = true;
-  bump(h.stats.conn_evicted, 1);
-  return h.n_pending <= before;  // freed now, not left pending
-}
-
-// Insert if absent. 0: recorded. Full: evict one and retry once.
+// Insert if absent. 0: recorded; -1: present, or no room even after
+// evicting (counted).
 int conn_insert(Worker::Hot& h, const sl_flow_key* k, const sl_conn* c,
                 uint32_t used = kConfirmed) {
-  StoredKey sk{};
-  sk.flow = *k;
-  int32_t pos = rte_hash_add_key(h.conns, &sk);
-  if (pos == -ENOSPC && conn_evict(h, used == kUnconfirmed)) pos = rte_hash_add_key(h.conns, &sk);
-  if (pos < 0 || uint32_t(pos) >= h.size) {
-    bump(h.stats.conn_not_recorded, 1);
-    return -1;
+  unsigned evictions = 0;
+  int32_t pos = h.conns->insert(*k, *c, used, evictions);
+  if (evictions) {
+    h.evicted = true;
+    bump(h.stats.conn_evicted, evictions);
   }
-  if (h.slots[pos].used) return -1;  // present: add_key found it
-  slot_write(h.slots[pos], used, c);
-  h.conn_count->store(h.conn_count->load(std::memory_order_relaxed) + 1,
-                      std::memory_order_relaxed);
-  return 0;
+  if (pos >= 0) return 0;
+  if (pos == -ENOSPC) bump(h.stats.conn_not_recorded, 1);
+  return -1;
 }
 
-// A 40-byte record straddles two cache lines at one position in two: both
-// are fetched, or the pipeline's read of the second stalls on a table too
-// large for the cache.
-inline void slot_prefetch(const Worker::Hot& h, int32_t pos) {
-  const char* s = reinterpret_cast<const char*>(&h.slots[pos]);
-  rte_prefetch0(s);
-  rte_prefetch0(s + sizeof(ConnSlot) - 1);
-}
-
-inline sl_conn* conn_at(Worker::Hot& h, int32_t pos) {
-  return pos >= 0 && uint32_t(pos) < h.size ? &h.slots[pos].conn : nullptr;
+inline sl_conn* conn_at(Worker::Hot& h, uint32_t pos) {
+  return pos != ConnTable::kNoPos ? &h.conns->at(pos).conn : nullptr;
 }
 
 }  // namespace
@@ -223,7 +116,7 @@ SL_INLINE __u32* sl_pl_cursor(sl_dpdk_ctx* ctx, __u32 vip_id)
 
 SL_INLINE struct sl_conn* sl_pl_conn_lookup(sl_dpdk_ctx* ctx, const struct sl_flow_key* k)
 {
-  return sluice::dpdk::conn_at(*ctx->h, rte_hash_lookup(ctx->h->conns, k));
+  return sluice::dpdk::conn_at(*ctx->h, ctx->h->conns->lookup(*k));
 }
 
 SL_INLINE int sl_pl_conn_insert(sl_dpdk_ctx* ctx, const struct sl_flow_key* k,
@@ -232,17 +125,16 @@ SL_INLINE int sl_pl_conn_insert(sl_dpdk_ctx* ctx, const struct sl_flow_key* k,
   return sluice::dpdk::conn_insert(*ctx->h, k, c);
 }
 
-SL_INLINE sluice::dpdk::ConnSlot* sl_dpdk_slot_of(const struct sl_conn* rec)
+SL_INLINE sluice::dpdk::ConnRecord* sl_dpdk_slot_of(const struct sl_conn* rec)
 {
-  return reinterpret_cast<sluice::dpdk::ConnSlot*>(
-      reinterpret_cast<char*>(const_cast<sl_conn*>(rec)) - offsetof(sluice::dpdk::ConnSlot, conn));
+  return &sluice::dpdk::ConnTable::record_of(const_cast<sl_conn*>(rec));
 }
 
 // In place: the record keeps its mark (confirmed or not).
 SL_INLINE void sl_pl_conn_overwrite(sl_dpdk_ctx* ctx, struct sl_conn* rec, const struct sl_conn* c)
 {
-  sluice::dpdk::ConnSlot* slot = sl_dpdk_slot_of(rec);
-  sluice::dpdk::slot_write(*slot, slot->used, c);
+  sluice::dpdk::ConnRecord* slot = sl_dpdk_slot_of(rec);
+  sluice::dpdk::ConnTable::rewrite(*slot, slot->used, c);
   (void)ctx;
 }
 
@@ -266,7 +158,7 @@ SL_INLINE int sl_pl_conn_insert_unconfirmed(sl_dpdk_ctx* ctx, const struct sl_fl
 
 SL_INLINE int sl_pl_conn_confirm(sl_dpdk_ctx*, const struct sl_flow_key*, struct sl_conn* rec)
 {
-  sluice::dpdk::slot_write(*sl_dpdk_slot_of(rec), sluice::dpdk::kConfirmed, nullptr);
+  sluice::dpdk::ConnTable::rewrite(*sl_dpdk_slot_of(rec), sluice::dpdk::kConfirmed, nullptr);
   return 0;
 }
 
@@ -399,27 +291,14 @@ Result<void> Worker::init(Tables& tables, const WorkerConfig& cfg) {
   id_ = cfg.id;
   size_ = cfg.conn_table_size;
 
-  std::string hname = unique_name("sl_conns", cfg.id);
-  rte_hash_parameters hp{};
-  hp.name = hname.c_str();
-  hp.entries = size_;
-  hp.key_len = sizeof(StoredKey);
-  hp.hash_func = flow_key_hash;
-  hp.socket_id = cfg.socket;
-  // Lock-free readers on other threads; the worker is the one writer.
-  hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-  conns_ = rte_hash_create(&hp);
-  if (!conns_) return make_error("rte_hash_create", rte_errno, hname);
-  rte_hash_set_cmp_func(conns_, flow_key_cmp);
-
-  slots_ = static_cast<ConnSlot*>(
-      rte_zmalloc_socket("sl_conn_slots", sizeof(ConnSlot) * size_, RTE_CACHE_LINE_SIZE,
-                         cfg.socket));
+  auto table = ConnTable::create(size_, cfg.socket, cfg.conn_huge_pages);
+  if (!table.ok()) return table.error();
+  table_ = std::move(*table);
   counters_ = static_cast<WorkerCounters*>(
       rte_zmalloc_socket("sl_counters", sizeof(WorkerCounters), RTE_CACHE_LINE_SIZE, cfg.socket));
   hot_ = static_cast<Hot*>(
       rte_zmalloc_socket("sl_worker", sizeof(Hot), RTE_CACHE_LINE_SIZE, cfg.socket));
-  if (!slots_ || !counters_ || !hot_) return make_error("rte_zmalloc(worker)", ENOMEM);
+  if (!counters_ || !hot_) return make_error("rte_zmalloc(worker)", ENOMEM);
 
   std::string ename = unique_name("sl_ev", cfg.id), cname = unique_name("sl_cmd", cfg.id);
   events_ = rte_ring_create_elem(ename.c_str(), sizeof(sl_flow_event), cfg.flow_event_slots,
@@ -432,13 +311,9 @@ Result<void> Worker::init(Tables& tables, const WorkerConfig& cfg) {
   Hot& h = *hot_;
   h.tables = &tables;
   h.control = tables.control();
-  h.conns = conns_;
-  h.slots = slots_;
+  h.conns = table_.get();
   h.counters = counters_;
   h.events = events_;
-  h.conn_count = &conn_count_;
-  h.walkers = &walkers_;
-  h.size = size_;
   h.mtu = cfg.mtu;
 
   if (rte_rcu_qsbr_thread_register(tables.qsbr(), id_) != 0)
@@ -455,10 +330,8 @@ Worker::~Worker() {
   }
   rte_ring_free(commands_);
   rte_ring_free(events_);
-  rte_hash_free(conns_);
   rte_free(hot_);
   rte_free(counters_);
-  rte_free(slots_);
 }
 
 void Worker::online() { rte_rcu_qsbr_thread_online(tables_->qsbr(), id_); }
@@ -473,9 +346,9 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
 
   sl_pl_state s[kBurst];
   sl_reason r[kBurst];
-  const void* keys[kBurst];
+  const sl_flow_key* keys[kBurst];
   uint8_t who[kBurst];
-  int32_t pos[kBurst];
+  uint32_t pos[kBurst];
   uint32_t nk = 0;
 
   // Fronts: every parse, then VIP .. screen (pipeline.h: the lookups read
@@ -499,14 +372,11 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
   }
 
   // One bulk lookup for the burst's flows.
-  int32_t rec[kBurst];
-  for (uint16_t i = 0; i < n; i++) rec[i] = -1;
+  uint32_t rec[kBurst];
+  for (uint16_t i = 0; i < n; i++) rec[i] = ConnTable::kNoPos;
   if (nk) {
-    rte_hash_lookup_bulk(h.conns, keys, nk, pos);
-    for (uint32_t j = 0; j < nk; j++) {
-      rec[who[j]] = pos[j];
-      if (pos[j] >= 0) slot_prefetch(h, pos[j]);
-    }
+    h.conns->lookup_bulk(keys, nk, pos);
+    for (uint32_t j = 0; j < nk; j++) rec[who[j]] = pos[j];
   }
 
   // Backs and finishes. A miss is looked up again (an earlier packet of
@@ -517,8 +387,8 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
     if (s[i].in_vip) {
       sl_conn* c = nullptr;
       if (sl_pl_wants_conn(&s[i])) {
-        int32_t p = rec[i];
-        if (p < 0 || h.evicted) p = rte_hash_lookup(h.conns, &s[i].p.flow);
+        uint32_t p = rec[i];
+        if (p == ConnTable::kNoPos || h.evicted) p = h.conns->lookup(s[i].p.flow);
         c = conn_at(h, p);
       }
       r[i] = sl_pl_back(&ctx, &s[i], c);
@@ -547,11 +417,11 @@ void Worker::poll_commands() {
          0) {
     h.evicted = false;
     for (unsigned i = 0; i < n; i++) {
-      int32_t p = rte_hash_lookup(conns_, &cmd[i].key);
+      uint32_t p = table_->lookup(cmd[i].key);
       if (cmd[i].op == kDel) {
-        if (p >= 0) conn_remove(h, &cmd[i].key, p);
-      } else if (p >= 0) {
-        slot_write(slots_[p], 1, &cmd[i].conn);
+        if (p != ConnTable::kNoPos) table_->remove(cmd[i].key);
+      } else if (p != ConnTable::kNoPos) {
+        table_->write(p, kConfirmed, &cmd[i].conn);
       } else if (conn_insert(h, &cmd[i].key, &cmd[i].conn) != 0) {
         bump(h.stats.commands_failed, 1);
         continue;
@@ -559,7 +429,6 @@ void Worker::poll_commands() {
       bump(h.stats.commands_applied, 1);
     }
   }
-  pending_free(h);
 }
 
 Result<void> Worker::conn_put(const sl_flow_key& key, const sl_conn& conn) {
@@ -596,27 +465,12 @@ std::vector<ConnEntry> Worker::conns_page(ConnCursor& cursor, size_t max) const 
   uint32_t pos = 0;
   if (cursor.started) std::memcpy(&pos, cursor.pos.data(), sizeof(pos));
   cursor.started = true;
-  walkers_.fetch_add(1, std::memory_order_seq_cst);
   uint32_t scanned = 0;
   for (; pos < size_ && scanned < kPageScan && (max == 0 || out.size() < max); pos++, scanned++) {
-    const ConnSlot& s = slots_[pos];
-    for (int attempt = 0; attempt < 4; attempt++) {
-      uint32_t s1 = __atomic_load_n(&s.seq, __ATOMIC_ACQUIRE);
-      if (s1 & 1) continue;
-      // Unconfirmed (half-open) records are not listed nor synced.
-      if (__atomic_load_n(&s.used, __ATOMIC_RELAXED) != kConfirmed) break;
-      ConnEntry e;
-      std::memcpy(&e.conn, const_cast<const sl_conn*>(&s.conn), sizeof(e.conn));
-      void* kp = nullptr;
-      if (rte_hash_get_key_with_position(conns_, int32_t(pos), &kp) != 0) break;
-      std::memcpy(&e.key, kp, sizeof(e.key));
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (__atomic_load_n(&s.seq, __ATOMIC_RELAXED) != s1) continue;
-      out.push_back(e);
-      break;
-    }
+    // Unconfirmed (half-open) records are not listed nor synced.
+    ConnEntry e;
+    if (table_->read(pos, e.key, e.conn)) out.push_back(e);
   }
-  walkers_.fetch_sub(1, std::memory_order_seq_cst);
   std::memcpy(cursor.pos.data(), &pos, sizeof(pos));
   cursor.done = pos >= size_;
   return out;

@@ -7,19 +7,15 @@
 // may call the counter reads, conn_count, conn_table_size, conns_page,
 // conn_put/conn_del (queued) and flow_events_take (one consumer).
 //
-// The connection table is an rte_hash (lock-free reader/writer concurrency,
-// extendable buckets) keyed by the flow (padded: one key entry, one cache
-// line; worker.cc); each key position indexes this
-// worker's record array. Other threads read records under a per-record
-// sequence count; a deleted key's position is reused only when no other
-// thread is walking the table.
+// The connection table is a ConnTable (conn_table.h): one writer, this
+// worker's lcore; other threads read records by position under each
+// record's sequence count (conns_page).
 //
 // A full table never stalls a packet: an insert that finds no room evicts
-// the oldest of the next few records under a clock hand
-// (kEvictScan, by created_ns) and retries once; if that fails too (a walk
-// in progress holds the freed position), the flow goes to its pick
-// unrecorded and `conn_not_recorded` counts it. Sync imports (conn_put)
-// evict the same way.
+// the oldest of the next few records under a clock hand (kEvictScan, by
+// created_ns; a SYN only an unconfirmed one) and retries once; if that
+// fails too, the flow goes to its pick unrecorded and `conn_not_recorded`
+// counts it. Sync imports (conn_put) evict the same way.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -34,9 +30,9 @@
 #include "core/verdict.h"
 #include "core/host/result.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/dpdk/conn_table.h"
 #include "dataplane/dpdk/tables.h"
 
-struct rte_hash;
 struct rte_ring;
 
 namespace sluice::dpdk {
@@ -50,6 +46,7 @@ struct WorkerConfig {
   int socket = SOCKET_ID_ANY;
   uint32_t flow_event_slots = 8192;  // power of two
   uint32_t command_slots = 4096;     // power of two
+  bool conn_huge_pages = true;       // without EAL hugepages: THP for the table
 };
 
 struct BurstOut {
@@ -76,16 +73,9 @@ struct WorkerStats {
   uint64_t commands_failed = 0;    // conn_put with no room
 };
 
-// A connection record in the worker's array, indexed by key position.
-struct ConnSlot {
-  uint32_t seq;   // odd while the worker writes it
-  uint32_t used;
-  sl_conn conn;
-};
-
 class Worker {
  public:
-  static constexpr unsigned kEvictScan = 8;
+  static constexpr unsigned kEvictScan = ConnTable::kEvictScan;
 
   // Registers `cfg.id` with tables.qsbr() and puts it online.
   static Result<std::unique_ptr<Worker>> create(Tables& tables, const WorkerConfig& cfg);
@@ -119,7 +109,7 @@ class Worker {
     if (rule_id < SL_ACL_MAX_RULES) __atomic_store_n(&counters_->acl_hits[rule_id], 0, __ATOMIC_RELAXED);
   }
 
-  uint64_t conn_count() const { return conn_count_.load(std::memory_order_relaxed); }
+  uint64_t conn_count() const { return table_->count(); }
   uint32_t conn_table_size() const { return size_; }
   // Up to `max` records after `cursor` (a position), which it advances;
   // scans at most kPageScan positions per call.
@@ -142,17 +132,12 @@ class Worker {
   Tables* tables_ = nullptr;
   unsigned id_ = 0;
   uint32_t size_ = 0;
-  rte_hash* conns_ = nullptr;
-  ConnSlot* slots_ = nullptr;     // size_ records (rte_zmalloc)
+  std::unique_ptr<ConnTable> table_;
   WorkerCounters* counters_ = nullptr;
   rte_ring* events_ = nullptr;
   rte_ring* commands_ = nullptr;
   Hot* hot_ = nullptr;            // rte_zmalloc, cache aligned
   bool registered_ = false;
-  std::atomic<uint64_t> conn_count_{0};
-  // Threads walking the table (conns_page): while non-zero, deleted
-  // positions are not reused.
-  mutable std::atomic<uint32_t> walkers_{0};
 };
 
 // The Toeplitz hash a port's RSS computes for this flow (TCP/UDP over IPv4

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dataplane/dpdk/conn_table.h"
+
+#include <rte_eal.h>
+#include <rte_malloc.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace sluice::dpdk {
+
+namespace {
+
+constexpr size_t kHugePage = size_t(2) << 20;
+
+size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+}  // namespace
+
+Result<std::unique_ptr<ConnTable>> ConnTable::create(uint32_t capacity, int socket, bool huge) {
+  if (capacity == 0 || capacity > (1u << 30))
+    return make_error("conn table: capacity out of range", EINVAL, std::to_string(capacity));
+  std::unique_ptr<ConnTable> t(new ConnTable());
+  // About two keys a bucket when full (at most four ways of eight): a
+  // bucket that fills before its neighbours is rare enough that the
+  // second bucket is read for few lookups.
+  uint32_t nb = 1;
+  while (uint64_t(nb) * 4 < capacity) nb <<= 1;
+  t->cap_ = capacity;
+  t->mask_ = nb - 1;
+
+  size_t b_len = round_up(sizeof(ConnBucket) * nb, 128);
+  size_t r_len = sizeof(ConnRecord) * size_t(capacity);
+  size_t h_len = round_up(sizeof(ConnKeyHigh) * size_t(capacity), 128);
+  size_t f_len = round_up(sizeof(uint32_t) * size_t(capacity), 128);
+  size_t len = b_len + r_len + h_len + f_len;
+  char* mem;
+  if (rte_eal_has_hugepages()) {
+    mem = static_cast<char*>(rte_malloc_socket("sl_conn_table", len, 128, socket));
+    if (!mem) return make_error("rte_malloc(conn table)", ENOMEM, std::to_string(len));
+    t->mem_eal_ = true;
+  } else {
+    // 2 MiB aligned so that every 2 MiB of the table can be one page.
+    size_t map_len = round_up(len, kHugePage) + kHugePage;
+    void* p = mmap(nullptr, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return make_error("mmap(conn table)", errno, std::to_string(map_len));
+    char* base = static_cast<char*>(p);
+    char* aligned = reinterpret_cast<char*>(round_up(reinterpret_cast<uintptr_t>(base), kHugePage));
+    size_t keep = round_up(len, kHugePage);
+    if (aligned > base) munmap(base, size_t(aligned - base));
+    size_t tail = map_len - size_t(aligned - base) - keep;
+    if (tail) munmap(aligned + keep, tail);
+    // Not fatal: without THP (disabled, or `huge` false) the table works
+    // on 4 KiB pages.
+    if (huge) (void)madvise(aligned, keep, MADV_HUGEPAGE);
+    mem = aligned;
+    len = keep;
+  }
+  t->mem_ = mem;
+  t->mem_len_ = len;
+  t->buckets_ = reinterpret_cast<ConnBucket*>(mem);
+  t->recs_ = reinterpret_cast<ConnRecord*>(mem + b_len);
+  t->high_ = reinterpret_cast<ConnKeyHigh*>(mem + b_len + r_len);
+  t->free_ = reinterpret_cast<uint32_t*>(mem + b_len + r_len + h_len);
+  // Every page is touched here, not by the first packets.
+  for (uint32_t i = 0; i < nb; i++) {
+    std::memset(&t->buckets_[i], 0, sizeof(ConnBucket));
+    for (unsigned w = 0; w < ConnBucket::kWays; w++) t->buckets_[i].pos[w] = kNoPos;
+  }
+  std::memset(static_cast<void*>(t->recs_), 0, r_len + h_len);
+  // Popped in position order: the first records take the first positions.
+  for (uint32_t i = 0; i < capacity; i++) t->free_[i] = capacity - 1 - i;
+  t->n_free_ = capacity;
+  return t;
+}
+
+ConnTable::~ConnTable() {
+  if (!mem_) return;
+  if (mem_eal_)
+    rte_free(mem_);
+  else
+    munmap(mem_, mem_len_);
+}
+
+void ConnTable::record_write(ConnRecord& r, uint32_t used, const sl_conn* c) {
+  uint32_t seq = r.seq;
+  __atomic_store_n(&r.seq, seq + 1, __ATOMIC_RELAXED);
+  std::atomic_thread_fence(std::memory_order_release);
+  __atomic_store_n(&r.used, used, __ATOMIC_RELAXED);
+  if (c) r.conn = *c;
+  __atomic_store_n(&r.seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+void ConnTable::record_write_key(uint32_t pos, uint32_t used, const sl_flow_key& k, uint32_t h,
+                                 const sl_conn& c) {
+  ConnRecord& r = recs_[pos];
+  uint32_t seq = r.seq;
+  __atomic_store_n(&r.seq, seq + 1, __ATOMIC_RELAXED);
+  std::atomic_thread_fence(std::memory_order_release);
+  __atomic_store_n(&r.used, used, __ATOMIC_RELAXED);
+  r.conn = c;
+  r.src0 = k.src[0];
+  r.dst0 = k.dst[0];
+  r.sport = k.sport;
+  r.dport = k.dport;
+  r.proto = k.proto;
+  r.family = k.family;
+  r.high = has_high(k);
+  r.zero = 0;
+  r.key_pad = k.pad;
+  r.hash = h;
+  if (r.high) {
+    ConnKeyHigh& x = high_[pos];
+    for (int i = 0; i < 3; i++) x.src[i] = k.src[i + 1], x.dst[i] = k.dst[i + 1];
+  }
+  __atomic_store_n(&r.seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+sl_flow_key ConnTable::key_at(uint32_t pos) const {
+  const ConnRecord& r = recs_[pos];
+  sl_flow_key k{};
+  k.src[0] = r.src0;
+  k.dst[0] = r.dst0;
+  k.sport = r.sport;
+  k.dport = r.dport;
+  k.proto = r.proto;
+  k.family = r.family;
+  k.pad = r.key_pad;
+  if (r.high) {
+    const ConnKeyHigh& x = high_[pos];
+    for (int i = 0; i < 3; i++) k.src[i + 1] = x.src[i], k.dst[i + 1] = x.dst[i];
+  }
+  return k;
+}
+
+bool ConnTable::read(uint32_t pos, sl_flow_key& k, sl_conn& c) const {
+  if (pos >= cap_) return false;
+  const ConnRecord& r = recs_[pos];
+  for (int attempt = 0; attempt < 4; attempt++) {
+    uint32_t s1 = __atomic_load_n(&r.seq, __ATOMIC_ACQUIRE);
+    if (s1 & 1) continue;
+    if (__atomic_load_n(&r.used, __ATOMIC_RELAXED) != kConfirmed) return false;
+    k = key_at(pos);
+    std::memcpy(&c, const_cast<const sl_conn*>(&r.conn), sizeof(c));
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (__atomic_load_n(&r.seq, __ATOMIC_RELAXED) == s1) return true;
+  }
+  return false;
+}
+
+// Takes the record out of its bucket and frees its position.
+void ConnTable::remove_at(uint32_t pos) {
+  ConnRecord& r = recs_[pos];
+  uint32_t h = r.hash;
+  ConnBucket& b1 = buckets_[first_bucket(h)];
+  ConnBucket* in = nullptr;
+  unsigned way = 0;
+  for (unsigned w = 0; w < ConnBucket::kWays && !in; w++)
+    if (b1.pos[w] == pos) in = &b1, way = w;
+  if (!in) {
+    ConnBucket& b2 = buckets_[second_bucket(h)];
+    for (unsigned w = 0; w < ConnBucket::kWays && !in; w++)
+      if (b2.pos[w] == pos) in = &b2, way = w;
+    if (in && b1.spilled) b1.spilled--;
+  }
+  if (in) {
+    in->pos[way] = kNoPos;
+    in->sig[way] = 0;
+  }
+  record_write(r, 0, nullptr);
+  free_[n_free_++] = pos;
+  count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
+bool ConnTable::remove(const sl_flow_key& k) {
+  uint32_t p = lookup(k);
+  if (p == kNoPos) return false;
+  remove_at(p);
+  return true;
+}
+
+// A free position; none: the clock hand's oldest record of the next
+// kEvictScan makes one.
+uint32_t ConnTable::take_position(bool unconfirmed_only, unsigned& evictions) {
+  if (n_free_ == 0) {
+    // The hand moves on by kEvictScan: the next scan's records on their way.
+    for (unsigned n = kEvictScan; n < 2 * kEvictScan && n < cap_; n++)
+      rte_prefetch0(&recs_[(hand_ + n) % cap_]);
+    uint32_t victim = kNoPos;
+    uint64_t oldest = UINT64_MAX;
+    for (unsigned n = 0; n < kEvictScan && n < cap_; n++) {
+      uint32_t p = hand_;
+      hand_ = p + 1 == cap_ ? 0 : p + 1;
+      const ConnRecord& r = recs_[p];
+      if (r.used && (!unconfirmed_only || r.used == kUnconfirmed) && r.conn.created_ns < oldest) {
+        oldest = r.conn.created_ns;
+        victim = p;
+      }
+    }
+    if (victim == kNoPos) return kNoPos;
+    remove_at(victim);
+    evictions++;
+  }
+  return free_[--n_free_];
+}
+
+// Puts `pos` in a free way of the key's first bucket, else its second;
+// both full: evicts the oldest of their sixteen records (unconfirmed only
+// if so asked).
+bool ConnTable::place(uint32_t h, uint32_t pos, bool unconfirmed_only, unsigned& evictions) {
+  ConnBucket* bs[2] = {&buckets_[first_bucket(h)], &buckets_[second_bucket(h)]};
+  for (int attempt = 0; attempt < 2; attempt++) {
+    for (int i = 0; i < 2; i++) {
+      ConnBucket& b = *bs[i];
+      for (unsigned w = 0; w < ConnBucket::kWays; w++) {
+        if (b.pos[w] != kNoPos) continue;
+        b.pos[w] = pos;
+        b.sig[w] = sig_of(h);
+        if (i == 1) bs[0]->spilled++;
+        return true;
+      }
+    }
+    if (attempt == 1) break;
+    uint32_t victim = kNoPos;
+    uint64_t oldest = UINT64_MAX;
+    for (ConnBucket* b : bs)
+      for (unsigned w = 0; w < ConnBucket::kWays; w++) {
+        uint32_t p = b->pos[w];
+        if (p == kNoPos || p == pos) continue;
+        const ConnRecord& r = recs_[p];
+        if ((!unconfirmed_only || r.used == kUnconfirmed) && r.conn.created_ns < oldest) {
+          oldest = r.conn.created_ns;
+          victim = p;
+        }
+      }
+    if (victim == kNoPos) return false;
+    remove_at(victim);
+    evictions++;
+  }
+  return false;
+}
+
+int32_t ConnTable::insert(const sl_flow_key& k, const sl_conn& c, uint32_t used,
+                          unsigned& evictions) {
+  uint32_t h = hash(k);
+  if (lookup_hashed(k, h) != kNoPos) return -EEXIST;
+  bool unconfirmed_only = used == kUnconfirmed;
+  uint32_t pos = take_position(unconfirmed_only, evictions);
+  if (pos == kNoPos) return -ENOSPC;
+  if (!place(h, pos, unconfirmed_only, evictions)) {
+    free_[n_free_++] = pos;
+    return -ENOSPC;
+  }
+  record_write_key(pos, used, k, h, c);
+  count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return int32_t(pos);
+}
+
+}  // namespace sluice::dpdk

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: Apache-2.0
+// A DPDK worker's connection table: flow key -> sl_conn, shaped for a burst.
+//
+// A hit reads two dependent lines: the flow's bucket (eight 16-bit
+// signatures and eight record positions), then the record (the sl_conn,
+// its marks and the key's first address words and ports; an IPv6 key's
+// other words are in a second array, read only for such keys). lookup_bulk
+// does it in three passes over the burst so the misses overlap: hash every
+// key and prefetch its bucket; match signatures and prefetch the record;
+// compare the keys.
+//
+// Each key has two buckets; it goes to the first unless that one is full
+// (the first then counts it as spilled, so a lookup reads the second only
+// for buckets that spilled). With about two keys a bucket when the table
+// is full, spills are rare; when both buckets are full the oldest record
+// of the sixteen is evicted (as a full table does).
+//
+// Threads. One writer (the worker's lcore) calls everything that is not
+// marked "any thread". Other threads read records only by position
+// (read()), under the record's sequence count, which covers the key as
+// well as the sl_conn: a position reused for another flow is never read
+// with the old flow's key. Buckets are read by the writer only.
+//
+// Memory is taken once, at create(): the EAL's (rte_malloc_socket on the
+// given socket) when the EAL runs on hugepages, as production does; else
+// (--no-huge: labs, tests, the benchmark) anonymous memory, 2 MiB aligned
+// and advised for transparent huge pages, which the kernel places by first
+// touch — the one node of these machines.
+#pragma once
+
+#include <rte_hash_crc.h>
+#include <rte_prefetch.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "core/abi.h"
+#include "core/host/result.h"
+
+namespace sluice::dpdk {
+
+// ConnRecord.used: 0 free; a SYN's record waits unconfirmed until the
+// client's ACK (core/pipeline.h).
+inline constexpr uint32_t kConfirmed = 1, kUnconfirmed = 2;
+
+// One cache line. The key is sl_flow_key's fields: words 0 of the
+// addresses here, words 1..3 in the table's ConnKeyHigh of the same
+// position when `high` says they are not all zero (IPv6; a parsed IPv4
+// key has them zero, and then the lookup reads no second line).
+struct alignas(64) ConnRecord {
+  uint32_t seq;  // odd while the writer changes the record
+  uint32_t used;
+  sl_conn conn;
+  // 16 bytes compared as two words (ConnTable::head_of)
+  uint32_t src0, dst0;
+  uint16_t sport, dport;
+  uint8_t proto, family, high, zero;
+  uint16_t key_pad;  // sl_flow_key.pad
+  uint16_t pad;
+  uint32_t hash;     // of the key: its buckets, without the key
+};
+static_assert(sizeof(ConnRecord) == 64 && offsetof(ConnRecord, src0) == 40);
+
+struct ConnKeyHigh {
+  uint32_t src[3], dst[3];
+  uint32_t pad[2];
+};
+static_assert(sizeof(ConnKeyHigh) == 32);
+
+struct alignas(64) ConnBucket {
+  static constexpr unsigned kWays = 8;
+  uint16_t sig[kWays];
+  uint32_t pos[kWays];  // kNoPos: the way is free
+  uint32_t spilled;     // keys of which this is the first bucket, held in their second
+  uint32_t pad[3];
+};
+static_assert(sizeof(ConnBucket) == 64);
+
+class ConnTable {
+ public:
+  static constexpr uint32_t kNoPos = UINT32_MAX;
+  static constexpr unsigned kEvictScan = 8;
+  static constexpr uint32_t kMaxBulk = 64;
+
+  // `huge`: advise transparent huge pages when the EAL has no hugepages
+  // (false: 4 KiB pages, for comparison).
+  static Result<std::unique_ptr<ConnTable>> create(uint32_t capacity, int socket,
+                                                   bool huge = true);
+  ~ConnTable();
+  ConnTable(const ConnTable&) = delete;
+  ConnTable& operator=(const ConnTable&) = delete;
+
+  // --- the writer ------------------------------------------------------
+  uint32_t lookup(const sl_flow_key& k) const { return lookup_hashed(k, hash(k)); }
+  // pos[i]: keys[i]'s position or kNoPos; n <= kMaxBulk.
+  void lookup_bulk(const sl_flow_key* const* keys, uint32_t n, uint32_t* pos) const;
+  // Records `k` if absent: its position, -EEXIST (present, left as it
+  // is) or -ENOSPC (no room, even after evicting). No room: evicts the
+  // oldest of the next kEvictScan records under the clock hand (`used`
+  // kUnconfirmed: the oldest unconfirmed one only) and retries;
+  // `evictions` counts the records evicted.
+  int32_t insert(const sl_flow_key& k, const sl_conn& c, uint32_t used, unsigned& evictions);
+  bool remove(const sl_flow_key& k);
+  // A record's fields in place, under its sequence count (nullptr: kept).
+  void write(uint32_t pos, uint32_t used, const sl_conn* c) { rewrite(recs_[pos], used, c); }
+  static void rewrite(ConnRecord& r, uint32_t used, const sl_conn* c) {
+    record_write(r, used, c);
+  }
+  ConnRecord& at(uint32_t pos) { return recs_[pos]; }
+  const ConnRecord& at(uint32_t pos) const { return recs_[pos]; }
+  // The key of a record (the writer's view).
+  sl_flow_key key_at(uint32_t pos) const;
+  // The record holding `c` (a pointer at(pos).conn handed out).
+  static ConnRecord& record_of(sl_conn* c) {
+    return *reinterpret_cast<ConnRecord*>(reinterpret_cast<char*>(c) - offsetof(ConnRecord, conn));
+  }
+
+  // --- any thread --------------------------------------------------------
+  uint32_t capacity() const { return cap_; }
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  // The confirmed record at `pos`, consistent (false: free, unconfirmed,
+  // or changing under every attempt).
+  bool read(uint32_t pos, sl_flow_key& k, sl_conn& c) const;
+
+ private:
+  friend struct ConnTableProbe;  // the tests' view of buckets and hashes
+  ConnTable() = default;
+
+  static uint16_t sig_of(uint32_t h) {
+    uint16_t s = uint16_t(h >> 16);
+    return s ? s : 1;  // 0 marks nothing, but keeps free ways from matching
+  }
+  uint32_t first_bucket(uint32_t h) const { return h & mask_; }
+  uint32_t second_bucket(uint32_t h) const {
+    return (h ^ (uint32_t(sig_of(h)) * 0x9e3779b1u)) & mask_;
+  }
+  static bool has_high(const sl_flow_key& k) {
+    return (k.src[1] | k.src[2] | k.src[3] | k.dst[1] | k.dst[2] | k.dst[3]) != 0;
+  }
+  // A key's 16 bytes as the record holds them at src0 (little-endian).
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
+  struct Head {
+    uint64_t a, b;
+  };
+  static Head head_of(const sl_flow_key& k) {
+    Head h;
+    h.a = uint64_t(k.src[0]) | uint64_t(k.dst[0]) << 32;
+    h.b = uint64_t(k.sport) | uint64_t(k.dport) << 16 | uint64_t(k.proto) << 32 |
+          uint64_t(k.family) << 40 | uint64_t(has_high(k)) << 48;
+    return h;
+  }
+  // The head's two words, then (IPv6) the other address words: an IPv4
+  // key costs two CRC steps, not five.
+  static uint32_t hash_head(const Head& q, const sl_flow_key& k) {
+    uint32_t h = rte_hash_crc_8byte(q.b, rte_hash_crc_8byte(q.a, 0x5eed));
+    if (q.b >> 48 & 1) {
+      uint64_t w[3];
+      __builtin_memcpy(w, &k.src[1], 12);
+      __builtin_memcpy(reinterpret_cast<char*>(w) + 12, &k.dst[1], 12);
+      for (uint64_t x : w) h = rte_hash_crc_8byte(x, h);
+    }
+    return h;
+  }
+  static uint32_t hash(const sl_flow_key& k) { return hash_head(head_of(k), k); }
+  bool key_eq(uint32_t pos, const sl_flow_key& k) const { return key_eq(pos, k, head_of(k)); }
+  bool key_eq(uint32_t pos, const sl_flow_key& k, const Head& q) const {
+    const ConnRecord& r = recs_[pos];
+    uint64_t a, b;
+    __builtin_memcpy(&a, &r.src0, 8);
+    __builtin_memcpy(&b, &r.sport, 8);
+    if (((a ^ q.a) | (b ^ q.b) | uint64_t(r.key_pad ^ k.pad)) != 0) return false;
+    if (!r.high) return true;
+    const ConnKeyHigh& x = high_[pos];
+    return ((x.src[0] ^ k.src[1]) | (x.src[1] ^ k.src[2]) | (x.src[2] ^ k.src[3]) |
+            (x.dst[0] ^ k.dst[1]) | (x.dst[1] ^ k.dst[2]) | (x.dst[2] ^ k.dst[3])) == 0;
+  }
+  // Bit 2i (and 2i+1) set: way i's signature is `sig`.
+  static unsigned sig_match(const ConnBucket& b, uint16_t sig) {
+#ifdef __SSE2__
+    __m128i s = _mm_load_si128(reinterpret_cast<const __m128i*>(b.sig));
+    return unsigned(_mm_movemask_epi8(_mm_cmpeq_epi16(s, _mm_set1_epi16(short(sig)))));
+#else
+    unsigned m = 0;
+    for (unsigned i = 0; i < ConnBucket::kWays; i++)
+      if (b.sig[i] == sig) m |= 3u << (2 * i);
+    return m;
+#endif
+  }
+  uint32_t find_in(const ConnBucket& b, uint16_t sig, const sl_flow_key& k) const {
+    for (unsigned m = sig_match(b, sig); m; m &= m - 1, m &= m - 1) {
+      uint32_t p = b.pos[__builtin_ctz(m) >> 1];
+      if (p != kNoPos && key_eq(p, k)) return p;
+    }
+    return kNoPos;
+  }
+  uint32_t lookup_hashed(const sl_flow_key& k, uint32_t h) const {
+    const ConnBucket& b1 = buckets_[first_bucket(h)];
+    uint32_t p = find_in(b1, sig_of(h), k);
+    if (p != kNoPos || b1.spilled == 0) return p;
+    return find_in(buckets_[second_bucket(h)], sig_of(h), k);
+  }
+
+  static void record_write(ConnRecord& r, uint32_t used, const sl_conn* c);
+  void record_write_key(uint32_t pos, uint32_t used, const sl_flow_key& k, uint32_t h,
+                        const sl_conn& c);
+  uint32_t take_position(bool unconfirmed_only, unsigned& evictions);
+  bool place(uint32_t h, uint32_t pos, bool unconfirmed_only, unsigned& evictions);
+  void remove_at(uint32_t pos);
+
+  ConnBucket* buckets_ = nullptr;
+  ConnRecord* recs_ = nullptr;
+  ConnKeyHigh* high_ = nullptr;
+  uint32_t* free_ = nullptr;  // a stack of free positions
+  uint32_t n_free_ = 0;
+  uint32_t mask_ = 0;
+  uint32_t cap_ = 0;
+  uint32_t hand_ = 0;  // the eviction clock
+  std::atomic<uint64_t> count_{0};
+  void* mem_ = nullptr;
+  size_t mem_len_ = 0;
+  bool mem_eal_ = false;
+};
+
+inline void ConnTable::lookup_bulk(const sl_flow_key* const* keys, uint32_t n,
+                                   uint32_t* pos) const {
+  uint32_t h[kMaxBulk], cand[kMaxBulk];
+  Head q[kMaxBulk];
+  for (uint32_t i = 0; i < n; i++) {
+    q[i] = head_of(*keys[i]);
+    h[i] = hash_head(q[i], *keys[i]);
+    rte_prefetch0(&buckets_[first_bucket(h[i])]);
+  }
+  // The first way whose signature matches (another match, a spill: the
+  // full lookup below).
+  for (uint32_t i = 0; i < n; i++) {
+    const ConnBucket& b = buckets_[first_bucket(h[i])];
+    unsigned m = sig_match(b, sig_of(h[i]));
+    cand[i] = m ? b.pos[__builtin_ctz(m) >> 1] : kNoPos;
+    if (cand[i] != kNoPos) {
+      rte_prefetch0(&recs_[cand[i]]);
+      if (q[i].b >> 48 & 1) rte_prefetch0(&high_[cand[i]]);
+    }
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (cand[i] != kNoPos && key_eq(cand[i], *keys[i], q[i]))
+      pos[i] = cand[i];
+    else
+      pos[i] = lookup_hashed(*keys[i], h[i]);
+  }
+}
+
+}  // namespace sluice::dpdk
