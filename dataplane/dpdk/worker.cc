@@ -27,7 +27,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) Worker::Hot {
   rte_ring* events;
   uint32_t mtu;
   uint64_t now_ns;
-  bool evicted;  // this burst: bulk results may point at a reused record
+  // This burst: a bulk miss may have been recorded since (inserted), a
+  // bulk result may point at a reused record (evicted).
+  bool inserted;
+  bool evicted;
   WorkerStats stats;  // written with relaxed atomic stores
   alignas(RTE_CACHE_LINE_SIZE) uint32_t cursors[SL_MAX_VIPS];
   // Per-source new-flow buckets (core/limit.h), direct-mapped: a source
@@ -68,7 +71,10 @@ int conn_insert(Worker::Hot& h, const sl_flow_key* k, const sl_conn* c,
     h.evicted = true;
     bump(h.stats.conn_evicted, evictions);
   }
-  if (pos >= 0) return 0;
+  if (pos >= 0) {
+    h.inserted = true;
+    return 0;
+  }
   if (pos == -ENOSPC) bump(h.stats.conn_not_recorded, 1);
   return -1;
 }
@@ -342,6 +348,7 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
   Hot& h = *hot_;
   if (n > kBurst) n = kBurst;
   h.now_ns = monotonic_ns();
+  h.inserted = false;
   h.evicted = false;
 
   sl_pl_state s[kBurst];
@@ -379,16 +386,18 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
     for (uint32_t j = 0; j < nk; j++) rec[who[j]] = pos[j];
   }
 
-  // Backs and finishes. A miss is looked up again (an earlier packet of
-  // this burst may have recorded the flow), and so is every packet after
-  // an eviction (its bulk result may name a freed record): pipeline.h.
+  // Backs and finishes. A miss is looked up again once an earlier packet
+  // of this burst recorded a flow (it may be this one), and so is every
+  // packet after an eviction (its bulk result may name a freed record):
+  // pipeline.h.
   for (uint16_t i = 0; i < n; i++) {
     sl_dpdk_ctx ctx{&h, pkts[i]};
     if (s[i].in_vip) {
       sl_conn* c = nullptr;
       if (sl_pl_wants_conn(&s[i])) {
         uint32_t p = rec[i];
-        if (p == ConnTable::kNoPos || h.evicted) p = h.conns->lookup(s[i].p.flow);
+        if ((p == ConnTable::kNoPos && h.inserted) || h.evicted)
+          p = h.conns->lookup(s[i].p.flow);
         c = conn_at(h, p);
       }
       r[i] = sl_pl_back(&ctx, &s[i], c);
