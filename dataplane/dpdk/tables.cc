@@ -17,36 +17,6 @@ const sl_backend Tables::kZeroBackend{};
 const sl_ring Tables::kZeroRing{};
 
 namespace {
-// The key as two 8-byte words and one 4-byte word, each inside one store
-// of core/flow.h's sl_vip_key_of_flow, so a key built just before is
-// forwarded from the store buffer (a libc memcmp's wider loads were not).
-inline bool vip_key_equal(const sl_vip_key& a, const sl_vip_key& b) {
-  uint64_t a0, a1, b0, b1;
-  uint32_t a2, b2;
-  std::memcpy(&a0, a.addr, 8);
-  std::memcpy(&a1, a.addr + 2, 8);
-  std::memcpy(&a2, &a.port, 4);
-  std::memcpy(&b0, b.addr, 8);
-  std::memcpy(&b1, b.addr + 2, 8);
-  std::memcpy(&b2, &b.port, 4);
-  return ((a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2)) == 0;
-}
-}  // namespace
-
-uint32_t VipTable::slot_of(const sl_vip_key& k) {
-  return rte_hash_crc(&k, sizeof(k), 0) & (kSlots - 1);
-}
-
-const sl_vip_meta* VipTable::find(const sl_vip_key& k) const {
-  for (uint32_t n = 0, i = slot_of(k); n < kSlots; n++, i = (i + 1) & (kSlots - 1)) {
-    const Slot& s = slots[i];
-    if (!s.used) return nullptr;
-    if (vip_key_equal(s.key, k)) return &s.meta;
-  }
-  return nullptr;
-}
-
-namespace {
 
 // Builds a VIP table from (key, meta) pairs; linear probing, no tombstones
 // (a del rebuilds the table).

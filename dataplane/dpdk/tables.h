@@ -41,6 +41,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include <rte_byteorder.h>
+#include <rte_hash_crc.h>
 
 #include <atomic>
 #include <cstdint>
@@ -74,8 +75,37 @@ struct VipTable {
   uint32_t count = 0;
   Slot slots[kSlots]{};
 
-  static uint32_t slot_of(const sl_vip_key& k);
-  const sl_vip_meta* find(const sl_vip_key& k) const;
+  // The key as two 8-byte words and one 4-byte word, each inside one
+  // store of core/flow.h's sl_vip_key_of_flow, so a key built just before
+  // is forwarded from the store buffer (a libc memcmp's wider loads were
+  // not). Inline, with a hash of fixed length: every packet looks its VIP
+  // up.
+  struct Words {
+    uint64_t a, b;
+    uint32_t c;
+  };
+  static Words words_of(const sl_vip_key& k) {
+    Words w;
+    std::memcpy(&w.a, k.addr, 8);
+    std::memcpy(&w.b, k.addr + 2, 8);
+    std::memcpy(&w.c, &k.port, 4);
+    return w;
+  }
+  static uint32_t slot_of(const Words& w) {
+    return rte_hash_crc_4byte(w.c, rte_hash_crc_8byte(w.b, rte_hash_crc_8byte(w.a, 0))) &
+           (kSlots - 1);
+  }
+  static uint32_t slot_of(const sl_vip_key& k) { return slot_of(words_of(k)); }
+  const sl_vip_meta* find(const sl_vip_key& k) const {
+    const Words w = words_of(k);
+    for (uint32_t n = 0, i = slot_of(w); n < kSlots; n++, i = (i + 1) & (kSlots - 1)) {
+      const Slot& s = slots[i];
+      if (!s.used) return nullptr;
+      const Words x = words_of(s.key);
+      if (((x.a ^ w.a) | (x.b ^ w.b) | (x.c ^ w.c)) == 0) return &s.meta;
+    }
+    return nullptr;
+  }
 };
 
 // The writer's key of a rule: scope, family and prefix (host bits zero).
