@@ -98,11 +98,14 @@
  * A bulk result can be out of date by the time its packet's back runs:
  * an earlier packet of the same burst may have recorded that flow (a
  * miss that is no longer one) or, in a full table, evicted a record (a
- * hit whose entry is gone). The worker is its table's only writer, so it
- * looks a miss up again before sl_pl_back (one more lookup per new flow,
- * none per hit; a second insert would fail and send the packet to a fresh
- * pick), and it evicts only after the burst's backs, or re-looks up when
- * an insert evicted. tests/core/pipeline_test.cc runs this shape. */
+ * hit whose entry is gone). The table's only writer is the one running
+ * the burst, so it checks a result at the back: a miss is looked up again
+ * (a second insert would fail and send the packet to a fresh pick), a hit
+ * is checked against the record. The DPDK worker spreads its lookups over
+ * the passes, so that their memory reads overlap the other packets' work:
+ * after the fronts, the hashes and bucket fetches, then the record
+ * fetches, and the check of the record in the back (dataplane/dpdk/conn_table.h, ConnTable::Staged).
+ * tests/core/pipeline_test.cc runs this shape. */
 #ifndef SLUICE_CORE_PIPELINE_H
 #define SLUICE_CORE_PIPELINE_H
 

@@ -83,6 +83,10 @@ static_assert(sizeof(ConnBucket) == 64);
 
 class ConnTable {
  public:
+  // A key's 16 bytes as a record holds them at src0 (head_of).
+  struct Head {
+    uint64_t a, b;
+  };
   static constexpr uint32_t kNoPos = UINT32_MAX;
   static constexpr unsigned kEvictScan = 8;
   static constexpr uint32_t kMaxBulk = 64;
@@ -99,6 +103,38 @@ class ConnTable {
   uint32_t lookup(const sl_flow_key& k) const { return lookup_hashed(k, hash(k)); }
   // pos[i]: keys[i]'s position or kNoPos; n <= kMaxBulk.
   void lookup_bulk(const sl_flow_key* const* keys, uint32_t n, uint32_t* pos) const;
+
+  // A lookup in three stages, for a caller that has other work to put
+  // between them so the two memory reads overlap it (the worker's burst).
+  // start hashes and fetches the bucket; match reads it and fetches the
+  // record of the first way whose signature matches; finish checks that
+  // record (in use, same key) and otherwise looks the key up whole. So
+  // the table may change in between (the writer's own inserts and
+  // evictions): finish answers for the table as it is when it runs.
+  struct Staged {
+    Head q;
+    uint32_t h;
+    uint32_t cand;
+  };
+  void start(Staged& s, const sl_flow_key& k) const {
+    s.q = head_of(k);
+    s.h = hash_head(s.q, k);
+    s.cand = kNoPos;
+    rte_prefetch0(&buckets_[first_bucket(s.h)]);
+  }
+  void match(Staged& s) const {
+    const ConnBucket& b = buckets_[first_bucket(s.h)];
+    unsigned m = sig_match(b, sig_of(s.h));
+    s.cand = m ? b.pos[__builtin_ctz(m) >> 1] : kNoPos;
+    if (s.cand != kNoPos) {
+      rte_prefetch0(&recs_[s.cand]);
+      if (s.q.b >> 48 & 1) rte_prefetch0(&high_[s.cand]);
+    }
+  }
+  uint32_t finish(const Staged& s, const sl_flow_key& k) const {
+    if (s.cand != kNoPos && recs_[s.cand].used && key_eq(s.cand, k, s.q)) return s.cand;
+    return lookup_hashed(k, s.h);
+  }
   // Records `k` if absent: its position, -EEXIST (present, left as it
   // is) or -ENOSPC (no room, even after evicting). No room: evicts the
   // oldest of the next kEvictScan records under the clock hand (`used`
@@ -144,9 +180,6 @@ class ConnTable {
   }
   // A key's 16 bytes as the record holds them at src0 (little-endian).
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
-  struct Head {
-    uint64_t a, b;
-  };
   static Head head_of(const sl_flow_key& k) {
     Head h;
     h.a = uint64_t(k.src[0]) | uint64_t(k.dst[0]) << 32;
@@ -228,30 +261,10 @@ class ConnTable {
 
 inline void ConnTable::lookup_bulk(const sl_flow_key* const* keys, uint32_t n,
                                    uint32_t* pos) const {
-  uint32_t h[kMaxBulk], cand[kMaxBulk];
-  Head q[kMaxBulk];
-  for (uint32_t i = 0; i < n; i++) {
-    q[i] = head_of(*keys[i]);
-    h[i] = hash_head(q[i], *keys[i]);
-    rte_prefetch0(&buckets_[first_bucket(h[i])]);
-  }
-  // The first way whose signature matches (another match, a spill: the
-  // full lookup below).
-  for (uint32_t i = 0; i < n; i++) {
-    const ConnBucket& b = buckets_[first_bucket(h[i])];
-    unsigned m = sig_match(b, sig_of(h[i]));
-    cand[i] = m ? b.pos[__builtin_ctz(m) >> 1] : kNoPos;
-    if (cand[i] != kNoPos) {
-      rte_prefetch0(&recs_[cand[i]]);
-      if (q[i].b >> 48 & 1) rte_prefetch0(&high_[cand[i]]);
-    }
-  }
-  for (uint32_t i = 0; i < n; i++) {
-    if (cand[i] != kNoPos && key_eq(cand[i], *keys[i], q[i]))
-      pos[i] = cand[i];
-    else
-      pos[i] = lookup_hashed(*keys[i], h[i]);
-  }
+  Staged s[kMaxBulk];
+  for (uint32_t i = 0; i < n; i++) start(s[i], *keys[i]);
+  for (uint32_t i = 0; i < n; i++) match(s[i]);
+  for (uint32_t i = 0; i < n; i++) pos[i] = finish(s[i], *keys[i]);
 }
 
 }  // namespace sluice::dpdk

@@ -27,10 +27,6 @@ struct alignas(RTE_CACHE_LINE_SIZE) Worker::Hot {
   rte_ring* events;
   uint32_t mtu;
   uint64_t now_ns;
-  // This burst: a bulk miss may have been recorded since (inserted), a
-  // bulk result may point at a reused record (evicted).
-  bool inserted;
-  bool evicted;
   WorkerStats stats;  // written with relaxed atomic stores
   alignas(RTE_CACHE_LINE_SIZE) uint32_t cursors[SL_MAX_VIPS];
   // Per-source new-flow buckets (core/limit.h), direct-mapped: a source
@@ -67,14 +63,8 @@ int conn_insert(Worker::Hot& h, const sl_flow_key* k, const sl_conn* c,
                 uint32_t used = kConfirmed) {
   unsigned evictions = 0;
   int32_t pos = h.conns->insert(*k, *c, used, evictions);
-  if (evictions) {
-    h.evicted = true;
-    bump(h.stats.conn_evicted, evictions);
-  }
-  if (pos >= 0) {
-    h.inserted = true;
-    return 0;
-  }
+  if (evictions) bump(h.stats.conn_evicted, evictions);
+  if (pos >= 0) return 0;
   if (pos == -ENOSPC) bump(h.stats.conn_not_recorded, 1);
   return -1;
 }
@@ -348,20 +338,23 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
   Hot& h = *hot_;
   if (n > kBurst) n = kBurst;
   h.now_ns = monotonic_ns();
-  h.inserted = false;
-  h.evicted = false;
 
   sl_pl_state s[kBurst];
   sl_reason r[kBurst];
-  const sl_flow_key* keys[kBurst];
-  uint8_t who[kBurst];
-  uint32_t pos[kBurst];
-  uint32_t nk = 0;
+  ConnTable::Staged q[kBurst];
+  const ConnTable& t = *h.conns;
 
-  // Fronts: every parse, then VIP .. screen (pipeline.h: the lookups read
-  // keys whose stores have reached the cache). Every mbuf header is
-  // prefetched first (reading a header to find the data would otherwise
-  // stall), then the data of a few packets ahead.
+  // Passes over the burst: parses; fronts (VIP .. screen); for the
+  // packets that want their record, hash and fetch the bucket, then read
+  // it and fetch the record (ConnTable::Staged, conn_table.h); backs,
+  // each checking its record first, so its record fetch overlaps the
+  // backs before it. The fetches go out in loops of their own: issued
+  // between parses or fronts (tried: with the parse, kLag packets behind;
+  // with the front) they left a few at a time, and a table of 1e6 lost
+  // 10-20 ns a packet; issued in the parse loop for every parsed flow,
+  // traffic not to a VIP paid a fetch from a table it does not use.
+  // Every mbuf header is prefetched first (reading a header to find the
+  // data would otherwise stall), then the data of a few packets ahead.
   for (uint16_t i = 0; i < n; i++) rte_prefetch0(pkts[i]);
   for (uint16_t i = 0; i < n && i < 4; i++) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   for (uint16_t i = 0; i < n; i++) {
@@ -372,34 +365,21 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
   for (uint16_t i = 0; i < n; i++) {
     sl_dpdk_ctx ctx{&h, pkts[i]};
     r[i] = sl_pl_front_parsed(&ctx, &s[i]);
-    if (sl_pl_wants_conn(&s[i])) {
-      keys[nk] = &s[i].p.flow;
-      who[nk++] = uint8_t(i);
-    }
   }
+  for (uint16_t i = 0; i < n; i++)
+    if (sl_pl_wants_conn(&s[i])) t.start(q[i], s[i].p.flow);
+  for (uint16_t i = 0; i < n; i++)
+    if (sl_pl_wants_conn(&s[i])) t.match(q[i]);
 
-  // One bulk lookup for the burst's flows.
-  uint32_t rec[kBurst];
-  for (uint16_t i = 0; i < n; i++) rec[i] = ConnTable::kNoPos;
-  if (nk) {
-    h.conns->lookup_bulk(keys, nk, pos);
-    for (uint32_t j = 0; j < nk; j++) rec[who[j]] = pos[j];
-  }
-
-  // Backs and finishes. A miss is looked up again once an earlier packet
-  // of this burst recorded a flow (it may be this one), and so is every
-  // packet after an eviction (its bulk result may name a freed record):
-  // pipeline.h.
+  // Backs and finishes. finish answers for the table as it is then: a
+  // flow an earlier packet of this burst recorded is found, a record one
+  // evicted is not (pipeline.h).
   for (uint16_t i = 0; i < n; i++) {
     sl_dpdk_ctx ctx{&h, pkts[i]};
     if (s[i].in_vip) {
       sl_conn* c = nullptr;
-      if (sl_pl_wants_conn(&s[i])) {
-        uint32_t p = rec[i];
-        if ((p == ConnTable::kNoPos && h.inserted) || h.evicted)
-          p = h.conns->lookup(s[i].p.flow);
-        c = conn_at(h, p);
-      }
+      if (sl_pl_wants_conn(&s[i]))
+        c = conn_at(h, t.finish(q[i], s[i].p.flow));
       r[i] = sl_pl_back(&ctx, &s[i], c);
     }
     r[i] = sl_pl_finish(&ctx, &s[i], r[i]);
@@ -424,7 +404,6 @@ void Worker::poll_commands() {
   unsigned n;
   while ((n = rte_ring_sc_dequeue_burst_elem(commands_, cmd, sizeof(ConnCommand), 32, nullptr)) >
          0) {
-    h.evicted = false;
     for (unsigned i = 0; i < n; i++) {
       uint32_t p = table_->lookup(cmd[i].key);
       if (cmd[i].op == kDel) {

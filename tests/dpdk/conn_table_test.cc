@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The worker's connection table alone: collisions in one bucket (spills to
 // the second, equal signatures), the eviction order of a full table and of
-// two full buckets, delete and reuse, a listing that reads while the
+// two full buckets, delete and reuse, the staged lookup across changes, a listing that reads while the
 // writer rewrites, IPv6 keys, a table of one record.
 #include "dataplane/dpdk/conn_table.h"
 
@@ -233,6 +233,41 @@ TEST_F(ConnTableTest, DeleteThenReuse) {
   // Unconfirmed records are not listed.
   t->write(0, kUnconfirmed, nullptr);
   EXPECT_FALSE(t->read(0, rk, rc));
+}
+
+// The worker's staged lookup across the writer's own changes between the
+// stages: a flow recorded after start is found, a record removed (or its
+// position reused by another flow) after match is not, and a flow removed
+// and recorded again is found where it is now.
+TEST_F(ConnTableTest, StagedLookupAnswersForTheTableAtFinish) {
+  auto t = make(16);
+  ASSERT_TRUE(t);
+  sl_flow_key a = key4(1, 1), b = key4(2, 2), c = key4(3, 3);
+  ConnTable::Staged s;
+
+  t->start(s, a);
+  t->match(s);
+  EXPECT_EQ(t->finish(s, a), ConnTable::kNoPos);
+  t->start(s, a);
+  t->match(s);
+  ASSERT_EQ(t->insert(a, conn(1, 1), kConfirmed, ev), 0);
+  EXPECT_EQ(t->finish(s, a), 0u) << "recorded after match: the miss is looked up again";
+
+  t->start(s, a);
+  t->match(s);
+  ASSERT_TRUE(t->remove(a));
+  EXPECT_EQ(t->finish(s, a), ConnTable::kNoPos) << "removed after match: the freed record";
+
+  ASSERT_EQ(t->insert(a, conn(1, 2), kConfirmed, ev), 0);
+  t->start(s, a);
+  t->match(s);
+  ASSERT_TRUE(t->remove(a));
+  ASSERT_EQ(t->insert(b, conn(2, 3), kConfirmed, ev), 0) << "b takes a's position";
+  EXPECT_EQ(t->finish(s, a), ConnTable::kNoPos) << "the position now holds b";
+  ASSERT_EQ(t->insert(c, conn(3, 4), kConfirmed, ev), 1);
+  ASSERT_EQ(t->insert(a, conn(1, 5), kConfirmed, ev), 2);
+  EXPECT_EQ(t->finish(s, a), 2u) << "recorded again elsewhere";
+  EXPECT_EQ(t->at(t->finish(s, a)).conn.created_ns, 5u);
 }
 
 TEST_F(ConnTableTest, Ipv6KeysDifferingInAnyWordAreDistinct) {
