@@ -349,18 +349,22 @@ bool run_table(const Options& o, std::vector<Lane>& all, unsigned workers, uint3
       lanes_json += (k ? "," : "") + std::to_string(m);
       floors_json += (k ? "," : "") + std::to_string(f);
     }
-    uint64_t conns = 0, evicted = 0;
-    for (auto& l : lanes) conns += l.worker->conn_count(), evicted += l.worker->stats().conn_evicted;
+    uint64_t conns = 0, evicted = 0, not_recorded = 0;
+    for (auto& l : lanes) {
+      conns += l.worker->conn_count();
+      evicted += l.worker->stats().conn_evicted;
+      not_recorded += l.worker->stats().conn_not_recorded;
+    }
     std::printf("{\"mode\":\"%s\",\"workers\":%u,\"conn_table\":%u,\"live_flows\":%u,"
                 "\"in_flight\":%u,\"ns_per_packet\":%.2f,\"floor_ns\":%.2f,\"over_floor_ns\":%.2f,"
                 "\"ns_per_lane\":[%s],\"floor_per_lane\":[%s],\"packets_per_lane\":%llu,\"reps\":%d,"
-                "\"reason\":\"%s\",\"reason_share\":%.4f,\"conns\":%llu,\"evicted\":%llu,"
+                "\"reason\":\"%s\",\"reason_share\":%.4f,\"conns\":%llu,\"evicted\":%llu,\"not_recorded\":%llu,"
                 "\"table_pages\":\"%s\",\"anon_huge_mb\":%u}\n",
                 mode_name(mode), workers, size, live, o.in_flight, msum / workers, fsum / workers,
                 (msum - fsum) / workers, lanes_json.c_str(), floors_json.c_str(),
                 (unsigned long long)o.packets, o.reps, sl_reason_names[top],
                 total ? double(top_n) / double(total) : 0.0, (unsigned long long)conns,
-                (unsigned long long)evicted, o.huge_table ? "huge" : "small", huge_mb);
+                (unsigned long long)evicted, (unsigned long long)not_recorded, o.huge_table ? "huge" : "small", huge_mb);
     std::fflush(stdout);
   }
   for (auto& l : lanes) lane_drain(l);

@@ -23,19 +23,17 @@ Result<std::unique_ptr<ConnTable>> ConnTable::create(uint32_t capacity, int sock
   if (capacity == 0 || capacity > (1u << 30))
     return make_error("conn table: capacity out of range", EINVAL, std::to_string(capacity));
   std::unique_ptr<ConnTable> t(new ConnTable());
-  // About two keys a bucket when full (at most four ways of eight): a
-  // bucket that fills before its neighbours is rare enough that the
-  // second bucket is read for few lookups.
-  uint32_t nb = 1;
-  while (uint64_t(nb) * 4 < capacity) nb <<= 1;
+  // A full table fills its buckets to 0.7 of their ways on average
+  // (10.5 of 15): few fill up and spill.
+  uint64_t nb = (uint64_t(capacity) * 10 + ConnBucket::kWays * 7 - 1) / (ConnBucket::kWays * 7);
   t->cap_ = capacity;
-  t->mask_ = nb - 1;
+  t->n_buckets_ = uint32_t(nb);
+  t->slots_ = uint32_t(nb * ConnBucket::kWays);
 
   size_t b_len = round_up(sizeof(ConnBucket) * nb, 128);
-  size_t r_len = sizeof(ConnRecord) * size_t(capacity);
-  size_t h_len = round_up(sizeof(ConnKeyHigh) * size_t(capacity), 128);
-  size_t f_len = round_up(sizeof(uint32_t) * size_t(capacity), 128);
-  size_t len = b_len + r_len + h_len + f_len;
+  size_t r_len = sizeof(ConnRecord) * size_t(t->slots_);
+  size_t h_len = round_up(sizeof(ConnKeyHigh) * size_t(t->slots_), 128);
+  size_t len = b_len + r_len + h_len;
   char* mem;
   if (rte_eal_has_hugepages()) {
     mem = static_cast<char*>(rte_malloc_socket("sl_conn_table", len, 128, socket));
@@ -63,16 +61,8 @@ Result<std::unique_ptr<ConnTable>> ConnTable::create(uint32_t capacity, int sock
   t->buckets_ = reinterpret_cast<ConnBucket*>(mem);
   t->recs_ = reinterpret_cast<ConnRecord*>(mem + b_len);
   t->high_ = reinterpret_cast<ConnKeyHigh*>(mem + b_len + r_len);
-  t->free_ = reinterpret_cast<uint32_t*>(mem + b_len + r_len + h_len);
   // Every page is touched here, not by the first packets.
-  for (uint32_t i = 0; i < nb; i++) {
-    std::memset(&t->buckets_[i], 0, sizeof(ConnBucket));
-    for (unsigned w = 0; w < ConnBucket::kWays; w++) t->buckets_[i].pos[w] = kNoPos;
-  }
-  std::memset(static_cast<void*>(t->recs_), 0, r_len + h_len);
-  // Popped in position order: the first records take the first positions.
-  for (uint32_t i = 0; i < capacity; i++) t->free_[i] = capacity - 1 - i;
-  t->n_free_ = capacity;
+  std::memset(mem, 0, b_len + r_len + h_len);
   return t;
 }
 
@@ -136,7 +126,7 @@ sl_flow_key ConnTable::key_at(uint32_t pos) const {
 }
 
 bool ConnTable::read(uint32_t pos, sl_flow_key& k, sl_conn& c) const {
-  if (pos >= cap_) return false;
+  if (pos >= slots_) return false;
   const ConnRecord& r = recs_[pos];
   for (int attempt = 0; attempt < 4; attempt++) {
     uint32_t s1 = __atomic_load_n(&r.seq, __ATOMIC_ACQUIRE);
@@ -150,27 +140,14 @@ bool ConnTable::read(uint32_t pos, sl_flow_key& k, sl_conn& c) const {
   return false;
 }
 
-// Takes the record out of its bucket and frees its position.
+// Frees the record's way (and the spill it counted in its first bucket).
 void ConnTable::remove_at(uint32_t pos) {
   ConnRecord& r = recs_[pos];
-  uint32_t h = r.hash;
-  ConnBucket& b1 = buckets_[first_bucket(h)];
-  ConnBucket* in = nullptr;
-  unsigned way = 0;
-  for (unsigned w = 0; w < ConnBucket::kWays && !in; w++)
-    if (b1.pos[w] == pos) in = &b1, way = w;
-  if (!in) {
-    ConnBucket& b2 = buckets_[second_bucket(h)];
-    for (unsigned w = 0; w < ConnBucket::kWays && !in; w++)
-      if (b2.pos[w] == pos) in = &b2, way = w;
-    if (in && b1.spilled) b1.spilled--;
-  }
-  if (in) {
-    in->pos[way] = kNoPos;
-    in->sig[way] = 0;
-  }
+  uint32_t bi = bucket_of(pos);
+  buckets_[bi].sig[pos - bi * ConnBucket::kWays] = 0;
+  ConnBucket& home = buckets_[first_bucket(r.hash)];
+  if (first_bucket(r.hash) != bi && home.spilled != ConnBucket::kSpillStuck) home.spilled--;
   record_write(r, 0, nullptr);
-  free_[n_free_++] = pos;
   count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
@@ -181,65 +158,64 @@ bool ConnTable::remove(const sl_flow_key& k) {
   return true;
 }
 
-// A free position; none: the clock hand's oldest record of the next
-// kEvictScan makes one.
-uint32_t ConnTable::take_position(bool unconfirmed_only, unsigned& evictions) {
-  if (n_free_ == 0) {
-    // The hand moves on by kEvictScan: the next scan's records on their way.
-    for (unsigned n = kEvictScan; n < 2 * kEvictScan && n < cap_; n++)
-      rte_prefetch0(&recs_[(hand_ + n) % cap_]);
-    uint32_t victim = kNoPos;
-    uint64_t oldest = UINT64_MAX;
-    for (unsigned n = 0; n < kEvictScan && n < cap_; n++) {
-      uint32_t p = hand_;
-      hand_ = p + 1 == cap_ ? 0 : p + 1;
-      const ConnRecord& r = recs_[p];
-      if (r.used && (!unconfirmed_only || r.used == kUnconfirmed) && r.conn.created_ns < oldest) {
-        oldest = r.conn.created_ns;
-        victim = p;
-      }
+// A full table (capacity records): evicts the oldest record among the
+// next kEvictScan in use under the clock hand (unconfirmed only if so
+// asked), looking at most 4 kEvictScan positions on.
+bool ConnTable::evict_under_hand(bool unconfirmed_only) {
+  for (unsigned n = 4 * kEvictScan; n < 8 * kEvictScan; n += 4)
+    rte_prefetch0(&recs_[(hand_ + n) % slots_]);
+  uint32_t victim = kNoPos;
+  uint64_t oldest = UINT64_MAX;
+  for (unsigned looked = 0, seen = 0; looked < 4 * kEvictScan && seen < kEvictScan; looked++) {
+    uint32_t p = hand_;
+    hand_ = p + 1 == slots_ ? 0 : p + 1;
+    const ConnRecord& r = recs_[p];
+    if (!r.used) continue;
+    seen++;
+    if ((!unconfirmed_only || r.used == kUnconfirmed) && r.conn.created_ns < oldest) {
+      oldest = r.conn.created_ns;
+      victim = p;
     }
-    if (victim == kNoPos) return kNoPos;
-    remove_at(victim);
-    evictions++;
   }
-  return free_[--n_free_];
+  if (victim == kNoPos) return false;
+  remove_at(victim);
+  return true;
 }
 
-// Puts `pos` in a free way of the key's first bucket, else its second;
-// both full: evicts the oldest of their sixteen records (unconfirmed only
-// if so asked).
-bool ConnTable::place(uint32_t h, uint32_t pos, bool unconfirmed_only, unsigned& evictions) {
-  ConnBucket* bs[2] = {&buckets_[first_bucket(h)], &buckets_[second_bucket(h)]};
+// A free way of the key's first bucket, else of its second; both full:
+// the oldest of their thirty records (unconfirmed only if so asked) is
+// evicted for it. kNoPos: none.
+uint32_t ConnTable::place(uint32_t h, bool unconfirmed_only, unsigned& evictions) {
+  uint32_t bs[2] = {first_bucket(h), second_bucket(h)};
   for (int attempt = 0; attempt < 2; attempt++) {
     for (int i = 0; i < 2; i++) {
-      ConnBucket& b = *bs[i];
-      for (unsigned w = 0; w < ConnBucket::kWays; w++) {
-        if (b.pos[w] != kNoPos) continue;
-        b.pos[w] = pos;
-        b.sig[w] = sig_of(h);
-        if (i == 1) bs[0]->spilled++;
-        return true;
-      }
+      ConnBucket& b = buckets_[bs[i]];
+      unsigned free_ways = sig_match(b, 0);
+      if (!free_ways) continue;
+      unsigned w = unsigned(__builtin_ctz(free_ways));
+      b.sig[w] = sig_of(h);
+      ConnBucket& home = buckets_[bs[0]];
+      if (bs[i] != bs[0] && home.spilled != ConnBucket::kSpillStuck) home.spilled++;
+      return bs[i] * ConnBucket::kWays + w;
     }
     if (attempt == 1) break;
     uint32_t victim = kNoPos;
     uint64_t oldest = UINT64_MAX;
-    for (ConnBucket* b : bs)
+    for (uint32_t bi : bs)
       for (unsigned w = 0; w < ConnBucket::kWays; w++) {
-        uint32_t p = b->pos[w];
-        if (p == kNoPos || p == pos) continue;
+        uint32_t p = bi * ConnBucket::kWays + w;
         const ConnRecord& r = recs_[p];
-        if ((!unconfirmed_only || r.used == kUnconfirmed) && r.conn.created_ns < oldest) {
+        if (buckets_[bi].sig[w] && (!unconfirmed_only || r.used == kUnconfirmed) &&
+            r.conn.created_ns < oldest) {
           oldest = r.conn.created_ns;
           victim = p;
         }
       }
-    if (victim == kNoPos) return false;
+    if (victim == kNoPos) return kNoPos;
     remove_at(victim);
     evictions++;
   }
-  return false;
+  return kNoPos;
 }
 
 int32_t ConnTable::insert(const sl_flow_key& k, const sl_conn& c, uint32_t used,
@@ -247,12 +223,12 @@ int32_t ConnTable::insert(const sl_flow_key& k, const sl_conn& c, uint32_t used,
   uint32_t h = hash(k);
   if (lookup_hashed(k, h) != kNoPos) return -EEXIST;
   bool unconfirmed_only = used == kUnconfirmed;
-  uint32_t pos = take_position(unconfirmed_only, evictions);
-  if (pos == kNoPos) return -ENOSPC;
-  if (!place(h, pos, unconfirmed_only, evictions)) {
-    free_[n_free_++] = pos;
-    return -ENOSPC;
+  if (count() >= cap_) {
+    if (!evict_under_hand(unconfirmed_only)) return -ENOSPC;
+    evictions++;
   }
+  uint32_t pos = place(h, unconfirmed_only, evictions);
+  if (pos == kNoPos) return -ENOSPC;
   record_write_key(pos, used, k, h, c);
   count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return int32_t(pos);

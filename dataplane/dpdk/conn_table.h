@@ -1,19 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 // A DPDK worker's connection table: flow key -> sl_conn, shaped for a burst.
 //
-// A hit reads two dependent lines: the flow's bucket (eight 16-bit
-// signatures and eight record positions), then the record (the sl_conn,
-// its marks and the key's first address words and ports; an IPv6 key's
-// other words are in a second array, read only for such keys). lookup_bulk
-// does it in three passes over the burst so the misses overlap: hash every
-// key and prefetch its bucket; match signatures and prefetch the record;
-// compare the keys.
+// Set-associative: a key hashes to two buckets of 15 ways, and way w of
+// bucket b is the record at position 15b + w, so a bucket holds only the
+// ways' 16-bit signatures (32 bytes; 0: free) and a spill count. The
+// bucket array is small enough to stay in the cache (3.4 MB for 1.1e6
+// records, 1/30 of the records), so a hit reads one line from memory: its
+// record (sl_conn, its marks, the key's first address words and ports; an
+// IPv6 key's other words are in a second array, read only for such keys).
+// lookup_bulk (and Staged, for a burst that has work to put in between)
+// does it in three passes so the misses overlap: hash every key and
+// prefetch its bucket; match signatures and prefetch the record; compare
+// the keys.
 //
-// Each key has two buckets; it goes to the first unless that one is full
-// (the first then counts it as spilled, so a lookup reads the second only
-// for buckets that spilled). With about two keys a bucket when the table
-// is full, spills are rare; when both buckets are full the oldest record
-// of the sixteen is evicted (as a full table does).
+// A key goes to its first bucket unless that one is full (the first then
+// counts it as spilled, so a lookup reads the second only for buckets that
+// spilled). The table has 1/0.7 slots per record of its capacity, so
+// buckets fill to about 10 of 15 ways when the table is full. It holds at
+// most `capacity` records: a full table evicts the oldest of the next few
+// records under a clock hand; two full buckets evict the oldest of their
+// thirty (unconfirmed first for a SYN, both ways).
 //
 // Threads. One writer (the worker's lcore) calls everything that is not
 // marked "any thread". Other threads read records only by position
@@ -72,14 +78,16 @@ struct ConnKeyHigh {
 };
 static_assert(sizeof(ConnKeyHigh) == 32);
 
-struct alignas(64) ConnBucket {
-  static constexpr unsigned kWays = 8;
-  uint16_t sig[kWays];
-  uint32_t pos[kWays];  // kNoPos: the way is free
-  uint32_t spilled;     // keys of which this is the first bucket, held in their second
-  uint32_t pad[3];
+// Way w's record is at position kWays * bucket + w.
+struct alignas(32) ConnBucket {
+  static constexpr unsigned kWays = 15;
+  uint16_t sig[kWays];  // 0: the way is free
+  // Keys of which this is the first bucket, held in their second; at
+  // kSpillStuck it stays (the second is then always read).
+  uint16_t spilled;
+  static constexpr uint16_t kSpillStuck = UINT16_MAX;
 };
-static_assert(sizeof(ConnBucket) == 64);
+static_assert(sizeof(ConnBucket) == 32);
 
 class ConnTable {
  public:
@@ -123,23 +131,31 @@ class ConnTable {
     rte_prefetch0(&buckets_[first_bucket(s.h)]);
   }
   void match(Staged& s) const {
-    const ConnBucket& b = buckets_[first_bucket(s.h)];
+    uint32_t bi = first_bucket(s.h);
+    const ConnBucket& b = buckets_[bi];
     unsigned m = sig_match(b, sig_of(s.h));
-    s.cand = m ? b.pos[__builtin_ctz(m) >> 1] : kNoPos;
-    if (s.cand != kNoPos) {
+    if (m) {
+      s.cand = bi * ConnBucket::kWays + unsigned(__builtin_ctz(m));
       rte_prefetch0(&recs_[s.cand]);
       if (s.q.b >> 48 & 1) rte_prefetch0(&high_[s.cand]);
+      return;
     }
+    // A miss, most likely a new flow: its insert will write the record of
+    // the bucket's first free way (place()).
+    s.cand = kNoPos;
+    if (unsigned f = sig_match(b, 0))
+      rte_prefetch0_write(&recs_[bi * ConnBucket::kWays + unsigned(__builtin_ctz(f))]);
   }
   uint32_t finish(const Staged& s, const sl_flow_key& k) const {
     if (s.cand != kNoPos && recs_[s.cand].used && key_eq(s.cand, k, s.q)) return s.cand;
     return lookup_hashed(k, s.h);
   }
   // Records `k` if absent: its position, -EEXIST (present, left as it
-  // is) or -ENOSPC (no room, even after evicting). No room: evicts the
-  // oldest of the next kEvictScan records under the clock hand (`used`
-  // kUnconfirmed: the oldest unconfirmed one only) and retries;
-  // `evictions` counts the records evicted.
+  // is) or -ENOSPC (no room, even after evicting). A table of capacity
+  // records first evicts the oldest of the next kEvictScan records under
+  // the clock hand; two full buckets, the oldest of their records (`used`
+  // kUnconfirmed: either only an unconfirmed one). `evictions` counts the
+  // records evicted.
   int32_t insert(const sl_flow_key& k, const sl_conn& c, uint32_t used, unsigned& evictions);
   bool remove(const sl_flow_key& k);
   // A record's fields in place, under its sequence count (nullptr: kept).
@@ -157,7 +173,10 @@ class ConnTable {
   }
 
   // --- any thread --------------------------------------------------------
+  // Records it holds at most.
   uint32_t capacity() const { return cap_; }
+  // Positions: 0 .. slots() - 1 (more than capacity(): buckets keep ways free).
+  uint32_t slots() const { return slots_; }
   uint64_t count() const { return count_.load(std::memory_order_relaxed); }
   // The confirmed record at `pos`, consistent (false: free, unconfirmed,
   // or changing under every attempt).
@@ -167,14 +186,18 @@ class ConnTable {
   friend struct ConnTableProbe;  // the tests' view of buckets and hashes
   ConnTable() = default;
 
+  // The signature from the low half of the hash, the buckets (multiply
+  // and shift: any number of buckets) mostly from the high half, so keys
+  // of one bucket do not share their signatures.
   static uint16_t sig_of(uint32_t h) {
-    uint16_t s = uint16_t(h >> 16);
-    return s ? s : 1;  // 0 marks nothing, but keeps free ways from matching
+    uint16_t s = uint16_t(h);
+    return s ? s : 1;  // 0 marks a free way
   }
-  uint32_t first_bucket(uint32_t h) const { return h & mask_; }
+  uint32_t first_bucket(uint32_t h) const { return uint32_t((uint64_t(h) * n_buckets_) >> 32); }
   uint32_t second_bucket(uint32_t h) const {
-    return (h ^ (uint32_t(sig_of(h)) * 0x9e3779b1u)) & mask_;
+    return uint32_t((uint64_t(rte_hash_crc_4byte(h, 0x2ee5)) * n_buckets_) >> 32);
   }
+  static uint32_t bucket_of(uint32_t pos) { return pos / ConnBucket::kWays; }
   static bool has_high(const sl_flow_key& k) {
     return (k.src[1] | k.src[2] | k.src[3] | k.dst[1] | k.dst[2] | k.dst[3]) != 0;
   }
@@ -212,45 +235,47 @@ class ConnTable {
     return ((x.src[0] ^ k.src[1]) | (x.src[1] ^ k.src[2]) | (x.src[2] ^ k.src[3]) |
             (x.dst[0] ^ k.dst[1]) | (x.dst[1] ^ k.dst[2]) | (x.dst[2] ^ k.dst[3])) == 0;
   }
-  // Bit 2i (and 2i+1) set: way i's signature is `sig`.
+  // Bit w set: way w's signature is `sig` (`sig` 0: the free ways).
   static unsigned sig_match(const ConnBucket& b, uint16_t sig) {
 #ifdef __SSE2__
-    __m128i s = _mm_load_si128(reinterpret_cast<const __m128i*>(b.sig));
-    return unsigned(_mm_movemask_epi8(_mm_cmpeq_epi16(s, _mm_set1_epi16(short(sig)))));
+    __m128i want = _mm_set1_epi16(short(sig));
+    __m128i lo = _mm_cmpeq_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(b.sig)), want);
+    __m128i hi = _mm_cmpeq_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(b.sig) + 1), want);
+    return unsigned(_mm_movemask_epi8(_mm_packs_epi16(lo, hi))) & kWayMask;
 #else
     unsigned m = 0;
     for (unsigned i = 0; i < ConnBucket::kWays; i++)
-      if (b.sig[i] == sig) m |= 3u << (2 * i);
+      if (b.sig[i] == sig) m |= 1u << i;
     return m;
 #endif
   }
-  uint32_t find_in(const ConnBucket& b, uint16_t sig, const sl_flow_key& k) const {
-    for (unsigned m = sig_match(b, sig); m; m &= m - 1, m &= m - 1) {
-      uint32_t p = b.pos[__builtin_ctz(m) >> 1];
-      if (p != kNoPos && key_eq(p, k)) return p;
+  static constexpr unsigned kWayMask = (1u << ConnBucket::kWays) - 1;
+  uint32_t find_in(uint32_t bi, uint16_t sig, const sl_flow_key& k) const {
+    for (unsigned m = sig_match(buckets_[bi], sig); m; m &= m - 1) {
+      uint32_t p = bi * ConnBucket::kWays + unsigned(__builtin_ctz(m));
+      if (key_eq(p, k)) return p;
     }
     return kNoPos;
   }
   uint32_t lookup_hashed(const sl_flow_key& k, uint32_t h) const {
-    const ConnBucket& b1 = buckets_[first_bucket(h)];
+    uint32_t b1 = first_bucket(h);
     uint32_t p = find_in(b1, sig_of(h), k);
-    if (p != kNoPos || b1.spilled == 0) return p;
-    return find_in(buckets_[second_bucket(h)], sig_of(h), k);
+    if (p != kNoPos || buckets_[b1].spilled == 0) return p;
+    return find_in(second_bucket(h), sig_of(h), k);
   }
 
   static void record_write(ConnRecord& r, uint32_t used, const sl_conn* c);
   void record_write_key(uint32_t pos, uint32_t used, const sl_flow_key& k, uint32_t h,
                         const sl_conn& c);
-  uint32_t take_position(bool unconfirmed_only, unsigned& evictions);
-  bool place(uint32_t h, uint32_t pos, bool unconfirmed_only, unsigned& evictions);
+  bool evict_under_hand(bool unconfirmed_only);
+  uint32_t place(uint32_t h, bool unconfirmed_only, unsigned& evictions);
   void remove_at(uint32_t pos);
 
   ConnBucket* buckets_ = nullptr;
   ConnRecord* recs_ = nullptr;
   ConnKeyHigh* high_ = nullptr;
-  uint32_t* free_ = nullptr;  // a stack of free positions
-  uint32_t n_free_ = 0;
-  uint32_t mask_ = 0;
+  uint32_t n_buckets_ = 0;
+  uint32_t slots_ = 0;
   uint32_t cap_ = 0;
   uint32_t hand_ = 0;  // the eviction clock
   std::atomic<uint64_t> count_{0};

@@ -454,13 +454,14 @@ std::vector<ConnEntry> Worker::conns_page(ConnCursor& cursor, size_t max) const 
   if (cursor.started) std::memcpy(&pos, cursor.pos.data(), sizeof(pos));
   cursor.started = true;
   uint32_t scanned = 0;
-  for (; pos < size_ && scanned < kPageScan && (max == 0 || out.size() < max); pos++, scanned++) {
+  const uint32_t end = table_->slots();
+  for (; pos < end && scanned < kPageScan && (max == 0 || out.size() < max); pos++, scanned++) {
     // Unconfirmed (half-open) records are not listed nor synced.
     ConnEntry e;
     if (table_->read(pos, e.key, e.conn)) out.push_back(e);
   }
   std::memcpy(cursor.pos.data(), &pos, sizeof(pos));
-  cursor.done = pos >= size_;
+  cursor.done = pos >= end;
   return out;
 }
 

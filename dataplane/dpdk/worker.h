@@ -12,10 +12,11 @@
 // record's sequence count (conns_page).
 //
 // A full table never stalls a packet: an insert that finds no room evicts
-// the oldest of the next few records under a clock hand (kEvictScan, by
-// created_ns; a SYN only an unconfirmed one) and retries once; if that
-// fails too, the flow goes to its pick unrecorded and `conn_not_recorded`
-// counts it. Sync imports (conn_put) evict the same way.
+// (ConnTable::insert: the oldest of the next few records under a clock
+// hand, kEvictScan, or of the key's two buckets; by created_ns; a SYN only
+// an unconfirmed one); if that fails, the flow goes to its pick
+// unrecorded and `conn_not_recorded` counts it. Sync imports (conn_put)
+// evict the same way.
 #pragma once
 
 #include <rte_mbuf.h>

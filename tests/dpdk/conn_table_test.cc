@@ -23,7 +23,8 @@ struct ConnTableProbe {
   static uint32_t second(const ConnTable& t, const sl_flow_key& k) {
     return t.second_bucket(hash(k));
   }
-  static uint32_t buckets(const ConnTable& t) { return t.mask_ + 1; }
+  static uint32_t buckets(const ConnTable& t) { return t.n_buckets_; }
+  static uint32_t bucket_of(uint32_t pos) { return ConnTable::bucket_of(pos); }
   static const ConnBucket& bucket(const ConnTable& t, uint32_t i) { return t.buckets_[i]; }
 };
 
@@ -99,30 +100,41 @@ TEST_F(ConnTableTest, TableOfOne) {
 TEST_F(ConnTableTest, CollisionsInOneBucketSpillAndAreFound) {
   auto t = make(256);
   ASSERT_TRUE(t);
-  ASSERT_EQ(Probe::buckets(*t), 64u);
-  // Twelve keys whose first bucket is 0: eight fill it, four spill.
+  ASSERT_EQ(Probe::buckets(*t), 25u);
+  ASSERT_EQ(t->slots(), 375u);
+  // Eighteen keys whose first bucket is 0: fifteen fill it, three spill.
   std::vector<sl_flow_key> keys;
-  for (uint16_t p = 1; keys.size() < 12; p++) {
+  for (uint16_t p = 1; keys.size() < 18; p++) {
     sl_flow_key k = key4(7, p);
     if (Probe::first(*t, k) == 0 && Probe::second(*t, k) != 0) keys.push_back(k);
   }
-  for (uint32_t i = 0; i < keys.size(); i++)
-    ASSERT_EQ(t->insert(keys[i], conn(i, i), kConfirmed, ev), int32_t(i));
+  std::vector<uint32_t> at(keys.size());
+  for (uint32_t i = 0; i < keys.size(); i++) {
+    int32_t p = t->insert(keys[i], conn(i, i), kConfirmed, ev);
+    ASSERT_GE(p, 0);
+    at[i] = uint32_t(p);
+    if (i < 15) {
+      EXPECT_EQ(at[i], i) << "way i of bucket 0";
+    } else {
+      EXPECT_EQ(Probe::bucket_of(at[i]), Probe::second(*t, keys[i])) << "spilled to its second";
+    }
+  }
   EXPECT_EQ(ev, 0u);
-  EXPECT_EQ(Probe::bucket(*t, 0).spilled, 4u);
+  EXPECT_EQ(Probe::bucket(*t, 0).spilled, 3u);
   std::vector<const sl_flow_key*> kp;
   for (auto& k : keys) kp.push_back(&k);
   std::vector<uint32_t> pos(keys.size());
   t->lookup_bulk(kp.data(), uint32_t(kp.size()), pos.data());
   for (uint32_t i = 0; i < keys.size(); i++) {
-    EXPECT_EQ(t->lookup(keys[i]), i);
-    EXPECT_EQ(pos[i], i);
+    EXPECT_EQ(t->lookup(keys[i]), at[i]);
+    EXPECT_EQ(pos[i], at[i]);
   }
   // Spilled keys removed: the first bucket no longer sends lookups on.
-  for (uint32_t i = 8; i < 12; i++) ASSERT_TRUE(t->remove(keys[i]));
+  for (uint32_t i = 15; i < 18; i++) ASSERT_TRUE(t->remove(keys[i]));
   EXPECT_EQ(Probe::bucket(*t, 0).spilled, 0u);
-  for (uint32_t i = 0; i < 8; i++) EXPECT_EQ(t->lookup(keys[i]), i);
-  for (uint32_t i = 8; i < 12; i++) EXPECT_EQ(t->lookup(keys[i]), ConnTable::kNoPos);
+  for (uint32_t i = 0; i < 15; i++) EXPECT_EQ(t->lookup(keys[i]), i);
+  for (uint32_t i = 15; i < 18; i++) EXPECT_EQ(t->lookup(keys[i]), ConnTable::kNoPos);
+  EXPECT_EQ(t->count(), 15u);
 }
 
 TEST_F(ConnTableTest, EqualSignaturesInOneBucketAreToldApartByTheKey) {
@@ -132,32 +144,33 @@ TEST_F(ConnTableTest, EqualSignaturesInOneBucketAreToldApartByTheKey) {
   std::map<uint32_t, sl_flow_key> seen;
   sl_flow_key a{}, b{};
   bool found = false;
-  // CRC is linear: keys that differ in 22 bits or fewer never share the 22
-  // bits compared here, so the keys are drawn at random from 198.18.0.0/15
-  // and every port.
+  // CRC is linear: keys that differ in few bits never share the bits
+  // compared here (the low 16, and the high ones through the bucket), so
+  // the keys are drawn at random from 198.18.0.0/15 and every port.
   uint64_t x = 0x9e3779b97f4a7c15ull;
   for (uint32_t i = 0; i < (1u << 22) && !found; i++) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     sl_flow_key k = key4(0, uint16_t(x >> 20));
     k.src[0] = htonl(0xc6120000u | uint32_t(x & 0x1ffff));
     uint32_t h = Probe::hash(k);
-    uint32_t id = (h >> 16) << 6 | Probe::first(*t, k);
+    uint32_t id = (h & 0xffff) << 8 | Probe::first(*t, k);
     auto [it, fresh] = seen.emplace(id, k);
     if (!fresh) a = it->second, b = k, found = true;
   }
   ASSERT_TRUE(found);
-  ASSERT_EQ(t->insert(a, conn(1, 1), kConfirmed, ev), 0);
+  const uint32_t pa = Probe::first(*t, a) * ConnBucket::kWays;
+  ASSERT_EQ(t->insert(a, conn(1, 1), kConfirmed, ev), int32_t(pa));
   EXPECT_EQ(t->lookup(b), ConnTable::kNoPos);
-  ASSERT_EQ(t->insert(b, conn(2, 2), kConfirmed, ev), 1);
+  ASSERT_EQ(t->insert(b, conn(2, 2), kConfirmed, ev), int32_t(pa + 1)) << "the next way";
   EXPECT_EQ(t->at(t->lookup(a)).conn.backend, 1u);
   EXPECT_EQ(t->at(t->lookup(b)).conn.backend, 2u);
   const sl_flow_key* kp[2] = {&b, &a};
   uint32_t pos[2];
   t->lookup_bulk(kp, 2, pos);
-  EXPECT_EQ(pos[0], 1u);
-  EXPECT_EQ(pos[1], 0u);
+  EXPECT_EQ(pos[0], pa + 1);
+  EXPECT_EQ(pos[1], pa);
   ASSERT_TRUE(t->remove(a));
-  EXPECT_EQ(t->lookup(b), 1u);
+  EXPECT_EQ(t->lookup(b), pa + 1);
 }
 
 TEST_F(ConnTableTest, FullTableEvictsTheOldestUnderTheClockHand) {
@@ -189,50 +202,63 @@ TEST_F(ConnTableTest, FullTableEvictsTheOldestUnderTheClockHand) {
 TEST_F(ConnTableTest, TwoFullBucketsEvictTheirOldest) {
   auto t = make(64);
   ASSERT_TRUE(t);
-  ASSERT_EQ(Probe::buckets(*t), 16u);
-  // Keys whose two buckets are both bucket 0: eight fit, the ninth evicts
-  // the oldest of them though the table has room.
+  ASSERT_EQ(Probe::buckets(*t), 7u);
+  // Keys whose two buckets are both bucket 0: fifteen fit, the sixteenth
+  // evicts the oldest of them though the table has room.
   std::vector<sl_flow_key> keys;
-  for (uint32_t i = 0; keys.size() < 9 && i < (1u << 20); i++) {
+  for (uint32_t i = 0; keys.size() < 16 && i < (1u << 20); i++) {
     sl_flow_key k = key4(i & 0xffff, uint16_t(1024 + (i >> 16)));
     if (Probe::first(*t, k) == 0 && Probe::second(*t, k) == 0) keys.push_back(k);
   }
-  ASSERT_EQ(keys.size(), 9u);
-  const uint64_t created[8] = {5, 3, 8, 1, 9, 7, 6, 4};
-  for (uint32_t i = 0; i < 8; i++)
+  ASSERT_EQ(keys.size(), 16u);
+  const uint64_t created[15] = {5, 3, 8, 11, 9, 7, 6, 4, 12, 1, 13, 14, 2, 15, 10};
+  for (uint32_t i = 0; i < 15; i++)
     ASSERT_EQ(t->insert(keys[i], conn(i, created[i]), kConfirmed, ev), int32_t(i));
-  EXPECT_GE(t->insert(keys[8], conn(8, 10), kConfirmed, ev), 0);
+  EXPECT_EQ(t->insert(keys[15], conn(15, 20), kConfirmed, ev), 9) << "the oldest's way";
   EXPECT_EQ(ev, 1u);
-  EXPECT_EQ(t->lookup(keys[3]), ConnTable::kNoPos) << "the oldest (created 1)";
-  for (uint32_t i = 0; i < 9; i++)
-    if (i != 3) {
+  EXPECT_EQ(t->lookup(keys[9]), ConnTable::kNoPos) << "the oldest (created 1)";
+  for (uint32_t i = 0; i < 16; i++)
+    if (i != 9) {
       EXPECT_NE(t->lookup(keys[i]), ConnTable::kNoPos) << i;
     }
-  EXPECT_EQ(t->count(), 8u);
+  EXPECT_EQ(t->count(), 15u);
+  // A SYN gives up only an unconfirmed record: none in the two buckets.
+  sl_flow_key more = keys[9];
+  EXPECT_EQ(t->insert(more, conn(9, 30), kUnconfirmed, ev), -ENOSPC);
+  EXPECT_EQ(t->count(), 15u);
 }
 
 TEST_F(ConnTableTest, DeleteThenReuse) {
   auto t = make(16);
   ASSERT_TRUE(t);
-  sl_flow_key a = key4(1, 1), b = key4(2, 2), c = key4(3, 3);
-  ASSERT_EQ(t->insert(a, conn(1, 1), kConfirmed, ev), 0);
-  ASSERT_EQ(t->insert(b, conn(2, 2), kConfirmed, ev), 1);
+  sl_flow_key a = key4(1, 1), b = key4(2, 2), c{};
+  // c: a key with a's first bucket, so it takes a's freed way.
+  for (uint16_t p = 3; p < 60000; p++) {
+    c = key4(3, p);
+    if (Probe::first(*t, c) == Probe::first(*t, a)) break;
+  }
+  ASSERT_EQ(Probe::first(*t, c), Probe::first(*t, a));
+  int32_t pa = t->insert(a, conn(1, 1), kConfirmed, ev);
+  int32_t pb = t->insert(b, conn(2, 2), kConfirmed, ev);
+  ASSERT_GE(pa, 0);
+  ASSERT_GE(pb, 0);
+  ASSERT_NE(pa, pb);
   ASSERT_TRUE(t->remove(a));
   sl_flow_key rk;
   sl_conn rc;
-  EXPECT_FALSE(t->read(0, rk, rc)) << "a free position is not listed";
-  EXPECT_EQ(t->insert(c, conn(3, 3), kConfirmed, ev), 0) << "the freed position";
-  ASSERT_TRUE(t->read(0, rk, rc));
+  EXPECT_FALSE(t->read(uint32_t(pa), rk, rc)) << "a free position is not listed";
+  EXPECT_EQ(t->insert(c, conn(3, 3), kConfirmed, ev), pa) << "the freed way";
+  ASSERT_TRUE(t->read(uint32_t(pa), rk, rc));
   EXPECT_EQ(0, std::memcmp(&rk, &c, sizeof(c)));
-  sl_flow_key kc = t->key_at(0);
+  sl_flow_key kc = t->key_at(uint32_t(pa));
   EXPECT_EQ(0, std::memcmp(&kc, &c, sizeof(c)));
   EXPECT_EQ(rc.backend, 3u);
   EXPECT_EQ(t->lookup(a), ConnTable::kNoPos);
-  EXPECT_EQ(t->lookup(b), 1u);
+  EXPECT_EQ(t->lookup(b), uint32_t(pb));
   EXPECT_EQ(t->count(), 2u);
   // Unconfirmed records are not listed.
-  t->write(0, kUnconfirmed, nullptr);
-  EXPECT_FALSE(t->read(0, rk, rc));
+  t->write(uint32_t(pa), kUnconfirmed, nullptr);
+  EXPECT_FALSE(t->read(uint32_t(pa), rk, rc));
 }
 
 // The worker's staged lookup across the writer's own changes between the
@@ -242,7 +268,12 @@ TEST_F(ConnTableTest, DeleteThenReuse) {
 TEST_F(ConnTableTest, StagedLookupAnswersForTheTableAtFinish) {
   auto t = make(16);
   ASSERT_TRUE(t);
-  sl_flow_key a = key4(1, 1), b = key4(2, 2), c = key4(3, 3);
+  sl_flow_key a = key4(1, 1), b{}, c = key4(3, 3);
+  for (uint16_t p = 2; p < 60000; p++) {  // b: a's first bucket
+    b = key4(2, p);
+    if (Probe::first(*t, b) == Probe::first(*t, a)) break;
+  }
+  ASSERT_EQ(Probe::first(*t, b), Probe::first(*t, a));
   ConnTable::Staged s;
 
   t->start(s, a);
@@ -250,23 +281,26 @@ TEST_F(ConnTableTest, StagedLookupAnswersForTheTableAtFinish) {
   EXPECT_EQ(t->finish(s, a), ConnTable::kNoPos);
   t->start(s, a);
   t->match(s);
-  ASSERT_EQ(t->insert(a, conn(1, 1), kConfirmed, ev), 0);
-  EXPECT_EQ(t->finish(s, a), 0u) << "recorded after match: the miss is looked up again";
+  int32_t pa = t->insert(a, conn(1, 1), kConfirmed, ev);
+  ASSERT_GE(pa, 0);
+  EXPECT_EQ(t->finish(s, a), uint32_t(pa)) << "recorded after match: the miss is looked up again";
 
   t->start(s, a);
   t->match(s);
   ASSERT_TRUE(t->remove(a));
   EXPECT_EQ(t->finish(s, a), ConnTable::kNoPos) << "removed after match: the freed record";
 
-  ASSERT_EQ(t->insert(a, conn(1, 2), kConfirmed, ev), 0);
+  ASSERT_EQ(t->insert(a, conn(1, 2), kConfirmed, ev), pa);
   t->start(s, a);
   t->match(s);
   ASSERT_TRUE(t->remove(a));
-  ASSERT_EQ(t->insert(b, conn(2, 3), kConfirmed, ev), 0) << "b takes a's position";
+  ASSERT_EQ(t->insert(b, conn(2, 3), kConfirmed, ev), pa) << "b takes a's way";
   EXPECT_EQ(t->finish(s, a), ConnTable::kNoPos) << "the position now holds b";
-  ASSERT_EQ(t->insert(c, conn(3, 4), kConfirmed, ev), 1);
-  ASSERT_EQ(t->insert(a, conn(1, 5), kConfirmed, ev), 2);
-  EXPECT_EQ(t->finish(s, a), 2u) << "recorded again elsewhere";
+  ASSERT_GE(t->insert(c, conn(3, 4), kConfirmed, ev), 0);
+  int32_t again = t->insert(a, conn(1, 5), kConfirmed, ev);
+  ASSERT_GE(again, 0);
+  ASSERT_NE(again, pa);
+  EXPECT_EQ(t->finish(s, a), uint32_t(again)) << "recorded again elsewhere";
   EXPECT_EQ(t->at(t->finish(s, a)).conn.created_ns, 5u);
 }
 
@@ -276,11 +310,15 @@ TEST_F(ConnTableTest, Ipv6KeysDifferingInAnyWordAreDistinct) {
   std::vector<sl_flow_key> keys = {key6(5, 0), key6(5, 1), key6(6, 0), key6(6, 1)};
   sl_flow_key v4 = key4(5, 40000);
   keys.push_back(v4);
-  for (uint32_t i = 0; i < keys.size(); i++)
-    ASSERT_EQ(t->insert(keys[i], conn(i, i), kConfirmed, ev), int32_t(i));
+  std::vector<uint32_t> at(keys.size());
+  for (uint32_t i = 0; i < keys.size(); i++) {
+    int32_t p = t->insert(keys[i], conn(i, i), kConfirmed, ev);
+    ASSERT_GE(p, 0);
+    at[i] = uint32_t(p);
+  }
   for (uint32_t i = 0; i < keys.size(); i++) {
     uint32_t p = t->lookup(keys[i]);
-    ASSERT_NE(p, ConnTable::kNoPos) << i;
+    ASSERT_EQ(p, at[i]) << i;
     EXPECT_EQ(t->at(p).conn.backend, i);
     sl_flow_key k;
     sl_conn c;
@@ -291,7 +329,7 @@ TEST_F(ConnTableTest, Ipv6KeysDifferingInAnyWordAreDistinct) {
   for (auto& k : keys) kp.push_back(&k);
   std::vector<uint32_t> pos(keys.size());
   t->lookup_bulk(kp.data(), uint32_t(kp.size()), pos.data());
-  for (uint32_t i = 0; i < keys.size(); i++) EXPECT_EQ(pos[i], i);
+  for (uint32_t i = 0; i < keys.size(); i++) EXPECT_EQ(pos[i], at[i]);
   sl_flow_key other = key6(5, 0);
   other.dst[2] = 1;
   EXPECT_EQ(t->lookup(other), ConnTable::kNoPos);
@@ -316,7 +354,7 @@ TEST_F(ConnTableTest, ListingWhileTheWriterRewritesNeverMixesRecords) {
     sl_flow_key k;
     sl_conn c;
     while (!stop.load(std::memory_order_relaxed))
-      for (uint32_t p = 0; p < 64; p++)
+      for (uint32_t p = 0; p < t->slots(); p++)
         if (t->read(p, k, c)) {
           reads.fetch_add(1, std::memory_order_relaxed);
           if (c.backend != ntohs(k.sport) || c.created_ns != ntohl(k.src[0])) mixed.fetch_add(1);
