@@ -162,8 +162,11 @@ bool ConnTable::remove(const sl_flow_key& k) {
 // next kEvictScan in use under the clock hand (unconfirmed only if so
 // asked), looking at most 4 kEvictScan positions on.
 bool ConnTable::evict_under_hand(bool unconfirmed_only) {
-  for (unsigned n = 4 * kEvictScan; n < 8 * kEvictScan; n += 4)
-    rte_prefetch0(&recs_[(hand_ + n) % slots_]);
+  // The next scan's records on their way (about kEvictScan / 0.7 on).
+  for (uint32_t n = 0, p = hand_ + 2 * kEvictScan; n < kEvictScan; n++, p++) {
+    if (p >= slots_) p -= slots_;
+    if (p < slots_) rte_prefetch0(&recs_[p]);
+  }
   uint32_t victim = kNoPos;
   uint64_t oldest = UINT64_MAX;
   for (unsigned looked = 0, seen = 0; looked < 4 * kEvictScan && seen < kEvictScan; looked++) {
