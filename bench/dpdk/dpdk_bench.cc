@@ -12,6 +12,11 @@
 // rx -> generate -> Worker::burst -> tx; the floor is rx -> generate -> tx
 // with the same frames, so the difference is the worker's own cost.
 //
+// line is the floor's loop plus one read per packet of a random line
+// (picked by the frame's flow) in memory the size of the table's records,
+// fetched as the worker fetches them: what a hit cannot cost less than on
+// this machine, beside what it costs.
+//
 // --in-flight sets the mbufs per worker's loop: the default, 1024, is an
 // RX ring's worth, as a NIC keeps in flight, so mbufs and frames are found
 // in the cache as a NIC with DDIO would leave them. --in-flight 32768 is the
@@ -22,6 +27,9 @@
 // flows to the VIP before hit; DSR rewrites only MACs, so a frame goes
 // round again as it is. new runs next: the table is full almost
 // throughout, so every insert evicts (the steady state of a full table).
+// Its frames are SYNs, which may evict only unconfirmed records (the SYN
+// flood defence), and the prefill's records are confirmed: a SYN that
+// finds none to evict goes out unrecorded (`not_recorded` in the output).
 //
 // Pages: production runs the EAL on hugepages, and so a worker's table.
 // These machines have none (EAL --no-huge), so the table takes its memory
@@ -31,14 +39,17 @@
 //
 // Output: one JSON object per line on stdout. No root; EAL with --no-huge.
 //   dpdk_bench [--packets N] [--reps R] [--in-flight N] [--workers 1|2]
-//              [--tables 1000,100000,1000000] [--modes hit,new,pass]
+//              [--tables 1000,100000,1000000] [--modes hit,new,pass,line]
 //              [--fill F] [--mem MB] [--table-pages huge|small]
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_hash_crc.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,8 +75,10 @@ using sluice::test::Addr;
 using sluice::test::Bytes;
 using sluice::test::L4;
 
-enum class Mode { hit, new_flow, pass };
-const char* mode_name(Mode m) { return m == Mode::hit ? "hit" : m == Mode::new_flow ? "new" : "pass"; }
+enum class Mode { hit, new_flow, pass, line };
+const char* mode_name(Mode m) {
+  return m == Mode::hit ? "hit" : m == Mode::new_flow ? "new" : m == Mode::pass ? "pass" : "line";
+}
 
 // The lane thread's CPU time: the machine is shared, and time the thread
 // spent preempted is not the worker's cost.
@@ -127,7 +140,33 @@ struct Lane {  // one worker: its port, its worker, its mbufs
   uint64_t rng = 0x9e3779b97f4a7c15ull;
   uint32_t next_fresh = 0;
   uint64_t packets = 0, target = 0, elapsed_ns = 0;
+  // Mode::line: memory the size of the worker's records, read one random
+  // line per packet.
+  const uint8_t* lines = nullptr;
+  uint64_t n_lines = 0;
+  uint64_t sink = 0;
 };
+
+// Mode::line, the memory floor of a hit: the floor's loop plus, for each
+// packet of the burst, one line of `l.lines` picked by its flow's hash,
+// fetched as the worker fetches records (all the burst's prefetches, then
+// all the reads). What a hit costs beyond it is the worker's own work.
+inline void read_lines(Lane& l, rte_mbuf** pkts, uint16_t n) {
+  const uint8_t* at[dpdk::kBurst];
+  for (uint16_t i = 0; i < n; i++) {
+    const uint8_t* d = rte_pktmbuf_mtod(pkts[i], const uint8_t*);
+    uint32_t a;
+    uint16_t p;
+    std::memcpy(&a, d + 26, 4);
+    std::memcpy(&p, d + 34, 2);
+    uint32_t h = rte_hash_crc_4byte(p, rte_hash_crc_4byte(a, 0x5eed));
+    at[i] = l.lines + ((uint64_t(h) * l.n_lines) >> 32) * 64;
+    rte_prefetch0(at[i]);
+  }
+  uint64_t x = 0;
+  for (uint16_t i = 0; i < n; i++) x += *reinterpret_cast<const volatile uint64_t*>(at[i]);
+  l.sink += x;
+}
 
 // The generator: writes one frame's flow (untagged IPv4 frame: source
 // address at bytes 26..29, TCP source port at 34..35).
@@ -201,7 +240,8 @@ int lane_run(void* arg) {
     uint16_t n = rte_eth_rx_burst(l.port, 0, pkts, dpdk::kBurst);
     if (n == 0) break;  // lost mbufs: should not happen
     for (uint16_t i = 0; i < n; i++) generate(l, pkts[i]);
-    if (l.floor) {
+    if (l.floor || l.mode == Mode::line) {
+      if (!l.floor) read_lines(l, pkts, n);
       uint16_t s = rte_eth_tx_burst(l.port, 0, pkts, n);
       if (s < n) rte_pktmbuf_free_bulk(pkts + s, n - s);
     } else {
@@ -317,6 +357,19 @@ bool run_table(const Options& o, std::vector<Lane>& all, unsigned workers, uint3
     lanes[k].worker = std::move(*w);
     prefill(*lanes[k].worker, live);
   }
+  // Mode::line: per lane, memory the size of its table's records.
+  std::vector<std::pair<void*, size_t>> line_maps;
+  if (std::find(o.modes.begin(), o.modes.end(), Mode::line) != o.modes.end())
+    for (auto& l : lanes) {
+      l.n_lines = dpdk::ConnTable::slots_for(size);
+      size_t len = size_t(l.n_lines) * 64;
+      void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (m == MAP_FAILED) return false;
+      if (o.huge_table) (void)madvise(m, len, MADV_HUGEPAGE);
+      std::memset(m, 1, len);
+      line_maps.emplace_back(m, len);
+      l.lines = static_cast<const uint8_t*>(m);
+    }
   unsigned huge_mb = anon_huge_mb();
   for (Mode mode : o.modes) {
     for (auto& l : lanes)
@@ -369,6 +422,7 @@ bool run_table(const Options& o, std::vector<Lane>& all, unsigned workers, uint3
   }
   for (auto& l : lanes) lane_drain(l);
   lanes.clear();  // workers before their tables
+  for (auto& [m, len] : line_maps) munmap(m, len);
   return true;
 }
 
@@ -396,6 +450,7 @@ bool parse_args(int argc, char** argv, Options& o) {
         if (m == "hit") o.modes.push_back(Mode::hit);
         else if (m == "new") o.modes.push_back(Mode::new_flow);
         else if (m == "pass") o.modes.push_back(Mode::pass);
+        else if (m == "line") o.modes.push_back(Mode::line);
         else return false;
     } else return false;
   }
@@ -409,7 +464,7 @@ int main(int argc, char** argv) {
   Options o;
   if (!parse_args(argc, argv, o)) {
     std::fprintf(stderr, "usage: dpdk_bench [--packets N] [--reps R] [--in-flight N] [--workers 1|2]\n"
-                         "  [--tables 1000,100000,1000000] [--modes hit,new,pass] [--fill F] [--mem MB]\n"
+                         "  [--tables 1000,100000,1000000] [--modes hit,new,pass,line] [--fill F] [--mem MB]\n"
                          "  [--table-pages huge|small]\n");
     return 2;
   }

@@ -25,10 +25,10 @@ Result<std::unique_ptr<ConnTable>> ConnTable::create(uint32_t capacity, int sock
   std::unique_ptr<ConnTable> t(new ConnTable());
   // A full table fills its buckets to 0.7 of their ways on average
   // (10.5 of 15): few fill up and spill.
-  uint64_t nb = (uint64_t(capacity) * 10 + ConnBucket::kWays * 7 - 1) / (ConnBucket::kWays * 7);
   t->cap_ = capacity;
-  t->n_buckets_ = uint32_t(nb);
-  t->slots_ = uint32_t(nb * ConnBucket::kWays);
+  t->slots_ = slots_for(capacity);
+  t->n_buckets_ = t->slots_ / ConnBucket::kWays;
+  uint64_t nb = t->n_buckets_;
 
   size_t b_len = round_up(sizeof(ConnBucket) * nb, 128);
   size_t r_len = sizeof(ConnRecord) * size_t(t->slots_);

@@ -103,6 +103,12 @@ class ConnTable {
   // (false: 4 KiB pages, for comparison).
   static Result<std::unique_ptr<ConnTable>> create(uint32_t capacity, int socket,
                                                    bool huge = true);
+  // The positions (records) of a table of `capacity`: 1/0.7 of it, in
+  // whole buckets.
+  static uint32_t slots_for(uint32_t capacity) {
+    uint64_t nb = (uint64_t(capacity) * 10 + ConnBucket::kWays * 7 - 1) / (ConnBucket::kWays * 7);
+    return uint32_t(nb * ConnBucket::kWays);
+  }
   ~ConnTable();
   ConnTable(const ConnTable&) = delete;
   ConnTable& operator=(const ConnTable&) = delete;
