@@ -26,7 +26,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) Worker::Hot {
   WorkerCounters* counters;
   rte_ring* events;
   uint32_t mtu;
-  uint64_t now_ns;
+  uint64_t now_ns;  // 0: not read yet in this burst
   WorkerStats stats;  // written with relaxed atomic stores
   alignas(RTE_CACHE_LINE_SIZE) uint32_t cursors[SL_MAX_VIPS];
   // Per-source new-flow buckets (core/limit.h), direct-mapped: a source
@@ -215,9 +215,15 @@ SL_INLINE void sl_pl_acl_hit(sl_dpdk_ctx* ctx, __u32 rule_id)
   if (rule_id < SL_ACL_MAX_RULES) sluice::dpdk::bump(ctx->h->counters->acl_hits[rule_id], 1);
 }
 
-// Read once per burst: every record of a burst has its start time.
-SL_INLINE __u64 sl_pl_clock(sl_dpdk_ctx* ctx) { return ctx->h->now_ns; }
-SL_INLINE __u64 sl_pl_clock_coarse(sl_dpdk_ctx* ctx) { return ctx->h->now_ns; }
+// Read once per burst, at its first use: every record of a burst has its
+// start time, and a burst of hits without a heartbeat timeout reads none.
+SL_INLINE __u64 sl_pl_clock(sl_dpdk_ctx* ctx)
+{
+  sluice::dpdk::Worker::Hot& h = *ctx->h;
+  if (__builtin_expect(h.now_ns == 0, 0)) h.now_ns = sluice::dpdk::monotonic_ns();
+  return h.now_ns;
+}
+SL_INLINE __u64 sl_pl_clock_coarse(sl_dpdk_ctx* ctx) { return sl_pl_clock(ctx); }
 
 SL_INLINE void* sl_pl_data(sl_dpdk_ctx* ctx) { return rte_pktmbuf_mtod(ctx->m, void*); }
 SL_INLINE void* sl_pl_data_end(sl_dpdk_ctx* ctx)
@@ -337,7 +343,7 @@ void Worker::quiescent() { rte_rcu_qsbr_quiescent(tables_->qsbr(), id_); }
 void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons) {
   Hot& h = *hot_;
   if (n > kBurst) n = kBurst;
-  h.now_ns = monotonic_ns();
+  h.now_ns = 0;
 
   sl_pl_state s[kBurst];
   sl_reason r[kBurst];
