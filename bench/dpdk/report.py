@@ -72,18 +72,26 @@ def main():
         print(table(rows) + "\n")
     json.dump(runs, open(prefix + ".json", "w"), indent=1)
     if "scale" in runs:
+        hits = sorted((r for r in runs["scale"] if r["mode"] == "hit" and r["workers"] == 1),
+                      key=lambda r: r["conn_table"])
+        lines = {r["conn_table"]: r for r in runs["scale"] if r["mode"] == "line"}
         pts = [{"flows": r["live_flows"], "conn_table": r["conn_table"],
                 "hit_ns": r["ns_per_packet"], "floor_ns": r["floor_ns"],
-                "hit_over_floor_ns": r["over_floor_ns"]}
-               for r in sorted(runs["scale"], key=lambda r: r["conn_table"])
-               if r["mode"] == "hit" and r["workers"] == 1]
+                "hit_over_floor_ns": r["over_floor_ns"]} for r in hits]
         print("### scale: 1 worker, hit, table filled to 90%\n")
-        print("| live flows | conn table | floor | hit | over floor (runs) |\n"
-              "|---:|---:|---:|---:|---:|")
-        for p, r in zip(pts, sorted(runs["scale"], key=lambda r: r["conn_table"])):
+        print("| live flows | conn table | floor | hit | over floor (runs) |"
+              + (" one memory line over floor (runs) |" if lines else "") + "\n"
+              "|---:|---:|---:|---:|---:|" + ("---:|" if lines else ""))
+        for p, r in zip(pts, hits):
             spread = ", ".join(f"+{x:.0f}" for x in r["runs_over_floor_ns"])
-            print(f"| {p['flows']:,} | {p['conn_table']:,} | {p['floor_ns']:.1f} | "
-                  f"{p['hit_ns']:.1f} | +{p['hit_over_floor_ns']:.1f} ({spread}) |")
+            row = (f"| {p['flows']:,} | {p['conn_table']:,} | {p['floor_ns']:.1f} | "
+                   f"{p['hit_ns']:.1f} | +{p['hit_over_floor_ns']:.1f} ({spread}) |")
+            if lines:
+                ln = lines.get(r["conn_table"])
+                row += (f" +{ln['over_floor_ns']:.1f} (" +
+                        ", ".join(f"+{x:.0f}" for x in ln["runs_over_floor_ns"]) + ") |"
+                        if ln else " - |")
+            print(row)
         run = {"dataplane": "dpdk", "sluice": commit, "mix": "hit", "queues": 1, "workers": 1,
                "in_flight": runs["scale"][0]["in_flight"],
                "conn_table_size": "flows / 0.9",
