@@ -96,13 +96,15 @@ struct VipTable {
            (kSlots - 1);
   }
   static uint32_t slot_of(const sl_vip_key& k) { return slot_of(words_of(k)); }
-  const sl_vip_meta* find(const sl_vip_key& k) const {
-    const Words w = words_of(k);
+  static bool same(const Words& x, const Words& y) {
+    return ((x.a ^ y.a) | (x.b ^ y.b) | (x.c ^ y.c)) == 0;
+  }
+  const sl_vip_meta* find(const sl_vip_key& k) const { return find(words_of(k)); }
+  const sl_vip_meta* find(const Words& w) const {
     for (uint32_t n = 0, i = slot_of(w); n < kSlots; n++, i = (i + 1) & (kSlots - 1)) {
       const Slot& s = slots[i];
       if (!s.used) return nullptr;
-      const Words x = words_of(s.key);
-      if (((x.a ^ w.a) | (x.b ^ w.b) | (x.c ^ w.c)) == 0) return &s.meta;
+      if (same(words_of(s.key), w)) return &s.meta;
     }
     return nullptr;
   }
@@ -181,6 +183,8 @@ class Tables {
   const sl_vip_meta* vip(const sl_vip_key& k) const {
     return vips_.load(std::memory_order_acquire)->find(k);
   }
+  // The VIP table in force (valid until the reader's next quiescent state).
+  const VipTable* vip_table() const { return vips_.load(std::memory_order_acquire); }
   const sl_global* global() const { return global_.load(std::memory_order_acquire); }
   const sl_backend* backend(uint32_t slot) const {
     if (slot >= SL_MAX_BACKENDS) return nullptr;

@@ -27,6 +27,13 @@ struct alignas(RTE_CACHE_LINE_SIZE) Worker::Hot {
   rte_ring* events;
   uint32_t mtu;
   uint64_t now_ns;  // 0: not read yet in this burst
+  // This burst's last VIP lookup (a burst's packets mostly share their
+  // VIP): the table it was made in, the key, the answer. Reset with each
+  // burst, as a table may be freed and its memory reused at a quiescent
+  // state; within a burst the table in force is compared.
+  const VipTable* vip_table;
+  VipTable::Words vip_key;
+  const sl_vip_meta* vip_meta;
   WorkerStats stats;  // written with relaxed atomic stores
   alignas(RTE_CACHE_LINE_SIZE) uint32_t cursors[SL_MAX_VIPS];
   // Per-source new-flow buckets (core/limit.h), direct-mapped: a source
@@ -88,7 +95,14 @@ using sluice::dpdk::Worker;
 
 SL_INLINE const struct sl_vip_meta* sl_pl_vip(sl_dpdk_ctx* ctx, const struct sl_vip_key* k)
 {
-  return ctx->h->tables->vip(*k);
+  using sluice::dpdk::VipTable;
+  sluice::dpdk::Worker::Hot& h = *ctx->h;
+  const VipTable* t = h.tables->vip_table();
+  const VipTable::Words w = VipTable::words_of(*k);
+  if (t == h.vip_table && VipTable::same(w, h.vip_key)) return h.vip_meta;
+  h.vip_table = t;
+  h.vip_key = w;
+  return h.vip_meta = t->find(w);
 }
 
 SL_INLINE const struct sl_global* sl_pl_global(sl_dpdk_ctx* ctx) { return ctx->h->tables->global(); }
@@ -344,6 +358,7 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
   Hot& h = *hot_;
   if (n > kBurst) n = kBurst;
   h.now_ns = 0;
+  h.vip_table = nullptr;
 
   sl_pl_state s[kBurst];
   sl_reason r[kBurst];

@@ -158,6 +158,34 @@ TEST_F(Fixture, NonVipTrafficGoesToTheExceptionPathUntouched) {
   EXPECT_EQ(w0->conn_count(), 0u);
 }
 
+// The worker keeps a burst's last VIP lookup: packets to one address that
+// differ in port or protocol, or alternate between VIPs, each get their
+// own answer, and a VIP removed between bursts is gone for the next one.
+TEST_F(Fixture, VipLookupsFollowTheKeyAndTheTableInForce) {
+  std::vector<Bytes> mixed = {
+      frame(client4, vipA, tcp(42100)),
+      frame(client4, vipA, tcp(42101)),
+      frame(client4, vipA, {17, 42102, 80, 0}),  // udp: not a VIP
+      frame(client4, vipA, {6, 42103, 81, 0x02}),  // port 81: not a VIP
+      frame(client4, vipB, tcp(42104)),
+      frame(client4, vipA, tcp(42105)),
+      frame(client4, Addr::parse("198.18.0.200"), tcp(42106)),
+      frame(client4, vipA, tcp(42107)),
+  };
+  const sl_reason want[] = {SL_R_TX_NEW,       SL_R_TX_NEW, SL_R_PASS_NOT_VIP, SL_R_PASS_NOT_VIP,
+                            SL_R_TX_NEW,       SL_R_TX_NEW, SL_R_PASS_NOT_VIP, SL_R_TX_NEW};
+  auto out = burst(*w0, mixed);
+  ASSERT_EQ(out.size(), mixed.size());
+  for (size_t i = 0; i < out.size(); i++) EXPECT_EQ(out[i].reason, want[i]) << i;
+
+  ASSERT_TRUE(tables->vip_del(lb::vip_key(lb::kVipA, 80, 6)).ok());
+  w0->quiescent();
+  out = burst(*w0, {frame(client4, vipA, tcp(42100)), frame(client4, vipA, tcp(42108))});
+  EXPECT_EQ(out[0].reason, SL_R_PASS_NOT_VIP) << "removed between bursts";
+  EXPECT_EQ(out[1].reason, SL_R_PASS_NOT_VIP);
+  EXPECT_EQ(out[1].bytes, frame(client4, vipA, tcp(42108)));
+}
+
 TEST_F(Fixture, PassiveNodePassesVipTraffic) {
   ASSERT_TRUE(tables->global_set(lb::global(SL_ROLE_PASSIVE)).ok());
   Bytes syn = frame(client4, vipA, tcp(42015));
