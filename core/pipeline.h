@@ -104,8 +104,9 @@
  * is checked against the record. The DPDK worker spreads its lookups over
  * the passes, so that their memory reads overlap the other packets' work:
  * after the fronts, the hashes and bucket fetches, then the record
- * fetches, and the check of the record in the back (dataplane/dpdk/conn_table.h, ConnTable::Staged).
- * tests/core/pipeline_test.cc runs this shape. */
+ * fetches, and the check of the record in the back
+ * (dataplane/dpdk/conn_table.h, ConnTable::Staged; lookup_bulk is the
+ * three stages back to back). tests/core/pipeline_test.cc runs this shape. */
 #ifndef SLUICE_CORE_PIPELINE_H
 #define SLUICE_CORE_PIPELINE_H
 
