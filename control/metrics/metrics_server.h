@@ -2,11 +2,12 @@
 // GET /metrics over HTTP/1.1 (one request per connection) on a thread of
 // its own. The server only calls `render`; what it may read is render's
 // business (see metrics.h). Hostile clients are bounded by the client
-// surface rules of client_conns.h: 32 connections (the oldest silent one
+// surface rules of client_conns.h: 128 connections (the oldest silent one
 // gives way to a new client), an 8 KiB header block and no body, 3 s for
 // the whole exchange. Only GET /metrics (and / with a pointer) is served.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,6 +34,8 @@ std::string metrics_http_answer(std::string_view head,
 class MetricsServer {
  public:
   using Render = std::function<std::string()>;
+  // Open connections at most (metrics_server.cc says why this many).
+  static constexpr size_t kMaxConns = 128;
 
   // Binds before returning, so a taken port is a start-up error; serves
   // from a background thread until destroyed.
