@@ -6,9 +6,9 @@
 // Each worker owns a net_ring port whose RX and TX are one ring (a
 // loopback): rx_burst takes 32 mbufs, tx_burst puts them back, so the same
 // mbufs go round without allocation. Before each burst a generator writes
-// every frame's flow (IPv4 source address and TCP source port): for hit a
-// flow drawn uniformly from all live flows of the table, for new flow a
-// fresh one, for pass one drawn as for hit. The measured loop is
+// every frame's flow (IPv4 source address and source port): for hit a
+// flow drawn uniformly from all live flows of the table, for new flow (TCP
+// SYNs, or UDP datagrams) a fresh one, for pass one drawn as for hit. The measured loop is
 // rx -> generate -> Worker::burst -> tx; the floor is rx -> generate -> tx
 // with the same frames, so the difference is the worker's own cost.
 //
@@ -30,6 +30,9 @@
 // Its frames are SYNs, which may evict only unconfirmed records (the SYN
 // flood defence), and the prefill's records are confirmed: a SYN that
 // finds none to evict goes out unrecorded (`not_recorded` in the output).
+// new-udp is the same with UDP datagrams to the VIP's UDP port: each is
+// recorded, confirmed, and a full table evicts whatever record the hand
+// finds, so every packet pays the whole recording path.
 //
 // Pages: production runs the EAL on hugepages, and so a worker's table.
 // These machines have none (EAL --no-huge), so the table takes its memory
@@ -37,9 +40,10 @@
 // the bench models; `anon_huge_mb` in the output says how much of the
 // process THP backs. --table-pages small puts the table on 4 KiB pages.
 //
-// Output: one JSON object per line on stdout. No root; EAL with --no-huge.
+// Output: one JSON object per line on stdout (`evicted`, `not_recorded`:
+// this mode's, over its measured runs). No root; EAL with --no-huge.
 //   dpdk_bench [--packets N] [--reps R] [--in-flight N] [--workers 1|2]
-//              [--tables 1000,100000,1000000] [--modes hit,new,pass,line]
+//              [--tables 1000,100000,1000000] [--modes hit,new,new-udp,pass,line]
 //              [--fill F] [--mem MB] [--table-pages huge|small]
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -75,10 +79,23 @@ using sluice::test::Addr;
 using sluice::test::Bytes;
 using sluice::test::L4;
 
-enum class Mode { hit, new_flow, pass, line };
+enum class Mode { hit, new_flow, new_udp, pass, line };
 const char* mode_name(Mode m) {
-  return m == Mode::hit ? "hit" : m == Mode::new_flow ? "new" : m == Mode::pass ? "pass" : "line";
+  switch (m) {
+    case Mode::hit:
+      return "hit";
+    case Mode::new_flow:
+      return "new";
+    case Mode::new_udp:
+      return "new-udp";
+    case Mode::pass:
+      return "pass";
+    case Mode::line:
+      return "line";
+  }
+  return "?";
 }
+bool fresh_flows(Mode m) { return m == Mode::new_flow || m == Mode::new_udp; }
 
 // The lane thread's CPU time: the machine is shared, and time the thread
 // spent preempted is not the worker's cost.
@@ -90,7 +107,7 @@ uint64_t now_ns() {
 
 rte_mempool* g_pool;
 
-const char* const kVip = "198.18.0.100";  // :80/tcp dsr, backends 0..2 weights 1:2:1
+const char* const kVip = "198.18.0.100";  // :80/tcp and :80/udp dsr, backends 0..2 weights 1:2:1
 
 bool fill(dpdk::Tables& t) {
   for (uint32_t i = 0; i < 3; i++) {
@@ -115,6 +132,9 @@ bool fill(dpdk::Tables& t) {
   k.proto = 6;
   k.family = SL_AF_INET;
   sl_vip_meta m{};
+  if (!t.vip_put(k, m).ok()) return false;
+  k.proto = 17;  // the same ring, VIP id 1
+  m.vip_id = 1;
   if (!t.vip_put(k, m).ok()) return false;
   sl_global g{};
   g.role = SL_ROLE_ACTIVE;
@@ -174,7 +194,7 @@ inline void generate(Lane& l, rte_mbuf* m) {
   uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
   uint32_t a;
   uint16_t p;
-  if (l.mode == Mode::new_flow) {
+  if (fresh_flows(l.mode)) {
     uint32_t j = l.next_fresh++;
     a = 0xc6128000u | (j & 0x7fffu);
     p = uint16_t(20000 + (j >> 15) % 40000);
@@ -220,7 +240,8 @@ bool lane_load(Lane& l, Mode mode, uint32_t in_flight) {
   l.mode = mode;
   Addr dst = Addr::parse(mode == Mode::pass ? "198.18.0.200" : kVip);
   uint8_t flags = mode == Mode::new_flow ? SL_TCP_SYN : SL_TCP_ACK;
-  Bytes b = sluice::test::frame(Addr::parse("198.19.0.0"), dst, L4{6, 1024, 80, flags, 16});
+  uint8_t proto = mode == Mode::new_udp ? 17 : 6;  // the source port is at 34 in both
+  Bytes b = sluice::test::frame(Addr::parse("198.19.0.0"), dst, L4{proto, 1024, 80, flags, 16});
   for (uint32_t i = 0; i < in_flight; i++) {
     rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
     if (!m) return false;
@@ -377,6 +398,11 @@ bool run_table(const Options& o, std::vector<Lane>& all, unsigned workers, uint3
     uint64_t before[SL_R_MAX] = {};
     for (int r = 0; r < SL_R_MAX; r++)
       for (auto& l : lanes) before[r] += l.worker->reason_counters(r).packets;
+    uint64_t evicted0 = 0, not_recorded0 = 0;  // this mode's figures are the growth
+    for (auto& l : lanes) {
+      evicted0 += l.worker->stats().conn_evicted;
+      not_recorded0 += l.worker->stats().conn_not_recorded;
+    }
     // Interleaved: floor, measured, floor, measured, ...
     std::vector<std::vector<double>> fl(workers), ms(workers);
     for (int rep = 0; rep < o.reps; rep++) {
@@ -408,6 +434,8 @@ bool run_table(const Options& o, std::vector<Lane>& all, unsigned workers, uint3
       evicted += l.worker->stats().conn_evicted;
       not_recorded += l.worker->stats().conn_not_recorded;
     }
+    evicted -= evicted0;
+    not_recorded -= not_recorded0;
     std::printf("{\"mode\":\"%s\",\"workers\":%u,\"conn_table\":%u,\"live_flows\":%u,"
                 "\"in_flight\":%u,\"ns_per_packet\":%.2f,\"floor_ns\":%.2f,\"over_floor_ns\":%.2f,"
                 "\"ns_per_lane\":[%s],\"floor_per_lane\":[%s],\"packets_per_lane\":%llu,\"reps\":%d,"
@@ -449,6 +477,7 @@ bool parse_args(int argc, char** argv, Options& o) {
       while (std::getline(ss, m, ','))
         if (m == "hit") o.modes.push_back(Mode::hit);
         else if (m == "new") o.modes.push_back(Mode::new_flow);
+        else if (m == "new-udp") o.modes.push_back(Mode::new_udp);
         else if (m == "pass") o.modes.push_back(Mode::pass);
         else if (m == "line") o.modes.push_back(Mode::line);
         else return false;
@@ -464,7 +493,7 @@ int main(int argc, char** argv) {
   Options o;
   if (!parse_args(argc, argv, o)) {
     std::fprintf(stderr, "usage: dpdk_bench [--packets N] [--reps R] [--in-flight N] [--workers 1|2]\n"
-                         "  [--tables 1000,100000,1000000] [--modes hit,new,pass,line] [--fill F] [--mem MB]\n"
+                         "  [--tables 1000,100000,1000000] [--modes hit,new,new-udp,pass,line] [--fill F] [--mem MB]\n"
                          "  [--table-pages huge|small]\n");
     return 2;
   }

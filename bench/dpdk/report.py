@@ -38,20 +38,33 @@ def cell(r):
 
 def table(rows):
     line = any(r["mode"] == "line" for r in rows)
-    out = ["| workers | conn table | live flows | hit | new flow (full table, evicting) | pass |"
-           + (" one memory line (hit's memory floor) |" if line else ""),
-           "|---:|---:|---:|---:|---:|---:|" + ("---:|" if line else "")]
+    udp = any(r["mode"] == "new-udp" for r in rows)
+    modes = ("hit", "new") + (("new-udp",) if udp else ()) + ("pass",) + (("line",) if line else ())
+    title = {"hit": "hit", "new": "new flow, TCP SYN (full table; a SYN evicts only unconfirmed)",
+             "new-udp": "new flow, UDP (full table; each recorded, evicting)", "pass": "pass",
+             "line": "one memory line (hit's memory floor)"}
+    out = ["| workers | conn table | live flows | " + " | ".join(title[m] for m in modes) + " |",
+           "|---:|---:|---:|" + "---:|" * len(modes)]
     by = {}
     for r in rows:
         by.setdefault((r["workers"], r["conn_table"]), {})[r["mode"]] = r
-    for (w, size), modes in sorted(by.items()):
-        live = next(iter(modes.values()))["live_flows"]
-        cells = [cell(modes[m]) if m in modes else "-"
-                 for m in ("hit", "new", "pass") + (("line",) if line else ())]
+    for (w, size), got in sorted(by.items()):
+        live = next(iter(got.values()))["live_flows"]
+        cells = [cell(got[m]) if m in got else "-" for m in modes]
         out.append(f"| {w} | {size:,} | {live:,} | " + " | ".join(cells) + " |")
+    # The new-flow modes' recording: records evicted and flows left
+    # unrecorded, per measured packet.
+    for r in sorted((r for r in rows if r["mode"] in ("new", "new-udp")),
+                    key=lambda r: (r["mode"], r["workers"], r["conn_table"])):
+        n = r["packets_per_lane"] * r["reps"] * r["workers"]
+        if n and "not_recorded" in r:
+            out.append(f"\n{r['mode']} {r['workers']}w {r['conn_table']:,}: evicted "
+                       f"{r['evicted'] / n:.2f} and not recorded {r['not_recorded'] / n:.2f} "
+                       "per packet (the median run)")
     # `line` runs no worker: its reason counters do not move.
+    want = {"hit": "tx_hit", "new": "tx_new", "new-udp": "tx_new", "pass": "pass_not_vip"}
     bad = [r for r in rows if r["mode"] != "line" and (r["reason_share"] < 0.999 or
-           r["reason"] != {"hit": "tx_hit", "new": "tx_new", "pass": "pass_not_vip"}[r["mode"]])]
+           r["reason"] != want[r["mode"]])]
     for r in bad:
         out.append(f"\nWARNING: {r['mode']} {r['workers']}w {r['conn_table']}: "
                    f"{r['reason']} {r['reason_share']:.3f}")
