@@ -158,31 +158,47 @@ bool ConnTable::remove(const sl_flow_key& k) {
   return true;
 }
 
-// A full table (capacity records): evicts the oldest record among the
-// next kEvictScan in use under the clock hand (unconfirmed only if so
-// asked), looking at most 4 kEvictScan positions on.
+// A full table (capacity records): evicts the oldest record (an
+// unconfirmed one if so asked) of the first window of kEvictWindow
+// positions under the clock hand that holds any record, looking at most
+// kEvictWindows windows on. A window holding records but no candidate
+// (a SYN's, all confirmed) ends the search: a flood of SYNs costs one
+// window each. A window is read without a branch per position: whether
+// one holds a candidate is a coin toss (0.7 of them are in use), and the
+// branches cost more than the reads.
 bool ConnTable::evict_under_hand(bool unconfirmed_only) {
-  // The next scan's records on their way (about kEvictScan / 0.7 on).
-  for (uint32_t n = 0, p = hand_ + 2 * kEvictScan; n < kEvictScan; n++, p++) {
-    if (p >= slots_) p -= slots_;
-    if (p < slots_) rte_prefetch0(&recs_[p]);
-  }
-  uint32_t victim = kNoPos;
-  uint64_t oldest = UINT64_MAX;
-  for (unsigned looked = 0, seen = 0; looked < 4 * kEvictScan && seen < kEvictScan; looked++) {
-    uint32_t p = hand_;
-    hand_ = p + 1 == slots_ ? 0 : p + 1;
-    const ConnRecord& r = recs_[p];
-    if (!r.used) continue;
-    seen++;
-    if ((!unconfirmed_only || r.used == kUnconfirmed) && r.conn.created_ns < oldest) {
-      oldest = r.conn.created_ns;
-      victim = p;
+  static_assert(kEvictWindow <= ConnBucket::kWays, "a window fits the smallest table");
+  for (unsigned window = 0; window < kEvictWindows; window++) {
+    uint32_t start = hand_;
+    uint32_t next = start + kEvictWindow;
+    if (next >= slots_) next -= slots_;
+    hand_ = next;
+    // The next window's records on their way.
+    for (uint32_t i = 0, p = next; i < kEvictWindow; i++) {
+      rte_prefetch0(&recs_[p]);
+      p = p + 1 == slots_ ? 0 : p + 1;
     }
+    uint32_t victim = kNoPos, in_use = 0;
+    uint64_t oldest = UINT64_MAX;
+    // Masks, not conditions: the compiler turns `?:` here back into jumps.
+    for (uint32_t i = 0, p = start; i < kEvictWindow; i++) {
+      const ConnRecord& r = recs_[p];
+      uint32_t used = r.used;
+      in_use |= used;
+      uint64_t candidate = unconfirmed_only ? used == kUnconfirmed : used != 0;
+      uint64_t t = r.conn.created_ns | (candidate - 1);  // not one: never the oldest
+      uint64_t older = uint64_t(0) - uint64_t(t < oldest);
+      oldest = (t & older) | (oldest & ~older);
+      victim = uint32_t((p & older) | (victim & ~older));
+      p = p + 1 == slots_ ? 0 : p + 1;
+    }
+    if (victim != kNoPos) {
+      remove_at(victim);
+      return true;
+    }
+    if (in_use) return false;
   }
-  if (victim == kNoPos) return false;
-  remove_at(victim);
-  return true;
+  return false;
 }
 
 // A free way of the key's first bucket, else of its second; both full:

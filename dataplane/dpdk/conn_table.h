@@ -96,7 +96,11 @@ class ConnTable {
     uint64_t a, b;
   };
   static constexpr uint32_t kNoPos = UINT32_MAX;
-  static constexpr unsigned kEvictScan = 8;
+  // A full table's clock hand reads a window of positions per eviction
+  // (about 8 records in use at 0.7) and looks at most kEvictWindows windows
+  // on for one that holds any.
+  static constexpr unsigned kEvictWindow = 12;
+  static constexpr unsigned kEvictWindows = 4;
   static constexpr uint32_t kMaxBulk = 64;
 
   // `huge`: advise transparent huge pages when the EAL has no hugepages
@@ -158,10 +162,10 @@ class ConnTable {
   }
   // Records `k` if absent: its position, -EEXIST (present, left as it
   // is) or -ENOSPC (no room, even after evicting). A table of capacity
-  // records first evicts the oldest of the next kEvictScan records under
-  // the clock hand; two full buckets, the oldest of their records (`used`
-  // kUnconfirmed: either only an unconfirmed one). `evictions` counts the
-  // records evicted.
+  // records first evicts the oldest record of the next kEvictWindow
+  // positions under the clock hand (evict_under_hand); two full buckets,
+  // the oldest of their records (`used` kUnconfirmed: either only an
+  // unconfirmed one). `evictions` counts the records evicted.
   int32_t insert(const sl_flow_key& k, const sl_conn& c, uint32_t used, unsigned& evictions);
   bool remove(const sl_flow_key& k);
   // A record's fields in place, under its sequence count (nullptr: kept).

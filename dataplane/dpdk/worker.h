@@ -13,7 +13,7 @@
 //
 // A full table never stalls a packet: an insert that finds no room evicts
 // (ConnTable::insert: the oldest of the next few records under a clock
-// hand, kEvictScan, or of the key's two buckets; by created_ns; a SYN only
+// hand, kEvictWindow positions, or of the key's two buckets; by created_ns; a SYN only
 // an unconfirmed one); if that fails, the flow goes to its pick
 // unrecorded and `conn_not_recorded` counts it. Sync imports (conn_put)
 // evict the same way.
@@ -76,7 +76,6 @@ struct WorkerStats {
 
 class Worker {
  public:
-  static constexpr unsigned kEvictScan = ConnTable::kEvictScan;
 
   // Registers `cfg.id` with tables.qsbr() and puts it online.
   static Result<std::unique_ptr<Worker>> create(Tables& tables, const WorkerConfig& cfg);

@@ -97,6 +97,24 @@ TEST_F(ConnTableTest, TableOfOne) {
   EXPECT_EQ(t->insert(a, conn(1, 40), kUnconfirmed, ev), 0);
 }
 
+// The hand reads windows of kEvictWindow positions. A table of one record
+// has one bucket (15 positions) and its record at position 0: the hand
+// starts windows at 0, 12, 9, 6, 3, 0, ..., and the window from 3 (3..14)
+// holds no record, so that eviction reads the next window too.
+TEST_F(ConnTableTest, TheHandReadsOnPastAWindowWithoutRecords) {
+  static_assert(ConnTable::kEvictWindow == 12, "the hand's starts below");
+  auto t = make(1);
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->slots(), 15u);
+  ASSERT_EQ(t->insert(key4(0, 1000), conn(0, 1), kConfirmed, ev), 0);
+  for (uint32_t i = 1; i <= 6; i++) {
+    EXPECT_EQ(t->insert(key4(i, 1000), conn(i, 1 + i), kConfirmed, ev), 0) << i;
+    EXPECT_EQ(t->lookup(key4(i - 1, 1000)), ConnTable::kNoPos) << i;
+    EXPECT_EQ(ev, i);
+  }
+  EXPECT_EQ(t->count(), 1u);
+}
+
 TEST_F(ConnTableTest, CollisionsInOneBucketSpillAndAreFound) {
   auto t = make(256);
   ASSERT_TRUE(t);
