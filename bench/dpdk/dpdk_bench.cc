@@ -8,9 +8,10 @@
 // mbufs go round without allocation. Before each burst a generator writes
 // every frame's flow (IPv4 source address and source port): for hit a
 // flow drawn uniformly from all live flows of the table, for new flow (TCP
-// SYNs, or UDP datagrams) a fresh one, for pass one drawn as for hit. The measured loop is
-// rx -> generate -> Worker::burst -> tx; the floor is rx -> generate -> tx
-// with the same frames, so the difference is the worker's own cost.
+// SYNs, or UDP datagrams) a fresh one, for pass one drawn as for hit. The
+// measured loop is rx -> generate -> Worker::burst -> tx; the floor is
+// rx -> generate -> tx with the same frames, so the difference is the
+// worker's own cost.
 //
 // line is the floor's loop plus one read per packet of a random line
 // (picked by the frame's flow) in memory the size of the table's records,
@@ -62,6 +63,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -80,19 +82,15 @@ using sluice::test::Bytes;
 using sluice::test::L4;
 
 enum class Mode { hit, new_flow, new_udp, pass, line };
+// The modes by their --modes names (and the JSON's "mode").
+constexpr struct {
+  Mode mode;
+  const char* name;
+} kModes[] = {{Mode::hit, "hit"},   {Mode::new_flow, "new"}, {Mode::new_udp, "new-udp"},
+              {Mode::pass, "pass"}, {Mode::line, "line"}};
 const char* mode_name(Mode m) {
-  switch (m) {
-    case Mode::hit:
-      return "hit";
-    case Mode::new_flow:
-      return "new";
-    case Mode::new_udp:
-      return "new-udp";
-    case Mode::pass:
-      return "pass";
-    case Mode::line:
-      return "line";
-  }
+  for (const auto& k : kModes)
+    if (k.mode == m) return k.name;
   return "?";
 }
 bool fresh_flows(Mode m) { return m == Mode::new_flow || m == Mode::new_udp; }
@@ -189,7 +187,7 @@ inline void read_lines(Lane& l, rte_mbuf** pkts, uint16_t n) {
 }
 
 // The generator: writes one frame's flow (untagged IPv4 frame: source
-// address at bytes 26..29, TCP source port at 34..35).
+// address at bytes 26..29, TCP or UDP source port at 34..35).
 inline void generate(Lane& l, rte_mbuf* m) {
   uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
   uint32_t a;
@@ -474,13 +472,12 @@ bool parse_args(int argc, char** argv, Options& o) {
       o.modes.clear();
       std::stringstream ss(v);
       std::string m;
-      while (std::getline(ss, m, ','))
-        if (m == "hit") o.modes.push_back(Mode::hit);
-        else if (m == "new") o.modes.push_back(Mode::new_flow);
-        else if (m == "new-udp") o.modes.push_back(Mode::new_udp);
-        else if (m == "pass") o.modes.push_back(Mode::pass);
-        else if (m == "line") o.modes.push_back(Mode::line);
-        else return false;
+      while (std::getline(ss, m, ',')) {
+        auto k = std::find_if(std::begin(kModes), std::end(kModes),
+                              [&](const auto& x) { return m == x.name; });
+        if (k == std::end(kModes)) return false;
+        o.modes.push_back(k->mode);
+      }
     } else return false;
   }
   return o.reps > 0 && o.in_flight >= dpdk::kBurst && o.workers >= 1 && o.workers <= 2 &&

@@ -143,10 +143,10 @@ bool ConnTable::read(uint32_t pos, sl_flow_key& k, sl_conn& c) const {
 // Frees the record's way (and the spill it counted in its first bucket).
 void ConnTable::remove_at(uint32_t pos) {
   ConnRecord& r = recs_[pos];
-  uint32_t bi = bucket_of(pos);
+  uint32_t bi = bucket_of(pos), first = first_bucket(r.hash);
   buckets_[bi].sig[pos - bi * ConnBucket::kWays] = 0;
-  ConnBucket& home = buckets_[first_bucket(r.hash)];
-  if (first_bucket(r.hash) != bi && home.spilled != ConnBucket::kSpillStuck) home.spilled--;
+  ConnBucket& home = buckets_[first];
+  if (first != bi && home.spilled != ConnBucket::kSpillStuck) home.spilled--;
   record_write(r, 0, nullptr);
   count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }

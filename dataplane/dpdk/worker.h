@@ -12,11 +12,11 @@
 // record's sequence count (conns_page).
 //
 // A full table never stalls a packet: an insert that finds no room evicts
-// (ConnTable::insert: the oldest of the next few records under a clock
-// hand, kEvictWindow positions, or of the key's two buckets; by created_ns; a SYN only
-// an unconfirmed one); if that fails, the flow goes to its pick
-// unrecorded and `conn_not_recorded` counts it. Sync imports (conn_put)
-// evict the same way.
+// (ConnTable::insert: the oldest record of a window of positions under a
+// clock hand, or of the key's two buckets; by created_ns; a SYN only an
+// unconfirmed one); if that fails, the flow goes to its pick unrecorded
+// and `conn_not_recorded` counts it. Sync imports (conn_put) evict the
+// same way.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -76,7 +76,6 @@ struct WorkerStats {
 
 class Worker {
  public:
-
   // Registers `cfg.id` with tables.qsbr() and puts it online.
   static Result<std::unique_ptr<Worker>> create(Tables& tables, const WorkerConfig& cfg);
   ~Worker();
