@@ -14,7 +14,8 @@
 //          packed together (the same cache footprint in P / 64 pages).
 //   work   W rounds of independent ALU work per item (no memory), alone,
 //          and beside one random line of the buffer per item, prefetched
-//          with the batch (as the worker does) or a whole batch earlier.
+//          with the batch (as the worker does), a whole batch earlier, or
+//          spread: one prefetch per item, kSpreadAhead items ahead.
 //          Where memory overlapped the work, work + line would read
 //          max(work, line); where it costs the core time, their sum.
 //          Three interleaved rounds each; the medians.
@@ -100,7 +101,10 @@ double probe_pages(const Buffer& b, uint64_t pages, bool dense, uint64_t items, 
   return double(now_ns() - t0) / double(batches * kBatch);
 }
 
-enum class Lines { none, batch, ahead };
+enum class Lines { none, batch, ahead, spread };
+// Lines::spread: each item's prefetch goes out kSpreadAhead items before
+// its read, one per item amid the work (not a batch's worth at once).
+constexpr int kSpreadAhead = 16;
 
 // work: ns per item for `w` rounds of work, with or without a line.
 double probe_work(const Buffer& b, int w, Lines lines, uint64_t items, uint64_t& sink) {
@@ -115,14 +119,30 @@ double probe_work(const Buffer& b, int w, Lines lines, uint64_t items, uint64_t&
   };
   uint64_t batches = items / kBatch, x = 0;
   if (lines == Lines::ahead) fetch(at[0]);
+  if (lines == Lines::spread)  // at[0] and at[1] as one ring of 2 x kBatch
+    for (int i = 0; i < kSpreadAhead; i++) {
+      at[0][i] = b.p + r.below(n_lines) * 64;
+      _mm_prefetch(reinterpret_cast<const char*>(at[0][i]), _MM_HINT_T0);
+    }
+  const uint8_t** ring = at[0];
   uint64_t t0 = now_ns();
   for (uint64_t k = 0; k < batches; k++) {
     const uint8_t** cur = at[k & 1];
     if (lines == Lines::batch) fetch(cur);
     if (lines == Lines::ahead) fetch(at[(k + 1) & 1]);
     for (int i = 0; i < kBatch; i++) {
-      uint64_t v =
-          lines == Lines::none ? r.next() : *reinterpret_cast<const volatile uint64_t*>(cur[i]);
+      uint64_t v;
+      if (lines == Lines::none) {
+        v = r.next();
+      } else if (lines == Lines::spread) {
+        unsigned j = unsigned(k * kBatch + unsigned(i)) % (2 * kBatch);
+        const uint8_t*& next = ring[(j + kSpreadAhead) % (2 * kBatch)];
+        next = b.p + r.below(n_lines) * 64;
+        _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T0);
+        v = *reinterpret_cast<const volatile uint64_t*>(ring[j]);
+      } else {
+        v = *reinterpret_cast<const volatile uint64_t*>(cur[i]);
+      }
       x += v + work(uint64_t(i) + k, w);
     }
   }
@@ -189,19 +209,21 @@ int main(int argc, char** argv) {
     return std::max(std::min(a, b), std::min(std::max(a, b), c));
   };
   for (int w : {0, 20, 40}) {
-    double v[3][3];
+    double v[4][3];
     for (int k = 0; k < 3; k++) {
       v[0][k] = probe_work(b, w, Lines::none, items, sink);
       v[1][k] = probe_work(b, w, Lines::batch, items, sink);
       v[2][k] = probe_work(b, w, Lines::ahead, items, sink);
+      v[3][k] = probe_work(b, w, Lines::spread, items, sink);
     }
     double none = median3(v[0][0], v[0][1], v[0][2]);
     double batch = median3(v[1][0], v[1][1], v[1][2]);
     double ahead = median3(v[2][0], v[2][1], v[2][2]);
+    double spread = median3(v[3][0], v[3][1], v[3][2]);
     std::printf(
         "{\"probe\":\"work\",\"mb\":%zu,\"work_rounds\":%d,\"advice\":\"%s\",\"work_ns\":%.2f,"
-        "\"with_line_ns\":%.2f,\"with_line_ahead_ns\":%.2f}\n",
-        mb, w, pages_kind, none, batch, ahead);
+        "\"with_line_ns\":%.2f,\"with_line_ahead_ns\":%.2f,\"with_line_spread_ns\":%.2f}\n",
+        mb, w, pages_kind, none, batch, ahead, spread);
   }
   std::fflush(stdout);
   asm volatile("" : : "r"(sink));  // the sums are used
