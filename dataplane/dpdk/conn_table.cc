@@ -5,6 +5,7 @@
 #include <rte_malloc.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -167,33 +168,42 @@ bool ConnTable::remove(const sl_flow_key& k) {
 // one holds a candidate is a coin toss (0.7 of them are in use), and the
 // branches cost more than the reads.
 bool ConnTable::evict_under_hand(bool unconfirmed_only) {
-  static_assert(kEvictWindow <= ConnBucket::kWays, "a window fits the smallest table");
+  static_assert(kEvictWindow <= ConnBucket::kWays && kEvictWindow <= 16,
+                "a window fits the smallest table, and its places 4 bits");
+  // The `used` marks (0, kConfirmed, kUnconfirmed) a victim may have, a
+  // bit each.
+  const uint32_t accept =
+      unconfirmed_only ? 1u << kUnconfirmed : (1u << kConfirmed) | (1u << kUnconfirmed);
   for (unsigned window = 0; window < kEvictWindows; window++) {
+    // Windows end at the last position (one shorter window a sweep), so
+    // a window's positions never wrap.
     uint32_t start = hand_;
-    uint32_t next = start + kEvictWindow;
-    if (next >= slots_) next -= slots_;
-    hand_ = next;
+    uint32_t end = start + std::min(kEvictWindow, slots_ - start);
+    hand_ = end == slots_ ? 0 : end;
     // The next window's records on their way.
-    for (uint32_t i = 0, p = next; i < kEvictWindow; i++) {
+    for (uint32_t p = hand_, e = hand_ + std::min(kEvictWindow, slots_ - hand_); p < e; p++)
       rte_prefetch0(&recs_[p]);
-      p = p + 1 == slots_ ? 0 : p + 1;
-    }
-    uint32_t victim = kNoPos, in_use = 0;
+    // The oldest as one minimum, without a branch per position: each
+    // position's created_ns shifted up 4 bits, its place in the window in
+    // those bits (created_ns < 2^60: the monotonic clock's 36 years; ties
+    // go to the first); all ones for one that is not a candidate.
+    uint32_t in_use = 0;
     uint64_t oldest = UINT64_MAX;
-    // Masks, not conditions: the compiler turns `?:` here back into jumps.
-    for (uint32_t i = 0, p = start; i < kEvictWindow; i++) {
-      const ConnRecord& r = recs_[p];
-      uint32_t used = r.used;
-      in_use |= used;
-      uint64_t candidate = unconfirmed_only ? used == kUnconfirmed : used != 0;
-      uint64_t t = r.conn.created_ns | (candidate - 1);  // not one: never the oldest
-      uint64_t older = uint64_t(0) - uint64_t(t < oldest);
-      oldest = (t & older) | (oldest & ~older);
-      victim = uint32_t((p & older) | (victim & ~older));
-      p = p + 1 == slots_ ? 0 : p + 1;
-    }
-    if (victim != kNoPos) {
-      remove_at(victim);
+    const ConnRecord* w = &recs_[start];
+    auto scan = [&](uint32_t n) {
+      for (uint32_t i = 0; i < n; i++) {
+        uint32_t used = w[i].used;
+        in_use |= used;
+        uint64_t not_candidate = uint64_t(accept >> used & 1) - 1;
+        oldest = std::min<uint64_t>(oldest, (w[i].conn.created_ns << 4 | i) | not_candidate);
+      }
+    };
+    if (end - start == kEvictWindow)
+      scan(kEvictWindow);  // unrolled
+    else
+      scan(end - start);
+    if (oldest != UINT64_MAX) {
+      remove_at(start + uint32_t(oldest & 15));
       return true;
     }
     if (in_use) return false;
