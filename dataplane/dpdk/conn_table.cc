@@ -251,6 +251,11 @@ int32_t ConnTable::insert(const sl_flow_key& k, const sl_conn& c, uint32_t used,
                           unsigned& evictions) {
   uint32_t h = hash(k);
   if (lookup_hashed(k, h) != kNoPos) return -EEXIST;
+  return insert_absent(k, h, c, used, evictions);
+}
+
+int32_t ConnTable::insert_absent(const sl_flow_key& k, uint32_t h, const sl_conn& c,
+                                 uint32_t used, unsigned& evictions) {
   bool unconfirmed_only = used == kUnconfirmed;
   if (count() >= cap_) {
     if (!evict_under_hand(unconfirmed_only)) return -ENOSPC;

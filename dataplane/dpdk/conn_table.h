@@ -131,7 +131,7 @@ class ConnTable {
   // evictions): finish answers for the table as it is when it runs.
   struct Staged {
     Head q;
-    uint32_t h;
+    uint32_t h;  // the key's hash
     uint32_t cand;
   };
   void start(Staged& s, const sl_flow_key& k) const {
@@ -167,6 +167,11 @@ class ConnTable {
   // the oldest of their records (`used` kUnconfirmed: either only an
   // unconfirmed one). `evictions` counts the records evicted.
   int32_t insert(const sl_flow_key& k, const sl_conn& c, uint32_t used, unsigned& evictions);
+  // insert() for a key the caller has just looked up and not found, with
+  // nothing written to the table since: `h` is the hash of that lookup
+  // (Staged::h), and neither is done again.
+  int32_t insert_absent(const sl_flow_key& k, uint32_t h, const sl_conn& c, uint32_t used,
+                        unsigned& evictions);
   bool remove(const sl_flow_key& k);
   // A record's fields in place, under its sequence count (nullptr: kept).
   void write(uint32_t pos, uint32_t used, const sl_conn* c) { rewrite(recs_[pos], used, c); }

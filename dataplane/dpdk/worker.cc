@@ -65,11 +65,13 @@ inline uint64_t monotonic_ns() {
 }
 
 // Insert if absent. 0: recorded; -1: present, or no room even after
-// evicting (counted).
-int conn_insert(Worker::Hot& h, const sl_flow_key* k, const sl_conn* c,
-                uint32_t used = kConfirmed) {
+// evicting (counted). `absent_hash`: `k` was just looked up by that hash
+// and not found (the back's own key), so insert looks for it no more.
+int conn_insert(Worker::Hot& h, const sl_flow_key* k, const sl_conn* c, uint32_t used,
+                const uint32_t* absent_hash) {
   unsigned evictions = 0;
-  int32_t pos = h.conns->insert(*k, *c, used, evictions);
+  int32_t pos = absent_hash ? h.conns->insert_absent(*k, *absent_hash, *c, used, evictions)
+                            : h.conns->insert(*k, *c, used, evictions);
   if (evictions) bump(h.stats.conn_evicted, evictions);
   if (pos >= 0) return 0;
   if (pos == -ENOSPC) bump(h.stats.conn_not_recorded, 1);
@@ -87,7 +89,24 @@ inline sl_conn* conn_at(Worker::Hot& h, uint32_t pos) {
 struct sl_dpdk_ctx {
   sluice::dpdk::Worker::Hot* h;
   rte_mbuf* m;
+  // The packet's own key when the back's lookup of it missed, and the
+  // hash it was looked up by: an insert of that key (at most one a
+  // packet) need not hash it or look for it again.
+  const struct sl_flow_key* absent = nullptr;
+  uint32_t absent_hash = 0;
 };
+
+namespace sluice::dpdk {
+namespace {
+// The insert of one packet's back: its hash, if the back's lookup of
+// this very key just missed (used once).
+int conn_insert_from(sl_dpdk_ctx* ctx, const sl_flow_key* k, const sl_conn* c, uint32_t used) {
+  const uint32_t* absent_hash = k == ctx->absent ? &ctx->absent_hash : nullptr;
+  ctx->absent = nullptr;
+  return conn_insert(*ctx->h, k, c, used, absent_hash);
+}
+}  // namespace
+}  // namespace sluice::dpdk
 #define SL_PL_CTX struct sl_dpdk_ctx
 #include "core/pipeline_ops.h"
 
@@ -132,7 +151,7 @@ SL_INLINE struct sl_conn* sl_pl_conn_lookup(sl_dpdk_ctx* ctx, const struct sl_fl
 SL_INLINE int sl_pl_conn_insert(sl_dpdk_ctx* ctx, const struct sl_flow_key* k,
                                 const struct sl_conn* c)
 {
-  return sluice::dpdk::conn_insert(*ctx->h, k, c);
+  return sluice::dpdk::conn_insert_from(ctx, k, c, sluice::dpdk::kConfirmed);
 }
 
 SL_INLINE sluice::dpdk::ConnRecord* sl_dpdk_slot_of(const struct sl_conn* rec)
@@ -163,7 +182,7 @@ SL_INLINE int sl_pl_conn_unconfirmed(sl_dpdk_ctx*, const struct sl_conn* rec)
 SL_INLINE int sl_pl_conn_insert_unconfirmed(sl_dpdk_ctx* ctx, const struct sl_flow_key* k,
                                             const struct sl_conn* c)
 {
-  return sluice::dpdk::conn_insert(*ctx->h, k, c, sluice::dpdk::kUnconfirmed);
+  return sluice::dpdk::conn_insert_from(ctx, k, c, sluice::dpdk::kUnconfirmed);
 }
 
 SL_INLINE int sl_pl_conn_confirm(sl_dpdk_ctx*, const struct sl_flow_key*, struct sl_conn* rec)
@@ -399,8 +418,14 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
     sl_dpdk_ctx ctx{&h, pkts[i]};
     if (s[i].in_vip) {
       sl_conn* c = nullptr;
-      if (sl_pl_wants_conn(&s[i]))
-        c = conn_at(h, t.finish(q[i], s[i].p.flow));
+      if (sl_pl_wants_conn(&s[i])) {
+        uint32_t pos = t.finish(q[i], s[i].p.flow);
+        if (pos == ConnTable::kNoPos) {
+          ctx.absent = &s[i].p.flow;
+          ctx.absent_hash = q[i].h;
+        }
+        c = conn_at(h, pos);
+      }
       r[i] = sl_pl_back(&ctx, &s[i], c);
     }
     r[i] = sl_pl_finish(&ctx, &s[i], r[i]);
@@ -431,7 +456,7 @@ void Worker::poll_commands() {
         if (p != ConnTable::kNoPos) table_->remove(cmd[i].key);
       } else if (p != ConnTable::kNoPos) {
         table_->write(p, kConfirmed, &cmd[i].conn);
-      } else if (conn_insert(h, &cmd[i].key, &cmd[i].conn) != 0) {
+      } else if (conn_insert(h, &cmd[i].key, &cmd[i].conn, kConfirmed, nullptr) != 0) {
         bump(h.stats.commands_failed, 1);
         continue;
       }

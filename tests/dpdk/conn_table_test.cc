@@ -239,6 +239,28 @@ TEST_F(ConnTableTest, TheHandsOldestTiesToTheFirstAndLargeClocksOrder) {
   EXPECT_EQ(t->count(), 8u);
 }
 
+// A staged miss's hash records the key without a second lookup, where a
+// full lookup finds it; a full table evicts for it as insert() does.
+TEST_F(ConnTableTest, InsertAbsentRecordsByTheMissesHash) {
+  auto t = make(8);
+  ASSERT_TRUE(t);
+  ConnTable::Staged s;
+  for (uint32_t i = 0; i < 9; i++) {
+    sl_flow_key k = key4(i, 2000);
+    t->start(s, k);
+    t->match(s);
+    ASSERT_EQ(t->finish(s, k), ConnTable::kNoPos);
+    ASSERT_EQ(s.h, Probe::hash(k));
+    int32_t p = t->insert_absent(k, s.h, conn(i, 10 + i), kConfirmed, ev);
+    ASSERT_GE(p, 0) << i;
+    EXPECT_EQ(t->lookup(k), uint32_t(p)) << i;
+    EXPECT_EQ(t->insert(k, conn(i, 10 + i), kConfirmed, ev), -EEXIST) << i;
+  }
+  EXPECT_EQ(t->count(), 8u);
+  EXPECT_EQ(ev, 1u);
+  EXPECT_EQ(t->lookup(key4(0, 2000)), ConnTable::kNoPos) << "the oldest went for the ninth";
+}
+
 TEST_F(ConnTableTest, TwoFullBucketsEvictTheirOldest) {
   auto t = make(64);
   ASSERT_TRUE(t);
