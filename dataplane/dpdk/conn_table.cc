@@ -175,35 +175,45 @@ bool ConnTable::evict_under_hand(bool unconfirmed_only) {
   const uint32_t accept =
       unconfirmed_only ? 1u << kUnconfirmed : (1u << kConfirmed) | (1u << kUnconfirmed);
   for (unsigned window = 0; window < kEvictWindows; window++) {
-    // Windows end at the last position (one shorter window a sweep), so
-    // a window's positions never wrap.
+    // Windows wrap at the end, so where they fall shifts from one sweep to
+    // the next. (Tried: windows that end at the last position, the same
+    // every sweep; a new UDP flow in a table of 1e6 lost 15 ns.)
     uint32_t start = hand_;
-    uint32_t end = start + std::min(kEvictWindow, slots_ - start);
-    hand_ = end == slots_ ? 0 : end;
+    uint32_t next = start + kEvictWindow;
+    if (next >= slots_) next -= slots_;
+    hand_ = next;
     // The next window's records on their way.
-    for (uint32_t p = hand_, e = hand_ + std::min(kEvictWindow, slots_ - hand_); p < e; p++)
-      rte_prefetch0(&recs_[p]);
+    if (next + kEvictWindow <= slots_) {
+      for (uint32_t i = 0; i < kEvictWindow; i++) rte_prefetch0(&recs_[next + i]);
+    } else {
+      for (uint32_t i = 0, p = next; i < kEvictWindow; i++) {
+        rte_prefetch0(&recs_[p]);
+        p = p + 1 == slots_ ? 0 : p + 1;
+      }
+    }
     // The oldest as one minimum, without a branch per position: each
     // position's created_ns shifted up 4 bits, its place in the window in
     // those bits (created_ns < 2^60: the monotonic clock's 36 years; ties
     // go to the first); all ones for one that is not a candidate.
     uint32_t in_use = 0;
-    uint64_t oldest = UINT64_MAX;
-    const ConnRecord* w = &recs_[start];
-    auto scan = [&](uint32_t n) {
-      for (uint32_t i = 0; i < n; i++) {
-        uint32_t used = w[i].used;
-        in_use |= used;
-        uint64_t not_candidate = uint64_t(accept >> used & 1) - 1;
-        oldest = std::min<uint64_t>(oldest, (w[i].conn.created_ns << 4 | i) | not_candidate);
-      }
+    auto key = [&](const ConnRecord& r, uint32_t i) {
+      uint32_t used = r.used;
+      in_use |= used;
+      return uint64_t(r.conn.created_ns << 4 | i) | (uint64_t(accept >> used & 1) - 1);
     };
-    if (end - start == kEvictWindow)
-      scan(kEvictWindow);  // unrolled
-    else
-      scan(end - start);
+    uint64_t oldest = UINT64_MAX;
+    if (start + kEvictWindow <= slots_) {  // all but the window that wraps
+      const ConnRecord* w = &recs_[start];
+      for (uint32_t i = 0; i < kEvictWindow; i++) oldest = std::min(oldest, key(w[i], i));
+    } else {
+      for (uint32_t i = 0, p = start; i < kEvictWindow; i++) {
+        oldest = std::min(oldest, key(recs_[p], i));
+        p = p + 1 == slots_ ? 0 : p + 1;
+      }
+    }
     if (oldest != UINT64_MAX) {
-      remove_at(start + uint32_t(oldest & 15));
+      uint32_t victim = start + uint32_t(oldest & 15);
+      remove_at(victim >= slots_ ? victim - slots_ : victim);
       return true;
     }
     if (in_use) return false;

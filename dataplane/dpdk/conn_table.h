@@ -97,8 +97,8 @@ class ConnTable {
   };
   static constexpr uint32_t kNoPos = UINT32_MAX;
   // A full table's clock hand reads a window of positions per eviction
-  // (about 8 records in use at 0.7; a window ends at the last position) and
-  // looks at most kEvictWindows windows on for one that holds any.
+  // (about 8 records in use at 0.7) and looks at most kEvictWindows windows
+  // on for one that holds any.
   static constexpr unsigned kEvictWindow = 12;
   static constexpr unsigned kEvictWindows = 4;
   static constexpr uint32_t kMaxBulk = 64;

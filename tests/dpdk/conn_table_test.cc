@@ -97,13 +97,12 @@ TEST_F(ConnTableTest, TableOfOne) {
   EXPECT_EQ(t->insert(a, conn(1, 40), kUnconfirmed, ev), 0);
 }
 
-// The hand reads windows of kEvictWindow positions, a window ending at the
-// last position. A table of one record has one bucket (15 positions) and
-// its record at position 0: the hand's windows are 0..11 and 12..14, and
-// 12..14 holds no record, so every eviction after the first reads on to
-// the next window.
+// The hand reads windows of kEvictWindow positions. A table of one record
+// has one bucket (15 positions) and its record at position 0: the hand
+// starts windows at 0, 12, 9, 6, 3, 0, ..., and the window from 3 (3..14)
+// holds no record, so that eviction reads the next window too.
 TEST_F(ConnTableTest, TheHandReadsOnPastAWindowWithoutRecords) {
-  static_assert(ConnTable::kEvictWindow == 12, "the hand's windows below");
+  static_assert(ConnTable::kEvictWindow == 12, "the hand's starts below");
   auto t = make(1);
   ASSERT_TRUE(t);
   ASSERT_EQ(t->slots(), 15u);
@@ -219,8 +218,9 @@ TEST_F(ConnTableTest, FullTableEvictsTheOldestUnderTheClockHand) {
 }
 
 // The hand's minimum packs each record's place in the window under its
-// created_ns: ties go to the earlier position, and clocks far from zero
-// (either side of 2^59) order as they are.
+// created_ns: ties go to the earlier place, in a window that wraps as in
+// one that does not, and clocks far from zero (either side of 2^59) order
+// as they are.
 TEST_F(ConnTableTest, TheHandsOldestTiesToTheFirstAndLargeClocksOrder) {
   auto t = make(8);
   ASSERT_TRUE(t);
@@ -230,9 +230,10 @@ TEST_F(ConnTableTest, TheHandsOldestTiesToTheFirstAndLargeClocksOrder) {
   for (uint32_t i = 0; i < 8; i++)
     ASSERT_EQ(t->insert(key4(i, 1000), conn(i, created[i]), kConfirmed, ev), int32_t(i));
   EXPECT_EQ(t->insert(key4(100, 1000), conn(0, base + 100), kConfirmed, ev), 4) << "below 2^59";
-  // The hand moved on to 12..14 (empty) and reads 0..11 again.
+  // The window from 12 wraps: 12, 13, 14, 0, 1, ..., 8.
   EXPECT_EQ(t->insert(key4(101, 1000), conn(0, base + 101), kConfirmed, ev), 1) << "a tie: the first";
   EXPECT_EQ(t->lookup(key4(2, 1000)), 2u);
+  // From 9: 9..14, 0..5; from 6: 6..14, 0..2.
   EXPECT_EQ(t->insert(key4(102, 1000), conn(0, base + 102), kConfirmed, ev), 2) << "then the other";
   EXPECT_EQ(t->insert(key4(103, 1000), conn(0, base + 103), kConfirmed, ev), 7);
   EXPECT_EQ(ev, 4u);
