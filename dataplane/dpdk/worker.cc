@@ -35,6 +35,12 @@ struct alignas(RTE_CACHE_LINE_SIZE) Worker::Hot {
   VipTable::Words vip_key;
   const sl_vip_meta* vip_meta;
   WorkerStats stats;  // written with relaxed atomic stores
+  // The key of the back running now when its lookup missed, and the hash
+  // it was looked up by: an insert of that very key (at most one a
+  // packet) need not hash it or look for it again. Cleared with each
+  // burst (its keys live in the burst's frame) and when used.
+  const sl_flow_key* absent_key;
+  uint32_t absent_hash;
   alignas(RTE_CACHE_LINE_SIZE) uint32_t cursors[SL_MAX_VIPS];
   // Per-source new-flow buckets (core/limit.h), direct-mapped: a source
   // that collides with another starts a full bucket. Per worker: RSS
@@ -89,21 +95,17 @@ inline sl_conn* conn_at(Worker::Hot& h, uint32_t pos) {
 struct sl_dpdk_ctx {
   sluice::dpdk::Worker::Hot* h;
   rte_mbuf* m;
-  // The packet's own key when the back's lookup of it missed, and the
-  // hash it was looked up by: an insert of that key (at most one a
-  // packet) need not hash it or look for it again.
-  const struct sl_flow_key* absent = nullptr;
-  uint32_t absent_hash = 0;
 };
 
 namespace sluice::dpdk {
 namespace {
-// The insert of one packet's back: its hash, if the back's lookup of
-// this very key just missed (used once).
+// The insert of a packet's back: by the hash of the lookup that just
+// missed, if it is of that very key (Hot::absent_key).
 int conn_insert_from(sl_dpdk_ctx* ctx, const sl_flow_key* k, const sl_conn* c, uint32_t used) {
-  const uint32_t* absent_hash = k == ctx->absent ? &ctx->absent_hash : nullptr;
-  ctx->absent = nullptr;
-  return conn_insert(*ctx->h, k, c, used, absent_hash);
+  Worker::Hot& h = *ctx->h;
+  const uint32_t* absent_hash = k == h.absent_key ? &h.absent_hash : nullptr;
+  h.absent_key = nullptr;
+  return conn_insert(h, k, c, used, absent_hash);
 }
 }  // namespace
 }  // namespace sluice::dpdk
@@ -378,6 +380,7 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
   if (n > kBurst) n = kBurst;
   h.now_ns = 0;
   h.vip_table = nullptr;
+  h.absent_key = nullptr;
 
   sl_pl_state s[kBurst];
   sl_reason r[kBurst];
@@ -421,8 +424,8 @@ void Worker::burst(rte_mbuf** pkts, uint16_t n, BurstOut& out, uint8_t* reasons)
       if (sl_pl_wants_conn(&s[i])) {
         uint32_t pos = t.finish(q[i], s[i].p.flow);
         if (pos == ConnTable::kNoPos) {
-          ctx.absent = &s[i].p.flow;
-          ctx.absent_hash = q[i].h;
+          h.absent_key = &s[i].p.flow;
+          h.absent_hash = q[i].h;
         }
         c = conn_at(h, pos);
       }
