@@ -183,34 +183,20 @@ bool ConnTable::evict_under_hand(bool unconfirmed_only) {
     if (next >= slots_) next -= slots_;
     hand_ = next;
     // The next window's records on their way.
-    if (next + kEvictWindow <= slots_) {
-      for (uint32_t i = 0; i < kEvictWindow; i++) rte_prefetch0(&recs_[next + i]);
-    } else {
-      for (uint32_t i = 0, p = next; i < kEvictWindow; i++) {
-        rte_prefetch0(&recs_[p]);
-        p = p + 1 == slots_ ? 0 : p + 1;
-      }
-    }
+    for_window(next, [&](uint32_t p, uint32_t) { rte_prefetch0(&recs_[p]); });
     // The oldest as one minimum, without a branch per position: each
     // position's created_ns shifted up 4 bits, its place in the window in
     // those bits (created_ns < 2^60: the monotonic clock's 36 years; ties
     // go to the first); all ones for one that is not a candidate.
     uint32_t in_use = 0;
-    auto key = [&](const ConnRecord& r, uint32_t i) {
+    uint64_t oldest = UINT64_MAX;
+    for_window(start, [&](uint32_t p, uint32_t i) {
+      const ConnRecord& r = recs_[p];
       uint32_t used = r.used;
       in_use |= used;
-      return uint64_t(r.conn.created_ns << 4 | i) | (uint64_t(accept >> used & 1) - 1);
-    };
-    uint64_t oldest = UINT64_MAX;
-    if (start + kEvictWindow <= slots_) {  // all but the window that wraps
-      const ConnRecord* w = &recs_[start];
-      for (uint32_t i = 0; i < kEvictWindow; i++) oldest = std::min(oldest, key(w[i], i));
-    } else {
-      for (uint32_t i = 0, p = start; i < kEvictWindow; i++) {
-        oldest = std::min(oldest, key(recs_[p], i));
-        p = p + 1 == slots_ ? 0 : p + 1;
-      }
-    }
+      oldest = std::min(oldest, uint64_t(r.conn.created_ns << 4 | i) |
+                                    (uint64_t(accept >> used & 1) - 1));
+    });
     if (oldest != UINT64_MAX) {
       uint32_t victim = start + uint32_t(oldest & 15);
       remove_at(victim >= slots_ ? victim - slots_ : victim);

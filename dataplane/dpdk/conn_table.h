@@ -285,6 +285,20 @@ class ConnTable {
   bool evict_under_hand(bool unconfirmed_only);
   uint32_t place(uint32_t h, bool unconfirmed_only, unsigned& evictions);
   void remove_at(uint32_t pos);
+  // f(position, place) for the kEvictWindow positions from `start`, which
+  // wrap at the end; straight, without the wrap's test, for all but the
+  // one window a sweep that wraps.
+  template <class F>
+  void for_window(uint32_t start, F f) const {
+    if (start + kEvictWindow <= slots_) {
+      for (uint32_t i = 0; i < kEvictWindow; i++) f(start + i, i);
+      return;
+    }
+    for (uint32_t i = 0, p = start; i < kEvictWindow; i++) {
+      f(p, i);
+      p = p + 1 == slots_ ? 0 : p + 1;
+    }
+  }
 
   ConnBucket* buckets_ = nullptr;
   ConnRecord* recs_ = nullptr;
